@@ -1,0 +1,341 @@
+//! The command line: raw arguments (clap; every option also from an `SCIM_…` variable) and
+//! the dispatch to library code. Exit codes: 0 success, 1 failure, 2 usage (clap's own).
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+
+use crate::auth::api_key;
+use crate::config::{ServeConfig, parse_public_url};
+use crate::startup::Application;
+use crate::store::{IssuedKey, Organization, Store, SyncMode};
+
+/// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
+const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scim-appliance",
+    version,
+    about = "A SCIM 2.0 service provider on one SQLite file",
+    long_about = "A SCIM 2.0 service provider on one SQLite file. Identity providers push users \
+                  and groups into per-organization directories at <public-url>/v2/<org-id>."
+)]
+pub struct Cli {
+    /// Directory holding the database file scim-appliance.db.
+    #[arg(long, env = "SCIM_DATA_DIR", default_value = "./data", global = true)]
+    data_dir: PathBuf,
+    /// Base URL identity providers reach this server at (shown in SCIM URLs and meta.location).
+    /// `serve` defaults to http://<listen>; other commands to what `serve` last used.
+    #[arg(long, env = "SCIM_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the SCIM server and health endpoints.
+    Serve(ServeArgs),
+    /// Manage organizations and their SCIM API keys.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Show an organization's event log, newest first.
+    Events {
+        /// Organization id or unique name.
+        org: String,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+        /// How many events to show.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "SCIM_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Durability of each commit: `normal` survives a crash of the process, `full` also a power
+    /// loss (one fsync per write).
+    #[arg(long, env = "SCIM_SYNC", value_enum, default_value = "normal")]
+    sync: SyncMode,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SCIM_MAX_BODY", default_value_t = 1024 * 1024)]
+    max_body: usize,
+    /// Log filter, e.g. `info`, `warn` or `scim_appliance=debug`.
+    #[arg(long, env = "SCIM_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgCommand {
+    /// Create an organization with SCIM enabled and print its SCIM URL and API key (shown once).
+    Create {
+        /// A name for people to recognise it by.
+        name: String,
+        /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organizations.
+    List {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace the API key; the old key stops working at once, also on a running server.
+    RotateKey {
+        /// Organization id or unique name.
+        org: String,
+        /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Allow SCIM requests for the organization.
+    EnableScim {
+        /// Organization id or unique name.
+        org: String,
+    },
+    /// Refuse SCIM requests for the organization (401) without deleting anything.
+    DisableScim {
+        /// Organization id or unique name.
+        org: String,
+    },
+    /// Delete the organization with all its members, groups and events.
+    Delete {
+        /// Organization id or unique name.
+        org: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+/// Parses the command line, runs it, and turns the outcome into an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", crate::scim::error_chain(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult {
+    let public_url = cli.public_url.as_deref();
+    match cli.command {
+        Command::Serve(args) => serve(args, &cli.data_dir, public_url),
+        Command::Org(command) => {
+            init_logging("warn");
+            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let public_url = match public_url {
+                Some(url) => parse_public_url(url)?,
+                None => store
+                    .public_url()?
+                    .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
+            };
+            org_command(&store, &public_url, command)
+        }
+        Command::Events { org, json, limit } => {
+            init_logging("warn");
+            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let org = store.resolve_org(&org)?;
+            let events = store.list_events(&org.id, limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&events)?);
+            } else {
+                for e in events {
+                    let actor = match e.key_id {
+                        Some(key) => format!("{} (key {key})", e.actor),
+                        None => e.actor,
+                    };
+                    println!("{}  {:<34} {:<24} {}", e.at, e.event_type, actor, e.summary);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(args: ServeArgs, data_dir: &Path, public_url: Option<&str>) -> CliResult {
+    init_logging(&args.log_level);
+    let config = ServeConfig::new(
+        args.listen,
+        data_dir.to_owned(),
+        public_url,
+        args.sync,
+        args.max_body,
+    )?;
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config)?;
+        let state = app.state();
+        tracing::info!(
+            "scim-appliance {} listening on http://{}; data in {}; SCIM base URL per organization: \
+             {}/v2/<org-id>; create an organization with `scim-appliance org create NAME`",
+            env!("CARGO_PKG_VERSION"),
+            app.local_addr(),
+            state.store.path().display(),
+            state.public_url,
+        );
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResult {
+    let scim_url = |org: &Organization| format!("{public_url}/v2/{}", org.id);
+    match command {
+        OrgCommand::Create { name, json } => {
+            let key = api_key::generate()?;
+            let org = store.create_org(
+                &name,
+                IssuedKey {
+                    key_id: &key.key_id,
+                    phc: &key.phc,
+                },
+            )?;
+            print_key(
+                &org,
+                &scim_url(&org),
+                &key.token,
+                json,
+                "Created organization",
+            );
+        }
+        OrgCommand::List { json } => {
+            let orgs = store.list_orgs()?;
+            if json {
+                let list: Vec<_> = orgs
+                    .iter()
+                    .map(|o| {
+                        json!({
+                            "id": o.org.id,
+                            "name": o.org.name,
+                            "scim_enabled": o.org.scim_enabled,
+                            "scim_url": scim_url(&o.org),
+                            "created_at": o.org.created_at,
+                            "key_created_at": o.key_created_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if orgs.is_empty() {
+                println!("No organizations yet; create one with `scim-appliance org create NAME`.");
+            } else {
+                println!("{:<36}  {:<5}  {:<30}  SCIM URL", "ID", "SCIM", "NAME");
+                for o in &orgs {
+                    let scim = if o.org.scim_enabled { "on" } else { "off" };
+                    println!(
+                        "{:<36}  {:<5}  {:<30}  {}",
+                        o.org.id,
+                        scim,
+                        o.org.name,
+                        scim_url(&o.org)
+                    );
+                }
+            }
+        }
+        OrgCommand::RotateKey { org, json } => {
+            let org = store.resolve_org(&org)?;
+            let key = api_key::generate()?;
+            store.replace_api_key(
+                &org.id,
+                IssuedKey {
+                    key_id: &key.key_id,
+                    phc: &key.phc,
+                },
+            )?;
+            print_key(
+                &org,
+                &scim_url(&org),
+                &key.token,
+                json,
+                "Rotated the API key of",
+            );
+        }
+        OrgCommand::EnableScim { org } => set_scim(store, &org, true)?,
+        OrgCommand::DisableScim { org } => set_scim(store, &org, false)?,
+        OrgCommand::Delete { org, yes } => {
+            let org = store.resolve_org(&org)?;
+            if !yes
+                && !confirm(&format!(
+                    "Delete organization \"{}\" ({}) with all its members, groups and events? [y/N] ",
+                    org.name, org.id
+                ))?
+            {
+                return Err(
+                    "not confirmed; nothing was deleted (pass --yes to skip the question)".into(),
+                );
+            }
+            store.delete_org(&org.id)?;
+            println!("Deleted organization \"{}\" ({}).", org.name, org.id);
+        }
+    }
+    Ok(())
+}
+
+fn set_scim(store: &Store, org: &str, enabled: bool) -> CliResult {
+    let org = store.resolve_org(org)?;
+    let changed = store.set_scim_enabled(&org.id, enabled)?;
+    let state = if enabled { "enabled" } else { "disabled" };
+    let already = if changed { "" } else { "already " };
+    println!(
+        "SCIM is {already}{state} for \"{}\" ({}).",
+        org.name, org.id
+    );
+    Ok(())
+}
+
+fn print_key(org: &Organization, scim_url: &str, token: &str, json: bool, what: &str) {
+    if json {
+        println!(
+            "{}",
+            json!({ "id": org.id, "name": org.name, "scim_url": scim_url, "api_key": token })
+        );
+        return;
+    }
+    println!("{what} \"{}\"", org.name);
+    println!("  id:       {}", org.id);
+    println!("  SCIM URL: {scim_url}");
+    println!("  API key:  {token}");
+    println!();
+    println!(
+        "The API key is shown only this once. Paste the SCIM URL and the key into your identity \
+         provider; anyone holding the key can manage this organization's members."
+    );
+}
+
+/// Asks a yes/no question on stderr and reads the answer from stdin (a pipe works too);
+/// no answer means no.
+fn confirm(question: &str) -> Result<bool, std::io::Error> {
+    let stdin = std::io::stdin();
+    eprint!("{question}");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+fn init_logging(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}

@@ -1,0 +1,30 @@
+//! scim-appliance: a SCIM 2.0 service provider (RFC 7643/7644) for small teams and homelabs,
+//! in one binary, keeping every organization's directory in one SQLite file. Its URL shape and
+//! membership semantics follow Bitwarden's SCIM service, so IdP app templates made for
+//! Bitwarden work unchanged.
+//!
+//! # Layout
+//!
+//! A request flows one way: HTTP handler → parse into domain types → one store call inside one
+//! transaction → render.
+//!
+//! - [`cli`]: command-line parsing and dispatch (`serve`, `org …`, `events`); the binary's
+//!   `main.rs` only calls [`cli::main`].
+//! - [`config`]: validated settings for `serve`, apart from raw arguments.
+//! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
+//! - [`health`]: `/alive`, `/now`, `/version`.
+//! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
+//!   authenticator that keeps argon2 off the steady-state path.
+//! - [`scim`]: the SCIM endpoints under `/v2/{org_id}` and the one error type
+//!   ([`scim::ScimError`]) mapped to RFC 7644 error bodies.
+//! - [`store`]: the SQLite store; the only place SQL lives besides the migrations in `sql/`.
+//! - [`timestamp`]: the one timestamp format stored and shown.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod scim;
+pub mod startup;
+pub mod store;
+pub mod timestamp;

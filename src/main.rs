@@ -1,0 +1,5 @@
+//! `scim-appliance`: see the library crate for everything but argument parsing.
+
+fn main() -> std::process::ExitCode {
+    scim_appliance::cli::main()
+}

@@ -1,0 +1,141 @@
+//! Builds the HTTP application: opens the store, binds the listener (port 0 allowed, the real
+//! port is read back) and wires routes, middleware and shared state.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::Uri;
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::Authenticator;
+use crate::config::ServeConfig;
+use crate::store::{Store, StoreError};
+use crate::{health, scim};
+
+/// State shared by every worker.
+pub struct AppState {
+    pub store: Store,
+    pub auth: Arc<Authenticator>,
+    /// Base URL for `meta.location` and `Location` headers, without a trailing slash.
+    pub public_url: String,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not listen on {addr}")]
+    Bind {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    local_addr: SocketAddr,
+    state: web::Data<AppState>,
+}
+
+impl Application {
+    pub fn build(config: ServeConfig) -> Result<Application, StartupError> {
+        let store = Store::open(&config.data_dir, config.sync)?;
+        let bind_error = |source| StartupError::Bind {
+            addr: config.listen.clone(),
+            source,
+        };
+        let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
+        let local_addr = listener.local_addr().map_err(bind_error)?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local_addr}"));
+        store.set_public_url(&public_url)?;
+
+        let state = web::Data::new(AppState {
+            store,
+            auth: Arc::new(Authenticator::default()),
+            public_url,
+        });
+        let app_state = state.clone();
+        let max_body = config.max_body;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(web::PayloadConfig::new(max_body))
+                .configure(scim::configure)
+                .route("/alive", web::get().to(health::alive))
+                .route("/now", web::get().to(health::alive))
+                .route("/version", web::get().to(health::version))
+                .wrap_fn(|mut req, srv| {
+                    // Runs before routing: canonical SCIM endpoint names (see scim::routing).
+                    if let Some(path) = scim::canonical_path(req.path()) {
+                        let uri = match req.query_string() {
+                            "" => path,
+                            query => format!("{path}?{query}"),
+                        };
+                        if let Ok(uri) = uri.parse::<Uri>() {
+                            req.match_info_mut().get_mut().update(&uri);
+                            req.head_mut().uri = uri;
+                        }
+                    }
+                    srv.call(req)
+                })
+                .wrap_fn(|req, srv| {
+                    let started = Instant::now();
+                    let method = req.method().clone();
+                    let fut = srv.call(req);
+                    async move {
+                        let res = fut.await?;
+                        let route = res.request().match_pattern();
+                        tracing::info!(
+                            %method,
+                            route = route.as_deref().unwrap_or("(unmatched)"),
+                            status = res.status().as_u16(),
+                            micros = started.elapsed().as_micros() as u64,
+                            "request"
+                        );
+                        Ok(res)
+                    }
+                })
+        })
+        .listen(listener)
+        .map_err(bind_error)?
+        .run();
+        Ok(Application {
+            server,
+            local_addr,
+            state,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The port actually bound.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The shared state (for tests and embedding).
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGINT/SIGTERM or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

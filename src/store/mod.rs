@@ -1,0 +1,210 @@
+//! The SQLite store: the only place SQL lives besides `sql/`.
+//!
+//! One database file holds everything. Writes go through a single connection (an r2d2 pool
+//! of size one) inside `BEGIN IMMEDIATE` transactions, so in-process writers queue on the pool
+//! instead of spinning on SQLite's busy handler; other processes (the CLI while `serve` runs)
+//! are serialised by `busy_timeout`. Reads use a separate pool of `query_only` connections,
+//! which WAL lets run beside the writer.
+//!
+//! Store methods are synchronous; the HTTP layer calls them from `web::block`.
+
+mod events;
+mod migrations;
+mod orgs;
+mod settings;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use events::{Actor, Event, EventType, NewEvent};
+pub use migrations::SCHEMA_VERSION;
+pub use orgs::{ApiKeyRecord, IssuedKey, OrgSummary, Organization};
+
+/// The database file name inside the data directory.
+pub const DB_FILE_NAME: &str = "scim-appliance.db";
+
+/// How hard SQLite works to make a commit durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SyncMode {
+    /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of the process, but the last
+    /// commits before a power loss or kernel crash may roll back (the file stays consistent).
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before it is acknowledged; survives power
+    /// loss, at the cost of one fsync per write.
+    Full,
+}
+
+impl SyncMode {
+    fn pragma(self) -> &'static str {
+        match self {
+            SyncMode::Normal => "NORMAL",
+            SyncMode::Full => "FULL",
+        }
+    }
+}
+
+/// Everything that can go wrong below the HTTP and CLI layers.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("could not get a database connection")]
+    Pool(#[from] r2d2::Error),
+    #[error("could not prepare the data directory {path}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "the database {path} has schema version {found}, newer than this binary supports \
+         ({supported}); it was written by a newer scim-appliance. Run that version (or restore \
+         a backup made for this one); the file was not touched"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: usize,
+        supported: usize,
+    },
+    #[error("could not migrate the database schema")]
+    Migration(#[from] rusqlite_migration::Error),
+    #[error("could not hash the API key")]
+    KeyHashing,
+    /// A lookup by a user-supplied reference found nothing.
+    #[error("{0}")]
+    NotFound(String),
+    /// User-supplied input broke a rule; the message says which.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: Pool<SqliteConnectionManager>,
+    readers: Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `<data_dir>/scim-appliance.db`, applies pending migrations and
+    /// refuses a database whose schema is newer than this binary knows.
+    pub fn open(data_dir: &Path, sync: SyncMode) -> Result<Store, StoreError> {
+        create_private_dir(data_dir)?;
+        let path = data_dir.join(DB_FILE_NAME);
+        create_private_file(&path)?;
+
+        let mut conn = Connection::open(&path)?;
+        configure(&conn, sync)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::apply(&mut conn, &path)?;
+        drop(conn);
+
+        let writer = Pool::builder()
+            .max_size(1)
+            .connection_timeout(Duration::from_secs(30))
+            .build(manager(&path, sync, false))?;
+        let readers = Pool::builder()
+            .max_size(8)
+            .min_idle(Some(1))
+            .build(manager(&path, sync, true))?;
+        Ok(Store {
+            writer,
+            readers,
+            path,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` inside one write transaction, committed only if `f` succeeds. A SCIM operation,
+    /// its side effects and its events all go through one call, so they land together or not at all.
+    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let mut conn = self.writer.get().map_err(StoreError::from)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// Runs `f` on a read-only connection.
+    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let conn: PooledConnection<_> = self.readers.get().map_err(StoreError::from)?;
+        f(&conn)
+    }
+
+    /// Confirms the database answers a query (for `/alive`).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| {
+            c.query_row("SELECT 1", [], |_| Ok(()))
+                .map_err(StoreError::from)
+        })
+    }
+}
+
+fn manager(path: &Path, sync: SyncMode, query_only: bool) -> SqliteConnectionManager {
+    SqliteConnectionManager::file(path)
+        .with_flags(OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .with_init(move |c| {
+            configure(c, sync)?;
+            // Read connections are opened read-write (WAL readers need the -shm file) but
+            // refuse writes, so a query that should not write cannot.
+            c.pragma_update(None, "query_only", query_only)
+        })
+}
+
+/// Per-connection settings; `journal_mode=WAL` is persistent and set once in [`Store::open`].
+fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", sync.pragma())?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: dir.to_owned(),
+        source,
+    };
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io_err)
+}
+
+/// Creates the database file with mode 0600 before SQLite opens it; SQLite gives the `-wal`
+/// and `-shm` files the same permissions, so the hashes never become world-readable.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        })
+}

@@ -1,0 +1,39 @@
+//! UTC timestamps as stored and as shown in SCIM `meta`.
+//!
+//! Every timestamp is written with the same fixed-width RFC 3339 form
+//! (`2026-11-23T07:22:18.123Z`): text order equals time order, so SQLite can compare
+//! and index them as plain strings.
+
+use time::OffsetDateTime;
+use time::format_description::FormatItem;
+use time::macros::format_description;
+
+const FORMAT: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+
+/// The current time in the stored form.
+pub fn now() -> String {
+    format(OffsetDateTime::now_utc())
+}
+
+/// Formats an instant in the stored form (converted to UTC).
+pub fn format(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(FORMAT)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn formats_fixed_width_utc() {
+        assert_eq!(
+            format(datetime!(2026-01-02 03:04:05.6 +02:00)),
+            "2026-01-02T01:04:05.600Z"
+        );
+        assert_eq!(now().len(), "2026-01-02T01:04:05.600Z".len());
+    }
+}

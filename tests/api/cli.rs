@@ -1,0 +1,173 @@
+//! The command line, through the real binary.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::helpers::{BIN, assert_scim_error, cli_in, spawn_app};
+
+fn json_of(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{out:?}");
+    serde_json::from_slice(&out.stdout).expect("stdout is one JSON document")
+}
+
+#[tokio::test]
+async fn org_create_json_prints_exactly_the_id_name_url_and_key() {
+    let app = spawn_app().await;
+
+    let created = json_of(&app.cli(&["org", "create", "  Acme Corp ", "--json"]));
+
+    let keys: Vec<_> = created.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["id", "name", "scim_url", "api_key"]);
+    assert_eq!(created["name"], "Acme Corp");
+    assert_eq!(
+        created["scim_url"],
+        format!("{}/v2/{}", app.address, created["id"].as_str().unwrap()),
+        "the CLI shows the URL of the server running on this data dir"
+    );
+}
+
+#[tokio::test]
+async fn org_create_without_json_shows_the_key_once_with_a_warning() {
+    let app = spawn_app().await;
+
+    let out = app.cli(&["org", "create", "Acme"]);
+
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("API key:  scim_"), "{stdout}");
+    assert!(stdout.contains("shown only this once"), "{stdout}");
+}
+
+#[tokio::test]
+async fn org_list_shows_every_organization() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme");
+    app.create_org("Globex");
+    assert!(app.cli(&["org", "disable-scim", "Globex"]).status.success());
+
+    let list = json_of(&app.cli(&["org", "list", "--json"]));
+
+    let list = list.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["id"], acme.id.as_str());
+    assert_eq!(list[0]["scim_enabled"], true);
+    assert_eq!(list[1]["name"], "Globex");
+    assert_eq!(list[1]["scim_enabled"], false);
+    let human = String::from_utf8_lossy(&app.cli(&["org", "list"]).stdout).to_string();
+    assert!(human.contains("Acme") && human.contains("Globex") && human.contains("off"));
+}
+
+#[tokio::test]
+async fn org_delete_asks_and_refuses_without_an_answer() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+
+    let out = Command::new(BIN)
+        .args(["org", "delete", &org.id, "--data-dir"])
+        .arg(app.data_dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was deleted"));
+    assert_eq!(
+        json_of(&app.cli(&["org", "list", "--json"]))
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn org_delete_with_yes_removes_it_and_its_key_stops_working() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let before = app
+        .scim_get(&org.id, "ServiceProviderConfig", &org.key)
+        .await;
+    assert_eq!(before.status().as_u16(), 200);
+
+    let out = app.cli(&["org", "delete", "Acme", "--yes"]);
+
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        json_of(&app.cli(&["org", "list", "--json"])),
+        Value::Array(vec![])
+    );
+    let after = app
+        .scim_get(&org.id, "ServiceProviderConfig", &org.key)
+        .await;
+    assert_scim_error(after, 401).await;
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_failures_exit_1() {
+    let dir = tempfile::TempDir::new().unwrap();
+
+    assert_eq!(
+        cli_in(dir.path(), &["org", "frobnicate"]).status.code(),
+        Some(2)
+    );
+    assert_eq!(
+        cli_in(dir.path(), &["org", "create"]).status.code(),
+        Some(2)
+    );
+
+    let unknown = cli_in(dir.path(), &["org", "rotate-key", "no-such-org"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no-such-org"));
+    let empty_name = cli_in(dir.path(), &["org", "create", "   "]);
+    assert_eq!(empty_name.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&empty_name.stderr).contains("must not be empty"));
+}
+
+#[tokio::test]
+async fn options_can_come_from_scim_environment_variables() {
+    let dir = tempfile::TempDir::new().unwrap();
+
+    let out = Command::new(BIN)
+        .args(["org", "create", "Acme", "--json"])
+        .env("SCIM_DATA_DIR", dir.path())
+        .env("SCIM_PUBLIC_URL", "https://scim.example.com/")
+        .output()
+        .unwrap();
+
+    let created = json_of(&out);
+    assert_eq!(
+        created["scim_url"],
+        format!(
+            "https://scim.example.com/v2/{}",
+            created["id"].as_str().unwrap()
+        )
+    );
+    assert!(dir.path().join("scim-appliance.db").is_file());
+}
+
+#[tokio::test]
+async fn org_changes_land_in_the_event_log_newest_first() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    assert!(app.cli(&["org", "rotate-key", &org.id]).status.success());
+    assert!(app.cli(&["org", "disable-scim", &org.id]).status.success());
+
+    let events = json_of(&app.cli(&["events", &org.id, "--json"]));
+
+    let types: Vec<_> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "Organization_ScimDisabled",
+            "Organization_ApiKeyRotated",
+            "Organization_Created"
+        ]
+    );
+    assert!(events[0]["actor"] == "cli");
+}

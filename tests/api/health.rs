@@ -1,0 +1,27 @@
+//! Health endpoints.
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn alive_answers_with_the_current_time_without_authentication() {
+    let app = spawn_app().await;
+
+    for path in ["/alive", "/now"] {
+        let response = app.client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let time = body.as_str().expect("a JSON string");
+        assert!(time.ends_with('Z') && time.contains('T'), "{time}");
+    }
+}
+
+#[tokio::test]
+async fn version_is_the_package_version() {
+    let app = spawn_app().await;
+
+    let response = app.client.get(app.url("/version")).send().await.unwrap();
+
+    assert_eq!(response.status().as_u16(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body, env!("CARGO_PKG_VERSION"));
+}
