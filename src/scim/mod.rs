@@ -6,6 +6,7 @@
 mod discovery;
 mod error;
 mod routing;
+pub mod schema;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
