@@ -107,6 +107,13 @@ enum OrgCommand {
         /// Organization id or unique name.
         org: String,
     },
+    /// Limit how many active members the organization may have (revoked members hold no seat).
+    SetSeats {
+        /// Organization id or unique name.
+        org: String,
+        /// A number of seats, or `none` for no limit.
+        seats: SeatLimit,
+    },
     /// Delete the organization with all its members, groups and events.
     Delete {
         /// Organization id or unique name.
@@ -115,6 +122,22 @@ enum OrgCommand {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `N` or `none`, for `org set-seats`.
+#[derive(Clone, Copy, Debug)]
+struct SeatLimit(Option<u32>);
+
+impl std::str::FromStr for SeatLimit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("none") {
+            return Ok(SeatLimit(None));
+        }
+        s.parse()
+            .map(|n| SeatLimit(Some(n)))
+            .map_err(|_| format!("expected a number of seats or `none`, got \"{s}\""))
+    }
 }
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
@@ -222,6 +245,7 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
                             "id": o.org.id,
                             "name": o.org.name,
                             "scim_enabled": o.org.scim_enabled,
+                            "seat_limit": o.org.seat_limit,
                             "scim_url": scim_url(&o.org),
                             "created_at": o.org.created_at,
                             "key_created_at": o.key_created_at,
@@ -262,6 +286,14 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
                 json,
                 "Rotated the API key of",
             );
+        }
+        OrgCommand::SetSeats { org, seats } => {
+            let org = store.resolve_org(&org)?;
+            store.set_seat_limit(&org.id, seats.0)?;
+            match seats.0 {
+                Some(n) => println!("\"{}\" may now have at most {n} active members.", org.name),
+                None => println!("\"{}\" has no seat limit now.", org.name),
+            }
         }
         OrgCommand::EnableScim { org } => set_scim(store, &org, true)?,
         OrgCommand::DisableScim { org } => set_scim(store, &org, false)?,

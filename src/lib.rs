@@ -11,6 +11,7 @@
 //! - [`cli`]: command-line parsing and dispatch (`serve`, `org …`, `events`); the binary's
 //!   `main.rs` only calls [`cli::main`].
 //! - [`config`]: validated settings for `serve`, apart from raw arguments.
+//! - [`directory`]: membership rules independent of the protocol (member email, indexed fields).
 //! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
 //! - [`health`]: `/alive`, `/now`, `/version`.
 //! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
@@ -23,6 +24,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod health;
 pub mod scim;
 pub mod startup;

@@ -20,6 +20,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// Base URL for `meta.location` and `Location` headers, without a trailing slash.
     pub public_url: String,
+    /// Largest request body accepted, in bytes (`--max-body`).
+    pub max_body: usize,
 }
 
 /// Why the server could not start.
@@ -61,6 +63,7 @@ impl Application {
             store,
             auth: Arc::new(Authenticator::default()),
             public_url,
+            max_body: config.max_body,
         });
         let app_state = state.clone();
         let max_body = config.max_body;

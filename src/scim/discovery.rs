@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
+use super::list::MAX_RESULTS;
 use super::scim_json;
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
@@ -23,11 +24,11 @@ pub async fn service_provider_config(
         &json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
             "documentationUri": "https://datatracker.ietf.org/doc/html/rfc7644",
-            "patch": { "supported": false },
+            "patch": { "supported": true },
             "bulk": { "supported": false, "maxOperations": 0, "maxPayloadSize": 0 },
-            "filter": { "supported": false, "maxResults": 0 },
+            "filter": { "supported": true, "maxResults": MAX_RESULTS },
             "changePassword": { "supported": false },
-            "sort": { "supported": false },
+            "sort": { "supported": true },
             "etag": { "supported": false },
             "authenticationSchemes": [{
                 "type": "oauthbearertoken",

@@ -106,6 +106,11 @@ impl From<StoreError> for ScimError {
         match e {
             StoreError::NotFound(detail) => ScimError::NotFound(detail),
             StoreError::Invalid(detail) => ScimError::bad_request(ScimType::InvalidValue, detail),
+            StoreError::Conflict(detail) => ScimError::Conflict(detail),
+            e @ StoreError::SeatLimit => ScimError::BadRequest {
+                scim_type: None,
+                detail: e.to_string(),
+            },
             other => ScimError::Internal(Box::new(other)),
         }
     }

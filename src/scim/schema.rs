@@ -185,7 +185,9 @@ impl Attribute {
 }
 
 fn find(attributes: &'static [Attribute], name: &str) -> Option<&'static Attribute> {
-    attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+    attributes
+        .iter()
+        .find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 /// A schema: a URN and its attributes.
@@ -297,7 +299,10 @@ impl ResourceType {
     /// Splits a leading schema URN (`urn:…:User:name.givenName` → User schema, `name.givenName`).
     /// A path that starts with `urn:` but names no schema of this type is unknown (`None`).
     fn split_urn<'p>(&self, path: &'p str) -> Option<(Option<&'static Schema>, &'p str)> {
-        if !path.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) {
+        if !path
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+        {
             return Some((None, path));
         }
         self.schemas().find_map(|schema| {
@@ -329,7 +334,7 @@ impl ResourceType {
     }
 }
 
-use AttrType::{Boolean, Binary, DateTime, Reference};
+use AttrType::{Binary, Boolean, DateTime, Reference};
 use Mutability::{Immutable, ReadOnly, WriteOnly};
 
 pub const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -342,13 +347,19 @@ pub static COMMON: Schema = Schema {
     name: "Common",
     description: "Attributes common to all resources",
     attributes: &[
-        string("id", "Unique identifier for the resource, assigned by the service provider.")
-            .case_exact()
-            .mutability(ReadOnly)
-            .returned(Returned::Always)
-            .unique(Uniqueness::Server),
-        string("externalId", "Identifier of the resource as defined by the provisioning client.")
-            .case_exact(),
+        string(
+            "id",
+            "Unique identifier for the resource, assigned by the service provider.",
+        )
+        .case_exact()
+        .mutability(ReadOnly)
+        .returned(Returned::Always)
+        .unique(Uniqueness::Server),
+        string(
+            "externalId",
+            "Identifier of the resource as defined by the provisioning client.",
+        )
+        .case_exact(),
         complex(
             "meta",
             "Resource metadata.",
@@ -357,8 +368,12 @@ pub static COMMON: Schema = Schema {
                     .case_exact()
                     .mutability(ReadOnly),
                 attr("created", DateTime, "When the resource was added.").mutability(ReadOnly),
-                attr("lastModified", DateTime, "When the resource was last changed.")
-                    .mutability(ReadOnly),
+                attr(
+                    "lastModified",
+                    DateTime,
+                    "When the resource was last changed.",
+                )
+                .mutability(ReadOnly),
                 attr("location", Reference, "The URI of the resource.")
                     .case_exact()
                     .mutability(ReadOnly),
@@ -376,7 +391,10 @@ macro_rules! multi_value_subs {
     ($value:expr, $types:expr) => {
         &[
             $value,
-            string("display", "A human-readable name, primarily used for display purposes."),
+            string(
+                "display",
+                "A human-readable name, primarily used for display purposes.",
+            ),
             string("type", "A label indicating the attribute's function.").canonical($types),
             attr(
                 "primary",
@@ -411,19 +429,45 @@ pub static USER_SCHEMA: Schema = Schema {
                 string("honorificSuffix", "The honorific suffix(es) of the User."),
             ],
         ),
-        string("displayName", "The name of the User, suitable for display to end-users."),
-        string("nickName", "The casual way to address the user in real life."),
-        attr("profileUrl", Reference, "A fully qualified URL pointing to the User's profile.")
-            .refs(&["external"]),
+        string(
+            "displayName",
+            "The name of the User, suitable for display to end-users.",
+        ),
+        string(
+            "nickName",
+            "The casual way to address the user in real life.",
+        ),
+        attr(
+            "profileUrl",
+            Reference,
+            "A fully qualified URL pointing to the User's profile.",
+        )
+        .refs(&["external"]),
         string("title", "The user's title, such as \"Vice President\"."),
-        string("userType", "The relationship between the organization and the user."),
-        string("preferredLanguage", "The User's preferred written or spoken language."),
+        string(
+            "userType",
+            "The relationship between the organization and the user.",
+        ),
+        string(
+            "preferredLanguage",
+            "The User's preferred written or spoken language.",
+        ),
         string("locale", "The User's default location for localization."),
-        string("timezone", "The User's time zone in the IANA Time Zone database format."),
-        attr("active", Boolean, "The User's administrative status: false revokes the member."),
-        string("password", "The User's cleartext password; accepted, never stored or returned.")
-            .mutability(WriteOnly)
-            .returned(Returned::Never),
+        string(
+            "timezone",
+            "The User's time zone in the IANA Time Zone database format.",
+        ),
+        attr(
+            "active",
+            Boolean,
+            "The User's administrative status: false revokes the member.",
+        ),
+        string(
+            "password",
+            "The User's cleartext password; accepted, never stored or returned.",
+        )
+        .mutability(WriteOnly)
+        .returned(Returned::Never),
         complex(
             "emails",
             "Email addresses for the user.",
@@ -464,16 +508,22 @@ pub static USER_SCHEMA: Schema = Schema {
             "addresses",
             "A physical mailing address for this User.",
             &[
-                string("formatted", "The full mailing address, formatted for display."),
+                string(
+                    "formatted",
+                    "The full mailing address, formatted for display.",
+                ),
                 string("streetAddress", "The full street address component."),
                 string("locality", "The city or locality component."),
                 string("region", "The state or region component."),
                 string("postalCode", "The zip code or postal code component."),
                 string("country", "The country name component."),
-                string("type", "A label indicating the attribute's function.").canonical(&[
-                    "work", "home", "other",
-                ]),
-                attr("primary", Boolean, "Whether this is the preferred mailing address."),
+                string("type", "A label indicating the attribute's function.")
+                    .canonical(&["work", "home", "other"]),
+                attr(
+                    "primary",
+                    Boolean,
+                    "Whether this is the preferred mailing address.",
+                ),
             ],
         )
         .multi(),
@@ -509,7 +559,11 @@ pub static USER_SCHEMA: Schema = Schema {
             "x509Certificates",
             "A list of certificates issued to the User.",
             multi_value_subs!(
-                attr("value", Binary, "The value of an X.509 certificate (base64)."),
+                attr(
+                    "value",
+                    Binary,
+                    "The value of an X.509 certificate (base64)."
+                ),
                 &[]
             ),
         )
@@ -522,7 +576,10 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
     name: "EnterpriseUser",
     description: "Enterprise User",
     attributes: &[
-        string("employeeNumber", "Numeric or alphanumeric identifier assigned to a person."),
+        string(
+            "employeeNumber",
+            "Numeric or alphanumeric identifier assigned to a person.",
+        ),
         string("costCenter", "Identifies the name of a cost center."),
         string("organization", "Identifies the name of an organization."),
         string("division", "Identifies the name of a division."),
@@ -531,9 +588,16 @@ pub static ENTERPRISE_USER_SCHEMA: Schema = Schema {
             "manager",
             "The User's manager.",
             &[
-                string("value", "The id of the SCIM resource representing the manager."),
-                attr("$ref", Reference, "The URI of the SCIM resource representing the manager.")
-                    .refs(&["User"]),
+                string(
+                    "value",
+                    "The id of the SCIM resource representing the manager.",
+                ),
+                attr(
+                    "$ref",
+                    Reference,
+                    "The URI of the SCIM resource representing the manager.",
+                )
+                .refs(&["User"]),
                 string("displayName", "The displayName of the manager."),
             ],
         ),
@@ -589,7 +653,10 @@ mod tests {
     #[test]
     fn paths_resolve_case_insensitively_with_or_without_urn() {
         let r = USER.resolve("name.GIVENNAME").expect("resolves");
-        assert_eq!((r.attr.name, r.sub.map(|s| s.name)), ("name", Some("givenName")));
+        assert_eq!(
+            (r.attr.name, r.sub.map(|s| s.name)),
+            ("name", Some("givenName"))
+        );
         let r = USER
             .resolve("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber")
             .expect("extension");

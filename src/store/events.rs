@@ -14,6 +14,16 @@ pub enum EventType {
     OrganizationApiKeyRotated,
     OrganizationScimEnabled,
     OrganizationScimDisabled,
+    OrganizationSeatLimitChanged,
+    OrganizationUserInvited,
+    OrganizationUserUpdated,
+    OrganizationUserRevoked,
+    OrganizationUserRestored,
+    OrganizationUserRemoved,
+    OrganizationUserUpdatedGroups,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
 }
 
 impl EventType {
@@ -24,6 +34,16 @@ impl EventType {
             EventType::OrganizationApiKeyRotated => "Organization_ApiKeyRotated",
             EventType::OrganizationScimEnabled => "Organization_ScimEnabled",
             EventType::OrganizationScimDisabled => "Organization_ScimDisabled",
+            EventType::OrganizationSeatLimitChanged => "Organization_SeatLimitChanged",
+            EventType::OrganizationUserInvited => "OrganizationUser_Invited",
+            EventType::OrganizationUserUpdated => "OrganizationUser_Updated",
+            EventType::OrganizationUserRevoked => "OrganizationUser_Revoked",
+            EventType::OrganizationUserRestored => "OrganizationUser_Restored",
+            EventType::OrganizationUserRemoved => "OrganizationUser_Removed",
+            EventType::OrganizationUserUpdatedGroups => "OrganizationUser_UpdatedGroups",
+            EventType::GroupCreated => "Group_Created",
+            EventType::GroupUpdated => "Group_Updated",
+            EventType::GroupDeleted => "Group_Deleted",
         }
     }
 }
@@ -70,6 +90,28 @@ impl<'a> NewEvent<'a> {
             group_id: None,
             summary,
         }
+    }
+
+    /// An event caused by a SCIM request authenticated with key `key_id`.
+    pub fn by_scim(event_type: EventType, key_id: &'a str, summary: String) -> NewEvent<'a> {
+        NewEvent {
+            event_type,
+            actor: Actor::Scim,
+            key_id: Some(key_id),
+            member_id: None,
+            group_id: None,
+            summary,
+        }
+    }
+
+    pub fn member(mut self, member_id: &'a str) -> Self {
+        self.member_id = Some(member_id);
+        self
+    }
+
+    pub fn group(mut self, group_id: &'a str) -> Self {
+        self.group_id = Some(group_id);
+        self
     }
 
     /// Appends this event inside the caller's transaction.

@@ -9,9 +9,12 @@
 //! Store methods are synchronous; the HTTP layer calls them from `web::block`.
 
 mod events;
+mod filter_sql;
+mod groups;
 mod migrations;
 mod orgs;
 mod settings;
+mod users;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -22,8 +25,11 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use events::{Actor, Event, EventType, NewEvent};
+pub use filter_sql::{SqlFragment, compile_filter, compile_sort};
+pub use groups::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{ApiKeyRecord, IssuedKey, OrgSummary, Organization};
+pub use users::{GroupRef, ListQuery, Page, StoredUser};
 
 /// The database file name inside the data directory.
 pub const DB_FILE_NAME: &str = "scim-appliance.db";
@@ -81,6 +87,12 @@ pub enum StoreError {
     /// User-supplied input broke a rule; the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// A uniqueness rule would be broken (409 `uniqueness`).
+    #[error("{0}")]
+    Conflict(String),
+    /// Creating or restoring an active member would exceed the organization's seat limit.
+    #[error("Seat limit has been reached.")]
+    SeatLimit,
 }
 
 /// Handle to the database; cheap to clone.
@@ -175,7 +187,7 @@ fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", true)?;
     conn.pragma_update(None, "synchronous", sync.pragma())?;
     conn.set_prepared_statement_cache_capacity(64);
-    Ok(())
+    filter_sql::register_functions(conn)
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), StoreError> {

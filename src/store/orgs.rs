@@ -15,6 +15,8 @@ pub struct Organization {
     pub id: String,
     pub name: String,
     pub scim_enabled: bool,
+    /// Maximum number of active members; `None` means unlimited.
+    pub seat_limit: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -43,15 +45,16 @@ pub struct ApiKeyRecord {
     pub scim_enabled: bool,
 }
 
-const ORG_COLUMNS: &str = "id, name, scim_enabled, created_at, updated_at";
+const ORG_COLUMNS: &str = "id, name, scim_enabled, seat_limit, created_at, updated_at";
 
 fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     Ok(Organization {
         id: r.get(0)?,
         name: r.get(1)?,
         scim_enabled: r.get(2)?,
-        created_at: r.get(3)?,
-        updated_at: r.get(4)?,
+        seat_limit: r.get(3)?,
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
     })
 }
 
@@ -99,6 +102,7 @@ impl Store {
                 id: id.clone(),
                 name,
                 scim_enabled: true,
+                seat_limit: None,
                 created_at: now.clone(),
                 updated_at: now.clone(),
             })
@@ -109,14 +113,15 @@ impl Store {
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT o.id, o.name, o.scim_enabled, o.created_at, o.updated_at, k.created_at
+                "SELECT o.id, o.name, o.scim_enabled, o.seat_limit, o.created_at, o.updated_at,
+                        k.created_at
                  FROM organizations o LEFT JOIN api_keys k ON k.org_id = o.id
                  ORDER BY o.name, o.id",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok(OrgSummary {
                     org: org_from_row(r)?,
-                    key_created_at: r.get(5)?,
+                    key_created_at: r.get(6)?,
                 })
             })?;
             rows.collect::<Result<_, _>>().map_err(StoreError::from)
@@ -196,6 +201,25 @@ impl Store {
                 NewEvent::by_cli(event_type, summary.into()).insert(tx, org_id)?;
             }
             Ok(changed)
+        })
+    }
+
+    /// Sets or clears (`None`) the maximum number of active members.
+    pub fn set_seat_limit(&self, org_id: &str, limit: Option<u32>) -> Result<(), StoreError> {
+        let now = timestamp::now();
+        self.write(|tx| {
+            require_org(tx, org_id)?;
+            tx.execute(
+                "UPDATE organizations SET seat_limit = ?2, updated_at = ?3 WHERE id = ?1",
+                params![org_id, limit, now],
+            )?;
+            let summary = match limit {
+                Some(n) => format!("Seat limit set to {n} active members"),
+                None => "Seat limit removed".to_owned(),
+            };
+            NewEvent::by_cli(EventType::OrganizationSeatLimitChanged, summary)
+                .insert(tx, org_id)?;
+            Ok(())
         })
     }
 

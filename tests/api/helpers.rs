@@ -93,6 +93,77 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A SCIM request to `org` with its key; `path` is relative to the org's base URL.
+    pub async fn scim(
+        &self,
+        org: &TestOrg,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .request(
+                method,
+                format!("{}/{}", org.scim_url, path.trim_start_matches('/')),
+            )
+            .bearer_auth(&org.key);
+        if let Some(body) = body {
+            request = request
+                .header("Content-Type", "application/scim+json")
+                .body(body.to_string());
+        }
+        request.send().await.expect("request")
+    }
+
+    /// POSTs a user and returns the created resource, asserting 201.
+    pub async fn create_user(&self, org: &TestOrg, body: Value) -> Value {
+        let response = self
+            .scim(org, reqwest::Method::POST, "Users", Some(body))
+            .await;
+        assert_eq!(response.status().as_u16(), 201, "create user");
+        response.json().await.expect("JSON")
+    }
+
+    /// Sends a request and returns status and JSON body (Null when empty).
+    pub async fn call(
+        &self,
+        org: &TestOrg,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let response = self.scim(org, method, path, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    /// The organization's events, newest first, through the CLI.
+    pub fn events(&self, org: &TestOrg) -> Vec<Value> {
+        let out = self.cli(&["events", &org.id, "--json", "--limit", "1000"]);
+        assert!(out.status.success(), "{out:?}");
+        let events: Value = serde_json::from_slice(&out.stdout).expect("JSON events");
+        events.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Event types of the organization, oldest first, without the organization's own events.
+    pub fn event_types(&self, org: &TestOrg) -> Vec<String> {
+        let mut types: Vec<String> = self
+            .events(org)
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .filter(|t| !t.starts_with("Organization_"))
+            .collect();
+        types.reverse();
+        types
+    }
+
     pub fn argon2_runs(&self) -> u64 {
         self.state.auth.argon2_runs()
     }

@@ -3,6 +3,9 @@
 
 mod authentication;
 mod cli;
+mod groups;
 mod health;
 mod helpers;
 mod storage;
+mod users;
+mod users_patch;

@@ -1,0 +1,56 @@
+//! The JSON request body of SCIM writes, bounded by `--max-body`.
+//!
+//! Any content type is read as JSON (IdPs send `application/scim+json`, `application/json`
+//! and, occasionally, nothing); what matters is that the bytes are a JSON document. Too large
+//! is 413, not JSON is 400 `invalidSyntax` with serde's position, never a 5xx.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::StatusCode;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde_json::Value;
+
+use super::{ScimError, ScimType};
+
+/// A parsed JSON request body.
+pub struct ScimBody(pub Value);
+
+impl FromRequest for ScimBody {
+    type Error = ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<ScimBody, ScimError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req
+            .app_data::<web::Data<crate::startup::AppState>>()
+            .map(|s| s.max_body);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ScimError::PayloadTooLarge(match limit {
+                        Some(n) => format!("The request body is larger than {n} bytes."),
+                        None => "The request body is too large.".into(),
+                    })
+                } else {
+                    ScimError::bad_request(
+                        ScimType::InvalidSyntax,
+                        format!("The request body could not be read: {e}"),
+                    )
+                }
+            })?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Err(ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    "The request body is empty; a JSON object is required.",
+                ));
+            }
+            serde_json::from_slice(&bytes).map(ScimBody).map_err(|e| {
+                ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    format!("The request body is not valid JSON: {e}."),
+                )
+            })
+        })
+    }
+}

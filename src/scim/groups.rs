@@ -1,0 +1,423 @@
+//! `/v2/{org_id}/Groups`: groups whose members are users of the same organization.
+//!
+//! Membership never travels inside the stored document: requests are turned into
+//! [`MemberEdit`]s applied to the join table, so a one-member change stays one statement.
+//! Member ids that are not users of the organization are ignored, never an error (Okta treats
+//! 400 as permanent and would drop the whole push).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde_json::{Map, Value, json};
+
+use super::body::ScimBody;
+use super::filter::{self, CompValue, CompareOp, Filter};
+use super::list::{QueryParams, list_response};
+use super::patch::{OpKind, PatchOp, PatchRequest, number_error};
+use super::resource::{invalid, read_resource, read_value};
+use super::schema::{GROUP, GROUP_URN};
+use super::{ScimError, ScimType, base_url, etag, resource_response, scim_json};
+use crate::auth::ScimCaller;
+use crate::startup::AppState;
+use crate::store::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
+
+/// `GET /Groups`.
+pub async fn list(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ScimError> {
+    let params = QueryParams::parse(req.query_string())?;
+    let query = params.list_query(&GROUP)?;
+    let start_index = query.start_index;
+    let projection = params.projection(&GROUP);
+    let with_members = !projection.omits("members");
+    let store = state.store.clone();
+    let org_id = caller.org_id.clone();
+    let page = web::block(move || store.list_groups(&org_id, &query, with_members)).await??;
+    let base = base_url(&state, &caller);
+    let resources = page
+        .items
+        .iter()
+        .map(|g| projection.apply(render(g, &base)))
+        .collect();
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(page.total, start_index, resources),
+    ))
+}
+
+/// `POST /Groups`: creates a group with the listed members (unknown ids ignored).
+pub async fn create(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
+    let (attrs, members) = read_group(&body.0)?;
+    let with_members = !projection.omits("members");
+    let store = state.store.clone();
+    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
+    let group = web::block(move || {
+        store.create_group(
+            &org_id,
+            &key_id,
+            attrs,
+            members.unwrap_or_default(),
+            with_members,
+        )
+    })
+    .await??;
+    Ok(resource_response(
+        StatusCode::CREATED,
+        render(&group, &base_url(&state, &caller)),
+        group.version,
+        &projection,
+    ))
+}
+
+/// `GET /Groups/{id}`; `excludedAttributes=members` never loads the members.
+pub async fn get(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
+    let with_members = !projection.omits("members");
+    let id = path.into_inner().1;
+    let store = state.store.clone();
+    let org_id = caller.org_id.clone();
+    let group = web::block(move || store.get_group(&org_id, &id, with_members)).await??;
+    Ok(resource_response(
+        StatusCode::OK,
+        render(&group, &base_url(&state, &caller)),
+        group.version,
+        &projection,
+    ))
+}
+
+/// `PUT /Groups/{id}`: replaces `displayName` and `externalId`; a `members` list, even
+/// empty, replaces the membership, and no `members` leaves it as it is.
+pub async fn replace(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
+    let (attrs, members) = read_group(&body.0)?;
+    let with_members = !projection.omits("members");
+    let id = path.into_inner().1;
+    let store = state.store.clone();
+    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
+    let group = web::block(move || {
+        store.update_group(&org_id, &id, &key_id, with_members, |_| {
+            Ok::<_, ScimError>(GroupChange {
+                attrs,
+                members: members.map(MemberEdit::Replace).into_iter().collect(),
+            })
+        })
+    })
+    .await??;
+    Ok(resource_response(
+        StatusCode::OK,
+        render(&group, &base_url(&state, &caller)),
+        group.version,
+        &projection,
+    ))
+}
+
+/// `PATCH /Groups/{id}`: every membership form identity providers send, and attribute
+/// operations, applied atomically.
+pub async fn patch(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
+    let request = PatchRequest::parse(&body.0)?;
+    let (attribute_ops, member_edits) = split_membership(&request)?;
+    let with_members = !projection.omits("members");
+    let id = path.into_inner().1;
+    let store = state.store.clone();
+    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
+    let group = web::block(move || {
+        store.update_group(&org_id, &id, &key_id, with_members, |current| {
+            let attrs = attribute_ops.apply(&GROUP, current.attrs.clone())?;
+            check_display_name(&attrs)?;
+            Ok::<_, ScimError>(GroupChange {
+                attrs,
+                members: member_edits,
+            })
+        })
+    })
+    .await??;
+    Ok(resource_response(
+        StatusCode::OK,
+        render(&group, &base_url(&state, &caller)),
+        group.version,
+        &projection,
+    ))
+}
+
+/// `DELETE /Groups/{id}`: the members stay members of the organization.
+pub async fn delete(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ScimError> {
+    let id = path.into_inner().1;
+    let store = state.store.clone();
+    let (org_id, key_id) = (caller.org_id, caller.key_id);
+    web::block(move || store.delete_group(&org_id, &id, &key_id)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A POST/PUT body read: the attributes, and the members when the body has a `members` key
+/// (present but empty means "no members").
+type GroupBody = (Map<String, Value>, Option<Vec<MemberRef>>);
+
+/// Reads a POST/PUT body.
+fn read_group(body: &Value) -> Result<GroupBody, ScimError> {
+    let mut attrs = read_resource(body, &GROUP)?;
+    let has_members = body
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")));
+    let members = attrs.remove("members");
+    check_display_name(&attrs)?;
+    let members = has_members
+        .then(|| member_refs(members.as_ref()))
+        .transpose()?;
+    Ok((attrs, members))
+}
+
+fn check_display_name(attrs: &Map<String, Value>) -> Result<(), ScimError> {
+    match attrs.get("displayName") {
+        Some(Value::String(name)) if !name.trim().is_empty() => Ok(()),
+        Some(_) => Err(invalid("displayName must not be blank.".into())),
+        None => Err(invalid("displayName is required.".into())),
+    }
+}
+
+/// Member references from a read `members` value; every member needs a `value`.
+fn member_refs(members: Option<&Value>) -> Result<Vec<MemberRef>, ScimError> {
+    let Some(Value::Array(items)) = members else {
+        return Ok(Vec::new());
+    };
+    items
+        .iter()
+        .map(|m| {
+            let value = m.get("value").and_then(Value::as_str).ok_or_else(|| {
+                invalid(format!(
+                    "Every member needs a \"value\" (a user id); got {m}."
+                ))
+            })?;
+            Ok(MemberRef {
+                value: value.to_owned(),
+                display: m.get("display").and_then(Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Separates the operations that change membership from those that change attributes.
+fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberEdit>), ScimError> {
+    let members_attr = GROUP
+        .schema
+        .attribute("members")
+        .ok_or_else(|| ScimError::Internal("the Group schema has no members attribute".into()))?;
+    let mut attribute_ops = Vec::new();
+    let mut edits = Vec::new();
+    for (i, op) in request.operations.iter().enumerate() {
+        let n = i + 1;
+        let read_members = |value: Option<&Value>| -> Result<Vec<MemberRef>, ScimError> {
+            let read = match value {
+                Some(v) => read_value(members_attr, v, "members")?,
+                None => None,
+            };
+            member_refs(read.as_ref()).map_err(|e| number_error(n, e))
+        };
+        match op.path.as_deref() {
+            Some(path) if is_members_path(path) => {
+                let rest = path["members".len()..].trim();
+                if rest.is_empty() {
+                    edits.push(match op.kind {
+                        OpKind::Add => MemberEdit::Add(read_members(op.value.as_ref())?),
+                        OpKind::Replace => MemberEdit::Replace(read_members(op.value.as_ref())?),
+                        OpKind::Remove => match op.value.as_ref().filter(|v| !v.is_null()) {
+                            None => MemberEdit::RemoveAll,
+                            Some(v) => MemberEdit::Remove(
+                                read_members(Some(v))?
+                                    .into_iter()
+                                    .map(|m| m.value)
+                                    .collect(),
+                            ),
+                        },
+                    });
+                } else if let Some(filter_text) =
+                    rest.strip_prefix('[').and_then(|r| r.strip_suffix(']'))
+                {
+                    let filter = filter::parse(filter_text).map_err(|e| {
+                        number_error(
+                            n,
+                            ScimError::bad_request(
+                                ScimType::InvalidPath,
+                                format!("The path \"{path}\" has a bad filter: {}", e.0),
+                            ),
+                        )
+                    })?;
+                    edits.push(
+                        filtered_edit(op.kind, filter, members_attr)
+                            .map_err(|e| number_error(n, e))?,
+                    );
+                } else {
+                    return Err(number_error(
+                        n,
+                        ScimError::bad_request(
+                            ScimType::InvalidPath,
+                            format!(
+                                "The path \"{path}\" is not supported; use \"members\" or members[value eq \"<id>\"]."
+                            ),
+                        ),
+                    ));
+                }
+            }
+            None if op.kind != OpKind::Remove => {
+                // Okta: {"op":"replace","value":{"id":…,"displayName":…}}; a no-path value may
+                // also carry members.
+                let Some(fields) = op.value.as_ref().and_then(Value::as_object) else {
+                    attribute_ops.push(op.clone());
+                    continue;
+                };
+                let mut rest = Map::new();
+                for (key, value) in fields {
+                    if key.eq_ignore_ascii_case("members") {
+                        let members = read_members(Some(value))?;
+                        edits.push(match op.kind {
+                            OpKind::Replace => MemberEdit::Replace(members),
+                            _ => MemberEdit::Add(members),
+                        });
+                    } else {
+                        rest.insert(key.clone(), value.clone());
+                    }
+                }
+                attribute_ops.push(PatchOp {
+                    value: Some(Value::Object(rest)),
+                    ..op.clone()
+                });
+            }
+            _ => attribute_ops.push(op.clone()),
+        }
+    }
+    Ok((
+        PatchRequest {
+            operations: attribute_ops,
+        },
+        edits,
+    ))
+}
+
+fn is_members_path(path: &str) -> bool {
+    let path = path
+        .get(..GROUP_URN.len() + 1)
+        .filter(|p| p.eq_ignore_ascii_case(&format!("{GROUP_URN}:")))
+        .map_or(path, |_| &path[GROUP_URN.len() + 1..]);
+    path.get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("members"))
+        && matches!(path.as_bytes().get(7), None | Some(b'[') | Some(b' '))
+}
+
+/// `members[value eq "id"]` (optionally several joined by `or`) names the ids directly; any
+/// other filter is evaluated against the current members inside the transaction.
+fn filtered_edit(
+    kind: OpKind,
+    filter: Filter,
+    members_attr: &'static super::schema::Attribute,
+) -> Result<MemberEdit, ScimError> {
+    match (kind, member_ids_named_by(&filter)) {
+        (OpKind::Remove, Some(ids)) => Ok(MemberEdit::Remove(ids)),
+        (OpKind::Add | OpKind::Replace, Some(ids)) => Ok(MemberEdit::Add(
+            ids.into_iter()
+                .map(|value| MemberRef {
+                    value,
+                    display: None,
+                })
+                .collect(),
+        )),
+        (OpKind::Remove, None) => {
+            // Validate the filter once against an empty member so errors surface as 400 now.
+            filter::matches_element(&filter, members_attr, &json!({}))
+                .map_err(|e| ScimError::bad_request(ScimType::InvalidFilter, e.0))?;
+            Ok(MemberEdit::RemoveWhere(Box::new(move |m: &Member| {
+                let element = json!({"value": m.user_id, "display": m.display, "type": "User"});
+                filter::matches_element(&filter, members_attr, &element).unwrap_or(false)
+            })))
+        }
+        (_, None) => Err(ScimError::bad_request(
+            ScimType::InvalidPath,
+            "Adding members through a filter needs members[value eq \"<id>\"].",
+        )),
+    }
+}
+
+fn member_ids_named_by(filter: &Filter) -> Option<Vec<String>> {
+    match filter {
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq,
+            value: CompValue::String(id),
+        } if path.sub.is_none()
+            && path.urn.is_none()
+            && path.attr.eq_ignore_ascii_case("value") =>
+        {
+            Some(vec![id.clone()])
+        }
+        Filter::Or(a, b) => {
+            let mut ids = member_ids_named_by(a)?;
+            ids.extend(member_ids_named_by(b)?);
+            Some(ids)
+        }
+        _ => None,
+    }
+}
+
+/// The full SCIM representation of a group (members only when they were loaded).
+pub fn render(group: &StoredGroup, base_url: &str) -> Value {
+    let mut out = Map::new();
+    out.insert("schemas".into(), json!([GROUP_URN]));
+    out.insert("id".into(), json!(group.id));
+    for (k, v) in &group.attrs {
+        out.insert(k.clone(), v.clone());
+    }
+    if let Some(members) = &group.members
+        && !members.is_empty()
+    {
+        let members: Vec<Value> = members
+            .iter()
+            .map(|m| {
+                json!({
+                    "value": m.user_id,
+                    "$ref": format!("{base_url}/Users/{}", m.user_id),
+                    "display": m.display,
+                    "type": "User",
+                })
+            })
+            .collect();
+        out.insert("members".into(), Value::Array(members));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": "Group",
+            "created": group.created_at,
+            "lastModified": group.updated_at,
+            "location": format!("{base_url}/Groups/{}", group.id),
+            "version": etag(group.version),
+        }),
+    );
+    Value::Object(out)
+}

@@ -1,0 +1,167 @@
+//! Query parameters of SCIM reads (RFC 7644 §3.4.2) and the ListResponse.
+//!
+//! Parameter names match case-insensitively; `+` and `%20` are spaces; a trailing `&` or `?`
+//! and unknown parameters (Entra's `aadOptscim062020`) are ignored.
+
+use serde_json::{Value, json};
+
+use super::projection::Projection;
+use super::schema::ResourceType;
+use super::{ScimError, ScimType, filter};
+use crate::store::{ListQuery, compile_filter, compile_sort};
+
+/// Results per page when the client does not say.
+pub const DEFAULT_COUNT: u64 = 100;
+/// Most results per page (advertised as `filter.maxResults`).
+pub const MAX_RESULTS: u64 = 1000;
+
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// The recognised query parameters, raw.
+#[derive(Debug, Default)]
+pub struct QueryParams {
+    pub filter: Option<String>,
+    pub start_index: Option<String>,
+    pub count: Option<String>,
+    pub sort_by: Option<String>,
+    pub sort_order: Option<String>,
+    pub attributes: Option<String>,
+    pub excluded_attributes: Option<String>,
+}
+
+impl QueryParams {
+    pub fn parse(query: &str) -> Result<QueryParams, ScimError> {
+        let pairs = actix_web::web::Query::<Vec<(String, String)>>::from_query(query)
+            .map_err(|e| {
+                ScimError::bad_request(
+                    ScimType::InvalidSyntax,
+                    format!("The query string cannot be read: {e}"),
+                )
+            })?
+            .into_inner();
+        let mut p = QueryParams::default();
+        for (name, value) in pairs {
+            let slot = match name.to_ascii_lowercase().as_str() {
+                "filter" => &mut p.filter,
+                "startindex" => &mut p.start_index,
+                "count" => &mut p.count,
+                "sortby" => &mut p.sort_by,
+                "sortorder" => &mut p.sort_order,
+                "attributes" => &mut p.attributes,
+                "excludedattributes" => &mut p.excluded_attributes,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        Ok(p)
+    }
+
+    pub fn projection(&self, rt: &ResourceType) -> Projection {
+        Projection::new(
+            rt,
+            self.attributes.as_deref(),
+            self.excluded_attributes.as_deref(),
+        )
+    }
+
+    /// `startIndex` (1-based; below 1 means 1) and `count` (negative means 0; capped at
+    /// [`MAX_RESULTS`]).
+    pub fn paging(&self) -> Result<(u64, u64), ScimError> {
+        let number = |name: &str, raw: &Option<String>, default: i64| -> Result<i64, ScimError> {
+            match raw.as_deref().map(str::trim) {
+                None | Some("") => Ok(default),
+                Some(text) => text.parse::<i64>().map_err(|_| {
+                    ScimError::bad_request(
+                        ScimType::InvalidValue,
+                        format!("{name} must be an integer, not \"{text}\"."),
+                    )
+                }),
+            }
+        };
+        let start = number("startIndex", &self.start_index, 1)?.max(1) as u64;
+        let count =
+            (number("count", &self.count, DEFAULT_COUNT as i64)?.max(0) as u64).min(MAX_RESULTS);
+        Ok((start, count))
+    }
+
+    /// The store query: filter and sort compiled to SQL for `rt`, and paging.
+    pub fn list_query(&self, rt: &ResourceType) -> Result<ListQuery, ScimError> {
+        let (start_index, count) = self.paging()?;
+        let filter = match self.filter.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => {
+                let fragment = compile_filter(&filter::parse(text)?, rt)?;
+                Some((fragment.sql, fragment.params))
+            }
+            _ => None,
+        };
+        let sort = match self.sort_by.as_deref().map(str::trim) {
+            Some(path) if !path.is_empty() => Some(compile_sort(path, rt)?),
+            _ => None,
+        };
+        Ok(ListQuery {
+            filter,
+            sort,
+            descending: self.descending()?,
+            start_index,
+            count,
+        })
+    }
+
+    /// Whether `sortOrder` asks for descending order.
+    pub fn descending(&self) -> Result<bool, ScimError> {
+        match self.sort_order.as_deref().map(str::trim) {
+            None | Some("") => Ok(false),
+            Some(o) if o.eq_ignore_ascii_case("ascending") => Ok(false),
+            Some(o) if o.eq_ignore_ascii_case("descending") => Ok(true),
+            Some(o) => Err(ScimError::bad_request(
+                ScimType::InvalidValue,
+                format!("sortOrder must be \"ascending\" or \"descending\", not \"{o}\"."),
+            )),
+        }
+    }
+}
+
+/// A ListResponse (RFC 7644 §3.4.2): `itemsPerPage` is the number of resources returned.
+pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
+    json!({
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start_index,
+        "itemsPerPage": resources.len(),
+        "Resources": resources,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_case_insensitive_and_plus_is_a_space() {
+        let p = QueryParams::parse(
+            "FILTER=userName+eq+%22a%40b.c%22&StartIndex=3&COUNT=2&&aadOptscim062020&",
+        )
+        .unwrap();
+        assert_eq!(p.filter.as_deref(), Some("userName eq \"a@b.c\""));
+        assert_eq!(p.paging().unwrap(), (3, 2));
+    }
+
+    #[test]
+    fn paging_is_clamped_and_validated() {
+        let p = QueryParams::parse("startIndex=-4&count=-1").unwrap();
+        assert_eq!(p.paging().unwrap(), (1, 0));
+        let p = QueryParams::parse("count=999999").unwrap();
+        assert_eq!(p.paging().unwrap(), (1, MAX_RESULTS));
+        assert_eq!(
+            QueryParams::parse("").unwrap().paging().unwrap(),
+            (1, DEFAULT_COUNT)
+        );
+        assert!(QueryParams::parse("count=ten").unwrap().paging().is_err());
+        assert!(
+            QueryParams::parse("sortOrder=up")
+                .unwrap()
+                .descending()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,488 @@
+//! SCIM filters and `sortBy` compiled to SQL for the list queries of `users.rs` and
+//! `groups.rs` (table aliases `u` and `g`).
+//!
+//! Comparisons on indexed columns (`id`, `userName`, `externalId`, `displayName`, `active`,
+//! `meta.created`, `meta.lastModified`, email values and types, group membership both ways)
+//! become plain SQL against those columns, so every equality filter an IdP sends is an index
+//! lookup. Any other part of a filter is handed, as canonical filter text in a bound
+//! parameter, to the `scim_match(attrs, filter, type)` SQL function, which evaluates it with
+//! [`filter::matches_resource`] on the row's JSON document (parsed once per statement thanks
+//! to SQLite's auxiliary data). Both paths therefore share one definition of a comparison, and
+//! no user input is ever spliced into SQL text: values are parameters and every name in the
+//! SQL comes from the static schema.
+//!
+//! Text columns named `*_key` hold Rust's Unicode lower case, so case-insensitive comparisons
+//! lower-case the filter value the same way; `scim_fold()` is that function inside SQL.
+
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use serde_json::{Map, Value};
+
+use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, FilterError};
+use crate::scim::schema::{AttrRef, AttrType, Attribute, GROUP, ResourceType, USER};
+use crate::timestamp;
+
+/// A WHERE fragment with `?` placeholders, and its parameters in order.
+#[derive(Debug, Default)]
+pub struct SqlFragment {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+/// Compiles a filter for a list of `rt` resources; rejects unknown attributes and ill-typed
+/// comparisons (400 `invalidFilter`).
+pub fn compile_filter(filter: &Filter, rt: &ResourceType) -> Result<SqlFragment, FilterError> {
+    filter::check(filter, rt)?;
+    let compiler = Compiler::new(rt);
+    Ok(compiler.finish(compiler.node(filter)?))
+}
+
+/// The ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3). Multi-valued attributes sort by
+/// their first value (emails by the member email: primary, else work, else first).
+pub fn compile_sort(path: &str, rt: &ResourceType) -> Result<String, FilterError> {
+    let attr_path = AttrPath::parse(path.trim())?;
+    let at = attr_path.resolve(rt)?;
+    let compiler = Compiler::new(rt);
+    if let Some(column) = compiler.column(&at) {
+        return match column {
+            Column::Text { expr, .. } | Column::DateTime(expr) | Column::Bool(expr) => Ok(expr),
+            Column::Const(_) => Ok("NULL".to_owned()),
+        };
+    }
+    let a = compiler.alias;
+    if compiler.is_user() && at.attr.name == "emails" && at.sub.is_none_or(|s| s.name == "value") {
+        return Ok(format!("{a}.email_key"));
+    }
+    if compiler.join(&at).is_some() || at.is_common() {
+        return Err(FilterError(format!(
+            "Results cannot be sorted by \"{path}\"."
+        )));
+    }
+    let leaf = at.leaf();
+    if leaf.kind == AttrType::Complex {
+        return Err(FilterError(format!(
+            "\"{path}\" is complex; sort by one of its sub-attributes."
+        )));
+    }
+    let mut json_path = String::from("$");
+    if let Some(ext) = at.extension(rt) {
+        json_path.push_str(&format!(".\"{}\"", ext.id));
+    }
+    json_path.push_str(&format!(".\"{}\"", at.attr.name));
+    if at.attr.multi_valued {
+        json_path.push_str("[0]");
+    }
+    if let Some(sub) = at.sub {
+        json_path.push_str(&format!(".\"{}\"", sub.name));
+    }
+    let expr = format!("json_extract({a}.attrs, '{json_path}')");
+    Ok(if is_text(leaf) && !leaf.case_exact {
+        format!("scim_fold({expr})")
+    } else {
+        expr
+    })
+}
+
+/// Registers `scim_fold` and `scim_match` on a connection (done for every pooled connection).
+pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
+        Ok(match ctx.get_raw(0) {
+            ValueRef::Text(t) => Some(String::from_utf8_lossy(t).to_lowercase()),
+            _ => None,
+        })
+    })?;
+    conn.create_scalar_function("scim_match", 3, flags, |ctx| {
+        let rt = match ctx.get_raw(2).as_str()? {
+            "User" => &USER,
+            "Group" => &GROUP,
+            other => {
+                return Err(rusqlite::Error::UserFunctionError(
+                    format!("scim_match: unknown resource type {other}").into(),
+                ));
+            }
+        };
+        let filter = ctx.get_or_create_aux(1, |v| -> Result<Filter, FilterError> {
+            let text = v.as_str().map_err(|_| FilterError("not text".into()))?;
+            filter::parse(text)
+        })?;
+        let doc: Map<String, Value> = match ctx.get_raw(0) {
+            ValueRef::Text(t) => serde_json::from_slice(t).unwrap_or_default(),
+            _ => Map::new(),
+        };
+        Ok(filter::matches_resource(&filter, rt, &doc))
+    })
+}
+
+fn is_text(attr: &Attribute) -> bool {
+    matches!(
+        attr.kind,
+        AttrType::String | AttrType::Reference | AttrType::Binary
+    )
+}
+
+/// A part of a compiled filter: SQL with its parameters, or a subtree to evaluate in memory.
+enum Part {
+    Sql(String, Vec<SqlValue>),
+    Memory(Filter),
+}
+
+/// How a path maps onto a column of the resource's own row.
+enum Column {
+    /// Text; `folded` columns hold lower-cased values.
+    Text { expr: String, folded: bool },
+    /// A `timestamp::format` timestamp (fixed width, so text order is time order).
+    DateTime(String),
+    /// 0 or 1.
+    Bool(String),
+    /// A value known without looking (`meta.resourceType`).
+    Const(&'static str),
+}
+
+/// A multi-valued attribute kept in a side table: `select` yields the ids of the resources
+/// having an element, `sub` maps sub-attribute names to columns of that element.
+struct Join {
+    select: &'static str,
+    sub: fn(&str) -> Option<Column>,
+}
+
+struct Compiler<'r> {
+    rt: &'r ResourceType,
+    alias: &'static str,
+}
+
+impl<'r> Compiler<'r> {
+    fn new(rt: &'r ResourceType) -> Self {
+        let alias = if std::ptr::eq(rt, &GROUP) { "g" } else { "u" };
+        Compiler { rt, alias }
+    }
+
+    fn is_user(&self) -> bool {
+        self.alias == "u"
+    }
+
+    fn finish(&self, part: Part) -> SqlFragment {
+        let (sql, params) = self.to_sql(part);
+        SqlFragment { sql, params }
+    }
+
+    fn to_sql(&self, part: Part) -> (String, Vec<SqlValue>) {
+        match part {
+            Part::Sql(sql, params) => (sql, params),
+            Part::Memory(f) => (
+                format!("scim_match({}.attrs, ?, '{}')", self.alias, self.rt.name),
+                vec![SqlValue::Text(f.to_string())],
+            ),
+        }
+    }
+
+    fn node(&self, f: &Filter) -> Result<Part, FilterError> {
+        let combine = |a: &Filter,
+                       b: &Filter,
+                       word: &str,
+                       rebuild: fn(Box<Filter>, Box<Filter>) -> Filter| {
+            match (self.node(a)?, self.node(b)?) {
+                (Part::Memory(a), Part::Memory(b)) => {
+                    Ok(Part::Memory(rebuild(Box::new(a), Box::new(b))))
+                }
+                (a, b) => {
+                    let (a, mut pa) = self.to_sql(a);
+                    let (b, pb) = self.to_sql(b);
+                    pa.extend(pb);
+                    Ok(Part::Sql(format!("({a} {word} {b})"), pa))
+                }
+            }
+        };
+        match f {
+            Filter::And(a, b) => combine(a, b, "AND", Filter::And),
+            Filter::Or(a, b) => combine(a, b, "OR", Filter::Or),
+            Filter::Not(a) => Ok(match self.node(a)? {
+                Part::Memory(a) => Part::Memory(Filter::Not(Box::new(a))),
+                Part::Sql(sql, params) => Part::Sql(format!("NOT ifnull({sql}, 0)"), params),
+            }),
+            leaf => Ok(self
+                .leaf(leaf)?
+                .unwrap_or_else(|| Part::Memory(leaf.clone()))),
+        }
+    }
+
+    /// SQL for a comparison, presence test or value path, or `None` when the document must
+    /// answer it.
+    fn leaf(&self, f: &Filter) -> Result<Option<Part>, FilterError> {
+        let (path, test) = match f {
+            Filter::Compare { path, op, value } => (path, Some((*op, value))),
+            Filter::Present(path) => (path, None),
+            Filter::ValuePath { path, filter } => {
+                let at = path.resolve(self.rt)?;
+                let Some(join) = self.join(&at) else {
+                    return Ok(None);
+                };
+                return Ok(match element_sql(filter, &join)? {
+                    Some((cond, params)) => Some(self.in_join(&join, "IN", &cond, params)),
+                    None if self.is_user() => None,
+                    None => return Err(not_filterable(path)),
+                });
+            }
+            Filter::And(..) | Filter::Or(..) | Filter::Not(..) => unreachable!("not a leaf"),
+        };
+        let at = path.resolve(self.rt)?;
+        if let Some(column) = self.column(&at) {
+            let (sql, params) = match test {
+                Some((op, value)) => column_compare(&column, op, value),
+                None => column_present(&column),
+            };
+            return Ok(Some(Part::Sql(sql, params)));
+        }
+        if at.is_common() {
+            return Err(not_filterable(path));
+        }
+        let Some(join) = self.join(&at) else {
+            return Ok(None);
+        };
+        let sub_name = at.sub.map_or("value", |s| s.name);
+        let Some(column) = (join.sub)(sub_name) else {
+            return if self.is_user() && at.attr.name == "emails" {
+                Ok(None)
+            } else {
+                Err(not_filterable(path))
+            };
+        };
+        Ok(Some(match test {
+            None if at.sub.is_none() => Part::Sql(
+                format!("{}.id IN ({})", self.alias, join.select),
+                Vec::new(),
+            ),
+            None => {
+                let (cond, params) = column_present(&column);
+                self.in_join(&join, "IN", &cond, params)
+            }
+            Some((CompareOp::Eq, CompValue::Null)) => {
+                let (cond, params) = column_present(&column);
+                self.in_join(&join, "NOT IN", &cond, params)
+            }
+            Some((CompareOp::Ne, CompValue::Null)) => {
+                let (cond, params) = column_present(&column);
+                self.in_join(&join, "IN", &cond, params)
+            }
+            Some((CompareOp::Ne, value)) => {
+                let (cond, params) = column_compare(&column, CompareOp::Eq, value);
+                self.in_join(&join, "NOT IN", &cond, params)
+            }
+            Some((op, value)) => {
+                let (cond, params) = column_compare(&column, op, value);
+                self.in_join(&join, "IN", &cond, params)
+            }
+        }))
+    }
+
+    fn in_join(&self, join: &Join, op: &str, cond: &str, params: Vec<SqlValue>) -> Part {
+        Part::Sql(
+            format!("{}.id {op} ({} WHERE {cond})", self.alias, join.select),
+            params,
+        )
+    }
+
+    /// The column of the resource's own row that answers `at`, if any.
+    fn column(&self, at: &AttrRef) -> Option<Column> {
+        let a = self.alias;
+        let text = |col: &str, folded: bool| Column::Text {
+            expr: format!("{a}.{col}"),
+            folded,
+        };
+        let sub = at.sub.map(|s| s.name);
+        Some(match (at.attr.name, sub) {
+            ("id", None) if at.is_common() => text("id", false),
+            ("externalId", None) if at.is_common() => text("external_id", false),
+            ("meta", Some("created")) => Column::DateTime(format!("{a}.created_at")),
+            ("meta", Some("lastModified")) => Column::DateTime(format!("{a}.updated_at")),
+            ("meta", Some("resourceType")) => Column::Const(self.rt.name),
+            ("meta", Some("version")) => Column::Text {
+                expr: format!("('W/\"' || {a}.version || '\"')"),
+                folded: false,
+            },
+            ("displayName", None) => text("display_name_key", true),
+            ("userName", None) if self.is_user() => text("user_name_key", true),
+            ("active", None) if self.is_user() => Column::Bool(format!("{a}.active")),
+            _ => return None,
+        })
+    }
+
+    /// The side table holding `at`'s attribute, if it lives in one.
+    fn join(&self, at: &AttrRef) -> Option<Join> {
+        if at.extension(self.rt).is_some() || at.is_common() {
+            return None;
+        }
+        match (self.is_user(), at.attr.name) {
+            (true, "emails") => Some(Join {
+                select: "SELECT je.user_id FROM user_emails je",
+                sub: |name| match name {
+                    "value" => Some(Column::Text {
+                        expr: "je.value_key".into(),
+                        folded: true,
+                    }),
+                    "type" => Some(Column::Text {
+                        expr: "je.type_key".into(),
+                        folded: true,
+                    }),
+                    _ => None,
+                },
+            }),
+            (true, "groups") => Some(Join {
+                select: "SELECT jm.user_id FROM group_members jm JOIN groups jg ON jg.id = jm.group_id",
+                sub: |name| match name {
+                    "value" => Some(Column::Text {
+                        expr: "jm.group_id".into(),
+                        folded: false,
+                    }),
+                    "display" => Some(Column::Text {
+                        expr: "jg.display_name_key".into(),
+                        folded: true,
+                    }),
+                    "type" => Some(Column::Const("direct")),
+                    _ => None,
+                },
+            }),
+            (false, "members") => Some(Join {
+                select: "SELECT jm.group_id FROM group_members jm JOIN users ju ON ju.id = jm.user_id",
+                sub: |name| match name {
+                    "value" => Some(Column::Text {
+                        expr: "jm.user_id".into(),
+                        folded: false,
+                    }),
+                    "display" => Some(Column::Text {
+                        expr: "scim_fold(coalesce(jm.display, ju.display_name, ju.user_name))"
+                            .into(),
+                        folded: true,
+                    }),
+                    "type" => Some(Column::Const("User")),
+                    _ => None,
+                },
+            }),
+            _ => None,
+        }
+    }
+}
+
+fn not_filterable(path: &AttrPath) -> FilterError {
+    FilterError(format!("Filtering on \"{path}\" is not supported."))
+}
+
+/// The WHERE condition on a side-table element for `attr[filter]`; `None` if some
+/// sub-attribute it names has no column. (The mapped names, `value`, `type` and `display`,
+/// are lower case, so matching them case-insensitively is lower-casing.)
+fn element_sql(f: &Filter, join: &Join) -> Result<Option<(String, Vec<SqlValue>)>, FilterError> {
+    Ok(Some(match f {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            let word = if matches!(f, Filter::And(..)) {
+                "AND"
+            } else {
+                "OR"
+            };
+            let (Some((a, mut pa)), Some((b, pb))) = (element_sql(a, join)?, element_sql(b, join)?)
+            else {
+                return Ok(None);
+            };
+            pa.extend(pb);
+            (format!("({a} {word} {b})"), pa)
+        }
+        Filter::Not(a) => match element_sql(a, join)? {
+            Some((sql, params)) => (format!("NOT ifnull({sql}, 0)"), params),
+            None => return Ok(None),
+        },
+        Filter::Compare { path, op, value } => match (join.sub)(&path.attr.to_ascii_lowercase()) {
+            Some(column) => column_compare(&column, *op, value),
+            None => return Ok(None),
+        },
+        Filter::Present(path) => match (join.sub)(&path.attr.to_ascii_lowercase()) {
+            Some(column) => column_present(&column),
+            None => return Ok(None),
+        },
+        Filter::ValuePath { .. } => return Ok(None),
+    }))
+}
+
+fn column_present(column: &Column) -> (String, Vec<SqlValue>) {
+    match column {
+        Column::Text { expr, .. } => (format!("({expr} IS NOT NULL AND {expr} <> '')"), Vec::new()),
+        Column::DateTime(expr) | Column::Bool(expr) => (format!("{expr} IS NOT NULL"), Vec::new()),
+        Column::Const(_) => ("1".into(), Vec::new()),
+    }
+}
+
+/// `column op value` with the filter's semantics: `ne` is the negation of `eq` (so an absent
+/// value is "not equal"), `eq null` is absence, and an empty `co`/`sw`/`ew` operand matches
+/// any value. The filter was checked, so the value has the column's type.
+fn column_compare(column: &Column, op: CompareOp, value: &CompValue) -> (String, Vec<SqlValue>) {
+    let (expr, operand) = match (column, value) {
+        (Column::Const(constant), _) => {
+            let attr = constant_attr();
+            let holds = filter::holds(attr, &[&Value::String((*constant).to_owned())], op, value);
+            return (if holds { "1" } else { "0" }.into(), Vec::new());
+        }
+        (
+            Column::Text { expr, .. } | Column::DateTime(expr) | Column::Bool(expr),
+            CompValue::Null,
+        ) => {
+            let test = if op == CompareOp::Eq {
+                "IS NULL"
+            } else {
+                "IS NOT NULL"
+            };
+            return (format!("{expr} {test}"), Vec::new());
+        }
+        (Column::Bool(expr), value) => {
+            let wanted = match value {
+                CompValue::Bool(b) => *b,
+                CompValue::String(s) => s.eq_ignore_ascii_case("true"),
+                _ => false,
+            };
+            (expr, SqlValue::Integer(i64::from(wanted)))
+        }
+        (Column::Text { expr, folded }, CompValue::String(s)) => (
+            expr,
+            SqlValue::Text(if *folded { s.to_lowercase() } else { s.clone() }),
+        ),
+        (Column::DateTime(expr), CompValue::String(s)) => {
+            let text = match (op, filter::parse_datetime(s)) {
+                (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, _) | (_, None) => s.clone(),
+                (_, Some(at)) => timestamp::format(at),
+            };
+            (expr, SqlValue::Text(text))
+        }
+        (Column::Text { expr, .. } | Column::DateTime(expr), other) => {
+            (expr, SqlValue::Text(other.to_string()))
+        }
+    };
+    let empty = matches!(&operand, SqlValue::Text(t) if t.is_empty());
+    let one = |sql: String| (sql, vec![operand.clone()]);
+    match op {
+        CompareOp::Eq => one(format!("{expr} = ?")),
+        CompareOp::Ne => one(format!("NOT ifnull({expr} = ?, 0)")),
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew if empty => {
+            (format!("{expr} IS NOT NULL"), Vec::new())
+        }
+        CompareOp::Co => one(format!("instr({expr}, ?) > 0")),
+        CompareOp::Sw => (
+            format!("substr({expr}, 1, length(?)) = ?"),
+            vec![operand.clone(), operand.clone()],
+        ),
+        CompareOp::Ew => (
+            format!("substr({expr}, -length(?)) = ?"),
+            vec![operand.clone(), operand.clone()],
+        ),
+        CompareOp::Gt => one(format!("{expr} > ?")),
+        CompareOp::Ge => one(format!("{expr} >= ?")),
+        CompareOp::Lt => one(format!("{expr} < ?")),
+        CompareOp::Le => one(format!("{expr} <= ?")),
+    }
+}
+
+/// The attribute definition constants compare with (`meta.resourceType`, member `type`):
+/// case-insensitive text.
+fn constant_attr() -> &'static Attribute {
+    GROUP
+        .resolve("members.type")
+        .map(|at| at.leaf())
+        .expect("the Group schema defines members.type")
+}

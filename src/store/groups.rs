@@ -1,0 +1,473 @@
+//! Groups and their membership. Members live in the `group_members` join table, so adding or
+//! removing one member is one indexed statement whatever the group's size, and a read that
+//! does not need members never loads them.
+
+use std::collections::HashSet;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use serde_json::{Map, Value};
+
+use super::users::{ListQuery, Page};
+use super::{EventType, NewEvent, Store, StoreError};
+use crate::timestamp;
+
+/// A group as stored.
+#[derive(Clone, Debug)]
+pub struct StoredGroup {
+    pub id: String,
+    /// Canonical attributes without members (`displayName`, `externalId`).
+    pub attrs: Map<String, Value>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The members, when they were asked for.
+    pub members: Option<Vec<Member>>,
+}
+
+/// One member of a group, as rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    /// The `display` the client sent with the member, else the user's displayName or userName.
+    pub display: String,
+}
+
+/// A member reference from a request: a user id and the `display` sent with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRef {
+    pub value: String,
+    pub display: Option<String>,
+}
+
+/// A membership edit; a request's edits apply in order.
+pub enum MemberEdit {
+    /// Adds users of the organization (unknown ids are ignored; existing members stay).
+    Add(Vec<MemberRef>),
+    /// Removes these user ids (ids that are not members are ignored).
+    Remove(Vec<String>),
+    /// Removes the members for which the predicate holds (for filters beyond `value eq`).
+    RemoveWhere(Box<dyn Fn(&Member) -> bool + Send>),
+    /// Makes the membership exactly these users (unknown ids ignored).
+    Replace(Vec<MemberRef>),
+    RemoveAll,
+}
+
+/// What an update changes: new attributes, and membership edits.
+pub struct GroupChange {
+    pub attrs: Map<String, Value>,
+    pub members: Vec<MemberEdit>,
+}
+
+const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
+
+fn display_name(attrs: &Map<String, Value>) -> String {
+    attrs
+        .get("displayName")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn external_id(attrs: &Map<String, Value>) -> Option<&str> {
+    attrs.get("externalId").and_then(Value::as_str)
+}
+
+impl Store {
+    /// Creates a group with its initial members; 409 on a taken externalId.
+    pub fn create_group(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        attrs: Map<String, Value>,
+        members: Vec<MemberRef>,
+        with_members: bool,
+    ) -> Result<StoredGroup, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = timestamp::now();
+        let name = display_name(&attrs);
+        self.write(|tx| {
+            check_external_id(tx, org_id, &id, external_id(&attrs))?;
+            tx.prepare_cached(
+                "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id,
+                                     attrs, version, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+            )?
+            .execute(params![
+                id,
+                org_id,
+                name,
+                name.to_lowercase(),
+                external_id(&attrs),
+                Value::Object(attrs.clone()).to_string(),
+                now,
+            ])?;
+            NewEvent::by_scim(
+                EventType::GroupCreated,
+                key_id,
+                format!("Created group \"{name}\""),
+            )
+            .group(&id)
+            .insert(tx, org_id)?;
+            let mut log = MembershipLog::new(org_id, key_id, &id, &name);
+            add_members(tx, org_id, &id, &members, &mut log)?;
+            Ok(StoredGroup {
+                members: with_members.then(|| load_members(tx, &id)).transpose()?,
+                id: id.clone(),
+                attrs,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+            })
+        })
+    }
+
+    /// One group of the organization, with members if asked.
+    pub fn get_group(
+        &self,
+        org_id: &str,
+        id: &str,
+        with_members: bool,
+    ) -> Result<StoredGroup, StoreError> {
+        self.read(|c| load_group(c, org_id, id, with_members))
+    }
+
+    /// Reads a group, lets `change` compute new attributes and membership edits, and applies
+    /// them in one transaction (nothing is written if `change` or a check fails). The version
+    /// moves and `Group_Updated` is logged when attributes change; every membership change
+    /// logs `OrganizationUser_UpdatedGroups` for the member concerned.
+    pub fn update_group<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        key_id: &str,
+        with_members: bool,
+        change: impl FnOnce(&StoredGroup) -> Result<GroupChange, E>,
+    ) -> Result<StoredGroup, E>
+    where
+        E: From<StoreError>,
+    {
+        self.write(|tx| {
+            let current = load_group(tx, org_id, id, false)?;
+            let change = change(&current)?;
+            Ok(apply_change(
+                tx,
+                org_id,
+                key_id,
+                current,
+                change,
+                with_members,
+            )?)
+        })
+    }
+
+    /// Deletes a group; its members stay members of the organization.
+    pub fn delete_group(&self, org_id: &str, id: &str, key_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let group = load_group(tx, org_id, id, false)?;
+            tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+            NewEvent::by_scim(
+                EventType::GroupDeleted,
+                key_id,
+                format!("Deleted group \"{}\"", display_name(&group.attrs)),
+            )
+            .group(id)
+            .insert(tx, org_id)?;
+            Ok(())
+        })
+    }
+
+    /// A page of the organization's groups, in a stable order.
+    pub fn list_groups(
+        &self,
+        org_id: &str,
+        query: &ListQuery,
+        with_members: bool,
+    ) -> Result<Page<StoredGroup>, StoreError> {
+        self.read(|c| {
+            let (filter_sql, filter_params) = match &query.filter {
+                Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
+                None => (String::new(), &[][..]),
+            };
+            let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
+            params.extend(filter_params.iter().cloned());
+            let total: i64 = c
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM groups g WHERE g.org_id = ?{filter_sql}"
+                ))?
+                .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+            if query.count == 0 {
+                return Ok(Page {
+                    total: total as u64,
+                    items: Vec::new(),
+                });
+            }
+            let direction = if query.descending { "DESC" } else { "ASC" };
+            let order = match &query.sort {
+                Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, g.rowid"),
+                None => "g.rowid".to_owned(),
+            };
+            params.push(SqlValue::Integer(
+                i64::try_from(query.count).unwrap_or(i64::MAX),
+            ));
+            params.push(SqlValue::Integer(
+                i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
+            ));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?{filter_sql}
+                 ORDER BY {order} LIMIT ? OFFSET ?"
+            ))?;
+            let mut groups = stmt
+                .query_map(params_from_iter(params.iter()), group_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            if with_members {
+                for group in &mut groups {
+                    group.members = Some(load_members(c, &group.id)?);
+                }
+            }
+            Ok(Page {
+                total: total as u64,
+                items: groups,
+            })
+        })
+    }
+}
+
+fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
+    let attrs: String = r.get(1)?;
+    let attrs = match serde_json::from_str(&attrs) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Ok(StoredGroup {
+        id: r.get(0)?,
+        attrs,
+        version: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+        members: None,
+    })
+}
+
+fn load_group(
+    c: &Connection,
+    org_id: &str,
+    id: &str,
+    with_members: bool,
+) -> Result<StoredGroup, StoreError> {
+    let group = c
+        .prepare_cached(&format!(
+            "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.id = ?1 AND g.org_id = ?2"
+        ))?
+        .query_row(params![id, org_id], group_from_row)
+        .optional()?;
+    let mut group = group.ok_or_else(|| StoreError::NotFound(format!("Group {id} not found.")))?;
+    if with_members {
+        group.members = Some(load_members(c, id)?);
+    }
+    Ok(group)
+}
+
+fn load_members(c: &Connection, group_id: &str) -> Result<Vec<Member>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT m.user_id, coalesce(m.display, u.display_name, u.user_name)
+         FROM group_members m JOIN users u ON u.id = m.user_id
+         WHERE m.group_id = ?1 ORDER BY m.user_id",
+    )?;
+    let members = stmt
+        .query_map([group_id], |r| {
+            Ok(Member {
+                user_id: r.get(0)?,
+                display: r.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(members)
+}
+
+fn apply_change(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    key_id: &str,
+    current: StoredGroup,
+    change: GroupChange,
+    with_members: bool,
+) -> Result<StoredGroup, StoreError> {
+    let name = display_name(&change.attrs);
+    let mut log = MembershipLog::new(org_id, key_id, &current.id, &name);
+    for edit in &change.members {
+        match edit {
+            MemberEdit::Add(members) => add_members(tx, org_id, &current.id, members, &mut log)?,
+            MemberEdit::Remove(ids) => remove_members(tx, &current.id, ids, &mut log)?,
+            MemberEdit::RemoveWhere(matches) => {
+                let ids: Vec<String> = load_members(tx, &current.id)?
+                    .into_iter()
+                    .filter(|m| matches(m))
+                    .map(|m| m.user_id)
+                    .collect();
+                remove_members(tx, &current.id, &ids, &mut log)?;
+            }
+            MemberEdit::RemoveAll => {
+                let ids = member_ids(tx, &current.id)?;
+                remove_members(tx, &current.id, &ids, &mut log)?;
+            }
+            MemberEdit::Replace(members) => {
+                let wanted: HashSet<&str> = members.iter().map(|m| m.value.as_str()).collect();
+                let gone: Vec<String> = member_ids(tx, &current.id)?
+                    .into_iter()
+                    .filter(|id| !wanted.contains(id.as_str()))
+                    .collect();
+                remove_members(tx, &current.id, &gone, &mut log)?;
+                add_members(tx, org_id, &current.id, members, &mut log)?;
+            }
+        }
+    }
+    let attrs_changed = change.attrs != current.attrs;
+    let (version, updated_at) = if attrs_changed || log.changed {
+        (current.version + 1, timestamp::now())
+    } else {
+        (current.version, current.updated_at.clone())
+    };
+    if attrs_changed {
+        check_external_id(tx, org_id, &current.id, external_id(&change.attrs))?;
+        NewEvent::by_scim(
+            EventType::GroupUpdated,
+            key_id,
+            format!("Updated group \"{name}\""),
+        )
+        .group(&current.id)
+        .insert(tx, org_id)?;
+    }
+    if attrs_changed || log.changed {
+        tx.prepare_cached(
+            "UPDATE groups SET display_name = ?2, display_name_key = ?3, external_id = ?4,
+                               attrs = ?5, version = ?6, updated_at = ?7
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            current.id,
+            name,
+            name.to_lowercase(),
+            external_id(&change.attrs),
+            Value::Object(change.attrs.clone()).to_string(),
+            version,
+            updated_at,
+        ])?;
+    }
+    Ok(StoredGroup {
+        members: with_members
+            .then(|| load_members(tx, &current.id))
+            .transpose()?,
+        attrs: change.attrs,
+        version,
+        updated_at,
+        ..current
+    })
+}
+
+fn member_ids(c: &Connection, group_id: &str) -> Result<Vec<String>, StoreError> {
+    let mut stmt = c.prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?;
+    let ids = stmt
+        .query_map([group_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(ids)
+}
+
+/// Adds users of this organization; ids of unknown users (or other organizations' users) are
+/// ignored, existing members stay as they are.
+fn add_members(
+    tx: &Connection,
+    org_id: &str,
+    group_id: &str,
+    members: &[MemberRef],
+    log: &mut MembershipLog<'_>,
+) -> Result<(), StoreError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO group_members (group_id, user_id, display)
+         SELECT ?1, u.id, ?3 FROM users u WHERE u.id = ?2 AND u.org_id = ?4
+         ON CONFLICT (group_id, user_id) DO NOTHING",
+    )?;
+    for m in members {
+        if insert.execute(params![group_id, m.value, m.display, org_id])? > 0 {
+            log.record(tx, &m.value, true)?;
+        }
+    }
+    Ok(())
+}
+
+fn remove_members(
+    tx: &Connection,
+    group_id: &str,
+    ids: &[String],
+    log: &mut MembershipLog<'_>,
+) -> Result<(), StoreError> {
+    let mut delete =
+        tx.prepare_cached("DELETE FROM group_members WHERE group_id = ?1 AND user_id = ?2")?;
+    for id in ids {
+        if delete.execute(params![group_id, id])? > 0 {
+            log.record(tx, id, false)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes one `OrganizationUser_UpdatedGroups` event per member added or removed, so the
+/// event log can be filtered by member, and remembers whether anything changed.
+struct MembershipLog<'a> {
+    org_id: &'a str,
+    key_id: &'a str,
+    group_id: &'a str,
+    group_name: &'a str,
+    changed: bool,
+}
+
+impl<'a> MembershipLog<'a> {
+    fn new(org_id: &'a str, key_id: &'a str, group_id: &'a str, group_name: &'a str) -> Self {
+        MembershipLog {
+            org_id,
+            key_id,
+            group_id,
+            group_name,
+            changed: false,
+        }
+    }
+
+    fn record(&mut self, tx: &Connection, user_id: &str, added: bool) -> rusqlite::Result<()> {
+        self.changed = true;
+        let summary = if added {
+            format!("Added to group \"{}\"", self.group_name)
+        } else {
+            format!("Removed from group \"{}\"", self.group_name)
+        };
+        NewEvent::by_scim(
+            EventType::OrganizationUserUpdatedGroups,
+            self.key_id,
+            summary,
+        )
+        .member(user_id)
+        .group(self.group_id)
+        .insert(tx, self.org_id)
+    }
+}
+
+fn check_external_id(
+    c: &Connection,
+    org_id: &str,
+    id: &str,
+    external_id: Option<&str>,
+) -> Result<(), StoreError> {
+    let Some(external_id) = external_id else {
+        return Ok(());
+    };
+    let taken = c
+        .prepare_cached("SELECT 1 FROM groups WHERE org_id = ?1 AND external_id = ?2 AND id <> ?3")?
+        .query_row(params![org_id, external_id, id], |_| Ok(()))
+        .optional()?
+        .is_some();
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "A group with externalId \"{external_id}\" already exists."
+        )));
+    }
+    Ok(())
+}

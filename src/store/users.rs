@@ -1,0 +1,397 @@
+//! Users (organization members): create, read, update, delete and list, each in one
+//! transaction together with its uniqueness and seat checks and its event.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use serde_json::{Map, Value};
+
+use super::{EventType, NewEvent, Store, StoreError};
+use crate::directory::UserFields;
+use crate::timestamp;
+
+/// A user as stored: its canonical attribute document and bookkeeping.
+#[derive(Clone, Debug)]
+pub struct StoredUser {
+    pub id: String,
+    /// Canonical attributes (see `sql/0002_directory.sql`).
+    pub attrs: Map<String, Value>,
+    /// Incremented on every change; rendered as the weak ETag `W/"<version>"`.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The groups this user is a direct member of.
+    pub groups: Vec<GroupRef>,
+}
+
+/// A group as seen from one of its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: String,
+}
+
+/// A page request, after filter and sort have been compiled to SQL by
+/// [`compile_filter`](super::compile_filter) and [`compile_sort`](super::compile_sort).
+#[derive(Debug, Default)]
+pub struct ListQuery {
+    /// WHERE fragment with `?` placeholders, and its parameters in order.
+    pub filter: Option<(String, Vec<SqlValue>)>,
+    /// ORDER BY expression for `sortBy`.
+    pub sort: Option<String>,
+    pub descending: bool,
+    /// 1-based index of the first result.
+    pub start_index: u64,
+    /// Maximum number of results; 0 asks only for the total.
+    pub count: u64,
+}
+
+/// One page of results and how many match in all.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub total: u64,
+    pub items: Vec<T>,
+}
+
+const USER_COLUMNS: &str = "u.id, u.attrs, u.version, u.created_at, u.updated_at";
+
+impl Store {
+    /// Creates a member; 409 on a taken userName, externalId or email, 400 over the seat limit.
+    pub fn create_user(
+        &self,
+        org_id: &str,
+        key_id: &str,
+        attrs: Map<String, Value>,
+    ) -> Result<StoredUser, StoreError> {
+        let fields = UserFields::from_doc(&attrs);
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = timestamp::now();
+        self.write(|tx| {
+            check_unique(tx, org_id, &id, &fields)?;
+            if fields.active {
+                check_seat(tx, org_id, &id)?;
+            }
+            tx.prepare_cached(
+                "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, email_key,
+                                    display_name, display_name_key, active, attrs, version,
+                                    created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11)",
+            )?
+            .execute(params![
+                id,
+                org_id,
+                fields.user_name,
+                fields.user_name_key,
+                fields.external_id,
+                fields.email_key,
+                fields.display_name,
+                fields.display_name.as_deref().map(str::to_lowercase),
+                fields.active,
+                Value::Object(attrs.clone()).to_string(),
+                now,
+            ])?;
+            write_emails(tx, &id, &fields)?;
+            let state = if fields.active { "" } else { " (revoked)" };
+            NewEvent::by_scim(
+                EventType::OrganizationUserInvited,
+                key_id,
+                format!("Invited {}{state}", fields.label()),
+            )
+            .member(&id)
+            .insert(tx, org_id)?;
+            Ok(StoredUser {
+                id: id.clone(),
+                attrs,
+                version: 1,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                groups: Vec::new(),
+            })
+        })
+    }
+
+    /// One member of the organization; `NotFound` for unknown ids and other organizations' ids.
+    pub fn get_user(&self, org_id: &str, id: &str) -> Result<StoredUser, StoreError> {
+        self.read(|c| load_user(c, org_id, id))
+    }
+
+    /// Reads a member, lets `change` compute its new attributes, and writes them, all in one
+    /// transaction: an error from `change` (or a uniqueness or seat check) writes nothing.
+    /// Logs `Revoked`/`Restored` when `active` flips and `Updated` when anything else changed;
+    /// an unchanged document is not written at all.
+    pub fn update_user<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        key_id: &str,
+        change: impl FnOnce(&StoredUser) -> Result<Map<String, Value>, E>,
+    ) -> Result<StoredUser, E>
+    where
+        E: From<StoreError>,
+    {
+        self.write(|tx| {
+            let current = load_user(tx, org_id, id)?;
+            let attrs = change(&current)?;
+            if attrs == current.attrs {
+                return Ok(current);
+            }
+            Ok(save_changed_user(tx, org_id, key_id, current, attrs)?)
+        })
+    }
+
+    /// Removes a member; its group memberships go with it.
+    pub fn delete_user(&self, org_id: &str, id: &str, key_id: &str) -> Result<(), StoreError> {
+        self.write(|tx| {
+            let user = load_user(tx, org_id, id)?;
+            let fields = UserFields::from_doc(&user.attrs);
+            tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
+            NewEvent::by_scim(
+                EventType::OrganizationUserRemoved,
+                key_id,
+                format!("Removed {}", fields.label()),
+            )
+            .member(id)
+            .insert(tx, org_id)?;
+            Ok(())
+        })
+    }
+
+    /// A page of the organization's members in a stable order (`sortBy` first, then creation).
+    pub fn list_users(
+        &self,
+        org_id: &str,
+        query: &ListQuery,
+    ) -> Result<Page<StoredUser>, StoreError> {
+        self.read(|c| {
+            let (filter_sql, filter_params) = match &query.filter {
+                Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
+                None => (String::new(), &[][..]),
+            };
+            let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
+            params.extend(filter_params.iter().cloned());
+
+            let total: i64 = c
+                .prepare_cached(&format!(
+                    "SELECT count(*) FROM users u WHERE u.org_id = ?{filter_sql}"
+                ))?
+                .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+            if query.count == 0 {
+                return Ok(Page {
+                    total: total as u64,
+                    items: Vec::new(),
+                });
+            }
+            let direction = if query.descending { "DESC" } else { "ASC" };
+            let order = match &query.sort {
+                Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, u.rowid"),
+                None => "u.rowid".to_owned(),
+            };
+            params.push(SqlValue::Integer(
+                i64::try_from(query.count).unwrap_or(i64::MAX),
+            ));
+            params.push(SqlValue::Integer(
+                i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
+            ));
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ?{filter_sql}
+                 ORDER BY {order} LIMIT ? OFFSET ?"
+            ))?;
+            let mut users = stmt
+                .query_map(params_from_iter(params.iter()), user_from_row)?
+                .collect::<Result<Vec<_>, _>>()?;
+            for user in &mut users {
+                user.groups = groups_of(c, &user.id)?;
+            }
+            Ok(Page {
+                total: total as u64,
+                items: users,
+            })
+        })
+    }
+}
+
+fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
+    let attrs: String = r.get(1)?;
+    let attrs = match serde_json::from_str(&attrs) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    };
+    Ok(StoredUser {
+        id: r.get(0)?,
+        attrs,
+        version: r.get(2)?,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+        groups: Vec::new(),
+    })
+}
+
+fn load_user(c: &Connection, org_id: &str, id: &str) -> Result<StoredUser, StoreError> {
+    let user = c
+        .prepare_cached(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1 AND u.org_id = ?2"
+        ))?
+        .query_row(params![id, org_id], user_from_row)
+        .optional()?;
+    let mut user = user.ok_or_else(|| StoreError::NotFound(format!("User {id} not found.")))?;
+    user.groups = groups_of(c, id)?;
+    Ok(user)
+}
+
+fn groups_of(c: &Connection, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
+         WHERE m.user_id = ?1 ORDER BY g.display_name, g.id",
+    )?;
+    let groups = stmt
+        .query_map([user_id], |r| {
+            Ok(GroupRef {
+                id: r.get(0)?,
+                display: r.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(groups)
+}
+
+fn save_changed_user(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    key_id: &str,
+    current: StoredUser,
+    attrs: Map<String, Value>,
+) -> Result<StoredUser, StoreError> {
+    let old = UserFields::from_doc(&current.attrs);
+    let new = UserFields::from_doc(&attrs);
+    check_unique(tx, org_id, &current.id, &new)?;
+    if new.active && !old.active {
+        check_seat(tx, org_id, &current.id)?;
+    }
+    let now = timestamp::now();
+    let version = current.version + 1;
+    tx.prepare_cached(
+        "UPDATE users SET user_name = ?2, user_name_key = ?3, external_id = ?4, email_key = ?5,
+                          display_name = ?6, display_name_key = ?7, active = ?8, attrs = ?9,
+                          version = ?10, updated_at = ?11
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        current.id,
+        new.user_name,
+        new.user_name_key,
+        new.external_id,
+        new.email_key,
+        new.display_name,
+        new.display_name.as_deref().map(str::to_lowercase),
+        new.active,
+        Value::Object(attrs.clone()).to_string(),
+        version,
+        now,
+    ])?;
+    tx.prepare_cached("DELETE FROM user_emails WHERE user_id = ?1")?
+        .execute([&current.id])?;
+    write_emails(tx, &current.id, &new)?;
+
+    let event = |event_type, summary| {
+        NewEvent::by_scim(event_type, key_id, summary)
+            .member(&current.id)
+            .insert(tx, org_id)
+    };
+    if new.active != old.active {
+        let (kind, verb) = if new.active {
+            (EventType::OrganizationUserRestored, "Restored")
+        } else {
+            (EventType::OrganizationUserRevoked, "Revoked")
+        };
+        event(kind, format!("{verb} {}", new.label()))?;
+    }
+    let without_active = |m: &Map<String, Value>| {
+        let mut m = m.clone();
+        m.remove("active");
+        m
+    };
+    if without_active(&attrs) != without_active(&current.attrs) {
+        event(
+            EventType::OrganizationUserUpdated,
+            format!("Updated {}", new.label()),
+        )?;
+    }
+    Ok(StoredUser {
+        attrs,
+        version,
+        updated_at: now,
+        ..current
+    })
+}
+
+fn write_emails(tx: &Connection, user_id: &str, fields: &UserFields) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO user_emails (value_key, user_id, type_key) VALUES (?1, ?2, ?3)",
+    )?;
+    for (value, kind) in &fields.emails {
+        stmt.execute(params![value, user_id, kind])?;
+    }
+    Ok(())
+}
+
+/// Refuses a userName, externalId or member email already used by another member of the
+/// organization, whatever that member's status.
+fn check_unique(
+    c: &Connection,
+    org_id: &str,
+    id: &str,
+    fields: &UserFields,
+) -> Result<(), StoreError> {
+    let taken = |sql: &str, value: &str| -> Result<bool, StoreError> {
+        Ok(c.prepare_cached(sql)?
+            .query_row(params![org_id, value, id], |_| Ok(()))
+            .optional()?
+            .is_some())
+    };
+    if taken(
+        "SELECT 1 FROM users WHERE org_id = ?1 AND user_name_key = ?2 AND id <> ?3",
+        &fields.user_name_key,
+    )? {
+        return Err(StoreError::Conflict(format!(
+            "A member with userName \"{}\" already exists.",
+            fields.user_name
+        )));
+    }
+    if let Some(external_id) = &fields.external_id
+        && taken(
+            "SELECT 1 FROM users WHERE org_id = ?1 AND external_id = ?2 AND id <> ?3",
+            external_id,
+        )?
+    {
+        return Err(StoreError::Conflict(format!(
+            "A member with externalId \"{external_id}\" already exists."
+        )));
+    }
+    if let Some(email) = &fields.email_key
+        && taken(
+            "SELECT 1 FROM users WHERE org_id = ?1 AND email_key = ?2 AND id <> ?3",
+            email,
+        )?
+    {
+        return Err(StoreError::Conflict(format!(
+            "A member with the email \"{email}\" already exists."
+        )));
+    }
+    Ok(())
+}
+
+/// Refuses one more active member when the organization's seat limit is reached.
+fn check_seat(c: &Connection, org_id: &str, id: &str) -> Result<(), StoreError> {
+    let limit: Option<i64> = c
+        .prepare_cached("SELECT seat_limit FROM organizations WHERE id = ?1")?
+        .query_row([org_id], |r| r.get(0))?;
+    let Some(limit) = limit else {
+        return Ok(());
+    };
+    let active: i64 = c
+        .prepare_cached("SELECT count(*) FROM users WHERE org_id = ?1 AND active = 1 AND id <> ?2")?
+        .query_row(params![org_id, id], |r| r.get(0))?;
+    if active >= limit {
+        return Err(StoreError::SeatLimit);
+    }
+    Ok(())
+}
