@@ -140,6 +140,7 @@ async fn main() {
 
     let big_url = format!("{base}/Groups/{}", big["id"].as_str().unwrap_or_default());
     let (full_time, full_size) = timed_get(&client, &token, &big_url).await;
+    let (gzip_time, gzip_size) = timed_get_gzip(&client, &token, &big_url).await;
     let (lean_time, lean_size) = timed_get(
         &client,
         &token,
@@ -160,9 +161,62 @@ async fn main() {
         full_size / BIG
     );
     println!(
+        "  with members, Accept-Encoding: gzip: {gzip_time:.1?}, {gzip_size} bytes on the wire"
+    );
+    println!(
         "  excludedAttributes=members: {lean_time:.2?}, {lean_size} bytes   ratio full/lean time: {:.0}",
         ratio(full_time, lean_time)
     );
+
+    // Lookups among 50,006 users: an indexed filter should cost about what a GET by id does.
+    let probe = &ids[BIG / 2];
+    let by_id = format!("{base}/Users/{probe}");
+    let user_name = format!(
+        "{base}/Users?filter=userName eq \"user{}@example.com\"",
+        BIG / 2
+    );
+    let unindexed = format!("{base}/Users?filter=nickName eq \"nobody\"&count=1");
+    let get_by_id = timed_gets(&client, &token, &by_id, ROUNDS).await;
+    let get_by_user_name = timed_gets(&client, &token, &user_name, ROUNDS).await;
+    let scan = timed_gets(&client, &token, &unindexed, 5).await;
+    println!("lookups among {} users ({ROUNDS} rounds):", BIG + SMALL + 1);
+    println!(
+        "  GET /Users/{{id}}: {get_by_id:.2?}   filter userName eq: {get_by_user_name:.2?}   ratio: {:.2}",
+        ratio(get_by_user_name, get_by_id)
+    );
+    println!(
+        "  unindexed filter (nickName eq, evaluated per row): {scan:.1?}   ratio to userName eq: {:.0}",
+        ratio(scan, get_by_user_name)
+    );
+}
+
+async fn timed_gets(client: &reqwest::Client, token: &str, url: &str, rounds: usize) -> Duration {
+    let started = Instant::now();
+    for _ in 0..rounds {
+        let (status, _) = call(client, token, "GET", url, None).await;
+        assert_eq!(status, 200, "{url}");
+    }
+    started.elapsed() / rounds as u32
+}
+
+async fn timed_get_gzip(client: &reqwest::Client, token: &str, url: &str) -> (Duration, usize) {
+    let started = Instant::now();
+    let response = client
+        .get(url)
+        .bearer_auth(token)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(
+        response
+            .headers()
+            .get("content-encoding")
+            .map(|v| v.as_bytes()),
+        Some(&b"gzip"[..])
+    );
+    let body = response.bytes().await.expect("body");
+    (started.elapsed(), body.len())
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {

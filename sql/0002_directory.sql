@@ -32,13 +32,14 @@ CREATE INDEX users_by_display_name ON users (org_id, display_name_key);
 CREATE INDEX users_by_org_active ON users (org_id, active);
 
 -- Every email value of every user, for indexed `emails.value eq` / `emails[type eq …]` filters.
+-- (No primary key: in a STRICT table its columns could not hold the NULL of an untyped email.)
 CREATE TABLE user_emails (
     value_key TEXT NOT NULL,                        -- lower-cased email value
     user_id   TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    type_key  TEXT,                                 -- lower-cased type, if any
-    PRIMARY KEY (value_key, user_id, type_key)
+    type_key  TEXT                                  -- lower-cased type, if any
 ) STRICT;
 
+CREATE INDEX user_emails_by_value ON user_emails (value_key, user_id);
 CREATE INDEX user_emails_by_user ON user_emails (user_id);
 
 CREATE TABLE groups (

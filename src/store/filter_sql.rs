@@ -258,12 +258,10 @@ impl<'r> Compiler<'r> {
                 self.in_join(&join, "IN", &cond, params)
             }
             Some((CompareOp::Eq, CompValue::Null)) => {
-                let (cond, params) = column_present(&column);
-                self.in_join(&join, "NOT IN", &cond, params)
+                self.in_join(&join, "NOT IN", &column_not_null(&column), Vec::new())
             }
             Some((CompareOp::Ne, CompValue::Null)) => {
-                let (cond, params) = column_present(&column);
-                self.in_join(&join, "IN", &cond, params)
+                self.in_join(&join, "IN", &column_not_null(&column), Vec::new())
             }
             Some((CompareOp::Ne, value)) => {
                 let (cond, params) = column_compare(&column, CompareOp::Eq, value);
@@ -402,6 +400,16 @@ fn element_sql(f: &Filter, join: &Join) -> Result<Option<(String, Vec<SqlValue>)
     }))
 }
 
+/// `eq null` is the absence of a value; an empty string is a value (but not `pr`).
+fn column_not_null(column: &Column) -> String {
+    match column {
+        Column::Text { expr, .. } | Column::DateTime(expr) | Column::Bool(expr) => {
+            format!("{expr} IS NOT NULL")
+        }
+        Column::Const(_) => "1".into(),
+    }
+}
+
 fn column_present(column: &Column) -> (String, Vec<SqlValue>) {
     match column {
         Column::Text { expr, .. } => (format!("({expr} IS NOT NULL AND {expr} <> '')"), Vec::new()),
@@ -485,4 +493,189 @@ fn constant_attr() -> &'static Attribute {
         .resolve("members.type")
         .map(|at| at.leaf())
         .expect("the Group schema defines members.type")
+}
+
+#[cfg(test)]
+mod tests {
+    //! The SQL fast paths must agree with the in-memory evaluator on every filter: both are
+    //! run over the same users and compared.
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+    use crate::store::{IssuedKey, ListQuery, Store, SyncMode};
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        store: Store,
+        org: String,
+        users: Vec<(String, Map<String, Value>)>,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let dir = tempfile::TempDir::new().unwrap();
+            let store = Store::open(dir.path(), SyncMode::Normal).unwrap();
+            let org = store
+                .create_org(
+                    "t",
+                    IssuedKey {
+                        key_id: "k",
+                        phc: "x",
+                    },
+                )
+                .unwrap()
+                .id;
+            let docs = [
+                json!({"userName": "Bjensen@Example.com", "displayName": "Babs Jensen",
+                       "externalId": "E1", "title": "Guide", "active": true,
+                       "name": {"givenName": "Barbara"},
+                       "emails": [{"value": "bjensen@example.com", "type": "work", "primary": true},
+                                  {"value": "Babs@Home.org", "type": "home"}]}),
+                json!({"userName": "zoë@example.com", "displayName": "ZOË", "active": false,
+                       "emails": [{"value": "zoë@example.com"}]}),
+                json!({"userName": "x", "externalId": "e1", "active": true, "title": "",
+                       "emails": [{"value": "x@work.example", "type": "Work"}]}),
+                json!({"userName": "İstanbul", "displayName": "", "active": true}),
+            ];
+            let users = docs
+                .into_iter()
+                .map(|doc| {
+                    let attrs = doc.as_object().unwrap().clone();
+                    let user = store.create_user(&org, "k", attrs).unwrap();
+                    (user.id, user.attrs)
+                })
+                .collect();
+            Fixture {
+                _dir: dir,
+                store,
+                org,
+                users,
+            }
+        })
+    }
+
+    fn arb_filter() -> impl Strategy<Value = String> {
+        let path = proptest::sample::select(vec![
+            "userName",
+            "USERNAME",
+            "displayName",
+            "externalId",
+            "title",
+            "emails",
+            "emails.value",
+            "emails.type",
+            "emails.primary",
+            "name.givenName",
+            "active",
+        ]);
+        let op =
+            proptest::sample::select(vec!["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]);
+        let value = proptest::sample::select(vec![
+            "\"bjensen@example.com\"",
+            "\"BJENSEN\"",
+            "\"work\"",
+            "\"\"",
+            "\"x\"",
+            "\"e1\"",
+            "\"E1\"",
+            "\"zoë\"",
+            "\"ZOË\"",
+            "\"i̇stanbul\"",
+            "\".com\"",
+            "\"m\"",
+            "true",
+            "false",
+            "null",
+        ]);
+        let compare = (path.clone(), op, value).prop_map(|(p, o, v)| format!("{p} {o} {v}"));
+        let present = path.prop_map(|p| format!("{p} pr"));
+        let element = (
+            proptest::sample::select(vec!["value", "type", "primary"]),
+            proptest::sample::select(vec!["eq", "ne", "co", "sw"]),
+            proptest::sample::select(vec![
+                "\"work\"",
+                "\"bjensen@example.com\"",
+                "\"X\"",
+                "true",
+                "null",
+            ]),
+        )
+            .prop_map(|(p, o, v)| format!("emails[{p} {o} {v}]"));
+        let leaf = prop_oneof![4 => compare, 1 => present, 2 => element];
+        leaf.prop_recursive(3, 12, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} and {b})")),
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a} or {b})")),
+                inner.prop_map(|a| format!("not ({a})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn sql_and_memory_agree(text in arb_filter()) {
+            let f = fixture();
+            let parsed = filter::parse(&text).unwrap();
+            let Ok(fragment) = compile_filter(&parsed, &USER) else {
+                // Ill-typed (`active co true`): rejected before any SQL runs.
+                prop_assert!(filter::check(&parsed, &USER).is_err());
+                return Ok(());
+            };
+            let page = f.store.list_users(&f.org, &ListQuery {
+                filter: Some((fragment.sql.clone(), fragment.params)),
+                start_index: 1,
+                count: 100,
+                ..ListQuery::default()
+            }).unwrap();
+            let from_sql: Vec<&str> = page.items.iter().map(|u| u.id.as_str()).collect();
+            let from_memory: Vec<&str> = f.users.iter()
+                .filter(|(_, doc)| filter::matches_resource(&parsed, &USER, doc))
+                .map(|(id, _)| id.as_str())
+                .collect();
+            prop_assert_eq!(from_sql, from_memory, "{} => {}", text, fragment.sql);
+        }
+    }
+
+    #[test]
+    fn equality_on_indexed_attributes_never_calls_the_evaluator() {
+        for text in [
+            r#"userName eq "a""#,
+            r#"externalId eq "a""#,
+            r#"emails[type eq "work"].value eq "a""#,
+            r#"id eq "a" and members[value eq "b"]"#,
+        ] {
+            let rt = if text.contains("members") {
+                &GROUP
+            } else {
+                &USER
+            };
+            let sql = compile_filter(&filter::parse(text).unwrap(), rt)
+                .unwrap()
+                .sql;
+            assert!(!sql.contains("scim_match"), "{text}: {sql}");
+        }
+        let sql = compile_filter(
+            &filter::parse(r#"title eq "a" and nickName pr"#).unwrap(),
+            &USER,
+        )
+        .unwrap()
+        .sql;
+        assert_eq!(
+            sql.matches("scim_match").count(),
+            1,
+            "one call for a whole subtree"
+        );
+    }
+
+    #[test]
+    fn values_are_parameters_never_sql() {
+        let text = r#"userName eq "'); DROP TABLE users; --" or title co "' OR 1=1 --""#;
+        let fragment = compile_filter(&filter::parse(text).unwrap(), &USER).unwrap();
+        assert!(!fragment.sql.contains("DROP"));
+        assert!(!fragment.sql.contains("1=1"));
+    }
 }

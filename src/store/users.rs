@@ -325,7 +325,7 @@ fn save_changed_user(
 
 fn write_emails(tx: &Connection, user_id: &str, fields: &UserFields) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT OR IGNORE INTO user_emails (value_key, user_id, type_key) VALUES (?1, ?2, ?3)",
+        "INSERT INTO user_emails (value_key, user_id, type_key) VALUES (?1, ?2, ?3)",
     )?;
     for (value, kind) in &fields.emails {
         stmt.execute(params![value, user_id, kind])?;

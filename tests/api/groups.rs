@@ -562,3 +562,30 @@ async fn membership_changes_log_one_event_per_member_with_the_group() {
         assert!(e["summary"].as_str().unwrap().contains("Ev"));
     }
 }
+
+#[tokio::test]
+async fn large_responses_are_gzipped_when_the_client_asks() {
+    let f = fixture().await;
+    let members: Vec<Value> = f.users.iter().map(|id| json!({"value": id})).collect();
+    let group = f
+        .create_group(json!({"displayName": "All", "members": members}))
+        .await;
+    let url = format!(
+        "{}/Groups/{}",
+        f.org.scim_url,
+        group["id"].as_str().unwrap()
+    );
+
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&f.org.key)
+        .header("Accept-Encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let body = response.bytes().await.unwrap();
+    assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
+}
