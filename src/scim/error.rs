@@ -75,6 +75,12 @@ pub enum ScimError {
     PayloadTooLarge(String),
     #[error("{0}")]
     MethodNotAllowed(String),
+    /// 409 `invalidValue`: a bulk operation refers to a `bulkId` that cannot be resolved.
+    #[error("{0}")]
+    UnresolvedReference(String),
+    /// 412: an `If-Match` precondition named another version.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 503: the service cannot answer right now (e.g. the database is unusable).
     #[error("{0}")]
     Unavailable(String),
@@ -92,10 +98,28 @@ impl ScimError {
         }
     }
 
+    /// The RFC 7644 §3.12 Error body (also used inside bulk responses). Internal causes are
+    /// logged here, never described.
+    pub fn body(&self) -> serde_json::Value {
+        if let ScimError::Internal(cause) = self {
+            tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
+        }
+        let mut body = json!({
+            "schemas": [ERROR_SCHEMA],
+            "status": self.status_code().as_str(),
+            "detail": self.to_string(),
+        });
+        if let Some(scim_type) = self.scim_type() {
+            body["scimType"] = scim_type.as_str().into();
+        }
+        body
+    }
+
     fn scim_type(&self) -> Option<ScimType> {
         match self {
             ScimError::BadRequest { scim_type, .. } => *scim_type,
             ScimError::Conflict(_) => Some(ScimType::Uniqueness),
+            ScimError::UnresolvedReference(_) => Some(ScimType::InvalidValue),
             _ => None,
         }
     }
@@ -132,6 +156,8 @@ impl ResponseError for ScimError {
             ScimError::Conflict(_) => StatusCode::CONFLICT,
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            ScimError::UnresolvedReference(_) => StatusCode::CONFLICT,
             ScimError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,17 +165,7 @@ impl ResponseError for ScimError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let ScimError::Internal(cause) = self {
-            tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
-        }
-        let mut body = json!({
-            "schemas": [ERROR_SCHEMA],
-            "status": status.as_str(),
-            "detail": self.to_string(),
-        });
-        if let Some(scim_type) = self.scim_type() {
-            body["scimType"] = scim_type.as_str().into();
-        }
+        let body = self.body();
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
         match self {

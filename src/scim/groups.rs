@@ -10,15 +10,123 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::body::ScimBody;
+use super::etag::IfMatch;
 use super::filter::{self, CompValue, CompareOp, Filter};
 use super::list::{QueryParams, list_response};
 use super::patch::{OpKind, PatchOp, PatchRequest, number_error};
 use super::resource::{invalid, read_resource, read_value};
 use super::schema::{GROUP, GROUP_URN};
-use super::{ScimError, ScimType, base_url, etag, resource_response, scim_json};
+use super::{
+    Ctx, Rendered, ScimError, ScimType, etag, read_response, resource_response, scim_json,
+};
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
 use crate::store::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
+
+// Operations, shared by the handlers below and `/Bulk`. `with_members: false` (the response
+// excludes `members`) never loads the members.
+
+pub(crate) fn create_op(
+    ctx: &Ctx,
+    body: &Value,
+    with_members: bool,
+) -> Result<Rendered, ScimError> {
+    let (attrs, members) = read_group(body)?;
+    let group = ctx.store.create_group(
+        &ctx.org_id,
+        &ctx.key_id,
+        attrs,
+        members.unwrap_or_default(),
+        with_members,
+    )?;
+    Ok(rendered(ctx, &group))
+}
+
+pub(crate) fn get_op(ctx: &Ctx, id: &str, with_members: bool) -> Result<Rendered, ScimError> {
+    Ok(rendered(
+        ctx,
+        &ctx.store.get_group(&ctx.org_id, id, with_members)?,
+    ))
+}
+
+/// PUT: replaces `displayName` and `externalId`; a `members` list, even empty, replaces the
+/// membership, and no `members` leaves it as it is.
+pub(crate) fn replace_op(
+    ctx: &Ctx,
+    id: &str,
+    body: &Value,
+    if_match: &IfMatch,
+    with_members: bool,
+) -> Result<Rendered, ScimError> {
+    let (attrs, members) = read_group(body)?;
+    let group = ctx
+        .store
+        .update_group(&ctx.org_id, id, &ctx.key_id, with_members, |current| {
+            if_match.check(current.version)?;
+            Ok::<_, ScimError>(GroupChange {
+                attrs,
+                members: members.map(MemberEdit::Replace).into_iter().collect(),
+            })
+        })?;
+    Ok(rendered(ctx, &group))
+}
+
+/// PATCH: every membership form identity providers send, and attribute operations, applied
+/// atomically.
+pub(crate) fn patch_op(
+    ctx: &Ctx,
+    id: &str,
+    body: &Value,
+    if_match: &IfMatch,
+    with_members: bool,
+) -> Result<Rendered, ScimError> {
+    let request = PatchRequest::parse(body)?;
+    let (attribute_ops, member_edits) = split_membership(&request)?;
+    let group = ctx
+        .store
+        .update_group(&ctx.org_id, id, &ctx.key_id, with_members, |current| {
+            if_match.check(current.version)?;
+            let attrs = attribute_ops.apply(&GROUP, current.attrs.clone())?;
+            check_display_name(&attrs)?;
+            Ok::<_, ScimError>(GroupChange {
+                attrs,
+                members: member_edits,
+            })
+        })?;
+    Ok(rendered(ctx, &group))
+}
+
+/// DELETE: the members stay members of the organization.
+pub(crate) fn delete_op(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), ScimError> {
+    ctx.store
+        .delete_group(&ctx.org_id, id, &ctx.key_id, |current| {
+            if_match.check(current.version)
+        })
+}
+
+/// A ListResponse page of groups, projected.
+pub(crate) fn list_op(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
+    let query = params.list_query(&GROUP)?;
+    let projection = params.projection(&GROUP);
+    let page = ctx
+        .store
+        .list_groups(&ctx.org_id, &query, !projection.omits("members"))?;
+    let resources = page
+        .items
+        .iter()
+        .map(|g| projection.apply(render(g, &ctx.base_url)))
+        .collect();
+    Ok(list_response(page.total, query.start_index, resources))
+}
+
+fn rendered(ctx: &Ctx, group: &StoredGroup) -> Rendered {
+    Rendered {
+        resource: render(group, &ctx.base_url),
+        version: group.version,
+    }
+}
+
+// Handlers.
 
 /// `GET /Groups`.
 pub async fn list(
@@ -27,23 +135,10 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
     let params = QueryParams::parse(req.query_string())?;
-    let query = params.list_query(&GROUP)?;
-    let start_index = query.start_index;
-    let projection = params.projection(&GROUP);
-    let with_members = !projection.omits("members");
-    let store = state.store.clone();
-    let org_id = caller.org_id.clone();
-    let page = web::block(move || store.list_groups(&org_id, &query, with_members)).await??;
-    let base = base_url(&state, &caller);
-    let resources = page
-        .items
-        .iter()
-        .map(|g| projection.apply(render(g, &base)))
-        .collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(page.total, start_index, resources),
-    ))
+    let page = Ctx::new(&state, &caller)
+        .run(move |ctx| list_op(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
 }
 
 /// `POST /Groups`: creates a group with the listed members (unknown ids ignored).
@@ -54,26 +149,11 @@ pub async fn create(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let (attrs, members) = read_group(&body.0)?;
     let with_members = !projection.omits("members");
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let group = web::block(move || {
-        store.create_group(
-            &org_id,
-            &key_id,
-            attrs,
-            members.unwrap_or_default(),
-            with_members,
-        )
-    })
-    .await??;
-    Ok(resource_response(
-        StatusCode::CREATED,
-        render(&group, &base_url(&state, &caller)),
-        group.version,
-        &projection,
-    ))
+    let group = Ctx::new(&state, &caller)
+        .run(move |ctx| create_op(ctx, &body.0, with_members))
+        .await?;
+    Ok(resource_response(StatusCode::CREATED, group, &projection))
 }
 
 /// `GET /Groups/{id}`; `excludedAttributes=members` never loads the members.
@@ -86,19 +166,13 @@ pub async fn get(
     let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
     let with_members = !projection.omits("members");
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let org_id = caller.org_id.clone();
-    let group = web::block(move || store.get_group(&org_id, &id, with_members)).await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&group, &base_url(&state, &caller)),
-        group.version,
-        &projection,
-    ))
+    let group = Ctx::new(&state, &caller)
+        .run(move |ctx| get_op(ctx, &id, with_members))
+        .await?;
+    Ok(read_response(&req, group, &projection))
 }
 
-/// `PUT /Groups/{id}`: replaces `displayName` and `externalId`; a `members` list, even
-/// empty, replaces the membership, and no `members` leaves it as it is.
+/// `PUT /Groups/{id}`.
 pub async fn replace(
     caller: ScimCaller,
     state: web::Data<AppState>,
@@ -107,30 +181,16 @@ pub async fn replace(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let (attrs, members) = read_group(&body.0)?;
     let with_members = !projection.omits("members");
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let group = web::block(move || {
-        store.update_group(&org_id, &id, &key_id, with_members, |_| {
-            Ok::<_, ScimError>(GroupChange {
-                attrs,
-                members: members.map(MemberEdit::Replace).into_iter().collect(),
-            })
-        })
-    })
-    .await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&group, &base_url(&state, &caller)),
-        group.version,
-        &projection,
-    ))
+    let group = Ctx::new(&state, &caller)
+        .run(move |ctx| replace_op(ctx, &id, &body.0, &if_match, with_members))
+        .await?;
+    Ok(resource_response(StatusCode::OK, group, &projection))
 }
 
-/// `PATCH /Groups/{id}`: every membership form identity providers send, and attribute
-/// operations, applied atomically.
+/// `PATCH /Groups/{id}`.
 pub async fn patch(
     caller: ScimCaller,
     state: web::Data<AppState>,
@@ -139,41 +199,27 @@ pub async fn patch(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let request = PatchRequest::parse(&body.0)?;
-    let (attribute_ops, member_edits) = split_membership(&request)?;
     let with_members = !projection.omits("members");
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let group = web::block(move || {
-        store.update_group(&org_id, &id, &key_id, with_members, |current| {
-            let attrs = attribute_ops.apply(&GROUP, current.attrs.clone())?;
-            check_display_name(&attrs)?;
-            Ok::<_, ScimError>(GroupChange {
-                attrs,
-                members: member_edits,
-            })
-        })
-    })
-    .await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&group, &base_url(&state, &caller)),
-        group.version,
-        &projection,
-    ))
+    let group = Ctx::new(&state, &caller)
+        .run(move |ctx| patch_op(ctx, &id, &body.0, &if_match, with_members))
+        .await?;
+    Ok(resource_response(StatusCode::OK, group, &projection))
 }
 
-/// `DELETE /Groups/{id}`: the members stay members of the organization.
+/// `DELETE /Groups/{id}`.
 pub async fn delete(
     caller: ScimCaller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id, caller.key_id);
-    web::block(move || store.delete_group(&org_id, &id, &key_id)).await??;
+    Ctx::new(&state, &caller)
+        .run(move |ctx| delete_op(ctx, &id, &if_match))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

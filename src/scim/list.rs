@@ -18,7 +18,7 @@ pub const MAX_RESULTS: u64 = 1000;
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 /// The recognised query parameters, raw.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct QueryParams {
     pub filter: Option<String>,
     pub start_index: Option<String>,

@@ -4,8 +4,10 @@
 //! input into domain types, make one store call and render; they never build SQL.
 
 mod body;
+mod bulk;
 mod discovery;
 mod error;
+mod etag;
 pub mod filter;
 mod groups;
 mod list;
@@ -14,6 +16,7 @@ mod projection;
 pub mod resource;
 mod routing;
 pub mod schema;
+mod search;
 mod users;
 
 use actix_web::http::{StatusCode, header};
@@ -24,12 +27,21 @@ pub use routing::canonical_path;
 
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
+use crate::store::Store;
+pub(crate) use etag::etag;
 use projection::Projection;
 
-/// Registers the SCIM routes on the app.
+/// Registers the SCIM routes on the app. `.search` routes come before `{id}` routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v2/{org_id}")
+            .service(one_method("/Users/.search", web::post().to(search::users)))
+            .service(one_method(
+                "/Groups/.search",
+                web::post().to(search::groups),
+            ))
+            .service(one_method("/.search", web::post().to(search::all)))
+            .service(one_method("/Bulk", web::post().to(bulk::bulk)))
             .service(
                 web::resource("/Users")
                     .route(web::get().to(users::list))
@@ -58,13 +70,68 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(groups::delete))
                     .default_service(web::to(method_not_allowed)),
             )
-            .service(
-                web::resource("/ServiceProviderConfig")
-                    .route(web::get().to(discovery::service_provider_config))
-                    .default_service(web::to(method_not_allowed)),
-            )
+            .service(one_method(
+                "/ServiceProviderConfig",
+                web::get().to(discovery::service_provider_config),
+            ))
+            .service(one_method("/Schemas", web::get().to(discovery::schemas)))
+            .service(one_method(
+                "/Schemas/{id}",
+                web::get().to(discovery::schema),
+            ))
+            .service(one_method(
+                "/ResourceTypes",
+                web::get().to(discovery::resource_types),
+            ))
+            .service(one_method(
+                "/ResourceTypes/{id}",
+                web::get().to(discovery::resource_type),
+            ))
             .default_service(web::to(unknown_path)),
     );
+}
+
+/// A resource answering one method; every other method gets 405 with an Error body.
+fn one_method(path: &str, route: actix_web::Route) -> actix_web::Resource {
+    web::resource(path)
+        .route(route)
+        .default_service(web::to(method_not_allowed))
+}
+
+/// What every SCIM operation needs: the store, who is asking, and the base URL resources are
+/// shown under. Operations are synchronous and run inside `web::block`; `/Bulk` runs many.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub store: Store,
+    pub org_id: String,
+    pub key_id: String,
+    pub base_url: String,
+}
+
+impl Ctx {
+    pub fn new(state: &AppState, caller: &ScimCaller) -> Ctx {
+        Ctx {
+            store: state.store.clone(),
+            org_id: caller.org_id.clone(),
+            key_id: caller.key_id.clone(),
+            base_url: base_url(state, caller),
+        }
+    }
+
+    /// Runs a synchronous operation off the async executor.
+    pub async fn run<T, F>(self, op: F) -> Result<T, ScimError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Ctx) -> Result<T, ScimError> + Send + 'static,
+    {
+        web::block(move || op(&self)).await?
+    }
+}
+
+/// A resource as an operation returns it: full representation and version.
+pub(crate) struct Rendered {
+    pub resource: serde_json::Value,
+    pub version: i64,
 }
 
 /// A SCIM JSON response.
@@ -79,23 +146,19 @@ pub(crate) fn base_url(state: &AppState, caller: &ScimCaller) -> String {
     format!("{}/v2/{}", state.public_url, caller.org_id)
 }
 
-/// The weak entity tag of a resource version, as in `meta.version` and `ETag`.
-pub(crate) fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
-}
-
 /// A single-resource response: the projected representation, `ETag`, and on 201 a `Location`
 /// equal to `meta.location`.
 pub(crate) fn resource_response(
     status: StatusCode,
-    resource: serde_json::Value,
-    version: i64,
+    rendered: Rendered,
     projection: &Projection,
 ) -> HttpResponse {
-    let location = resource["meta"]["location"].as_str().map(str::to_owned);
-    let mut response = scim_json(status, &projection.apply(resource));
+    let location = rendered.resource["meta"]["location"]
+        .as_str()
+        .map(str::to_owned);
+    let mut response = scim_json(status, &projection.apply(rendered.resource));
     let headers = response.headers_mut();
-    if let Ok(v) = header::HeaderValue::from_str(&etag(version)) {
+    if let Ok(v) = header::HeaderValue::from_str(&etag(rendered.version)) {
         headers.insert(header::ETAG, v);
     }
     if status == StatusCode::CREATED
@@ -104,6 +167,20 @@ pub(crate) fn resource_response(
         headers.insert(header::LOCATION, v);
     }
     response
+}
+
+/// A read's response: 304 with the `ETag` when `If-None-Match` names the current version.
+pub(crate) fn read_response(
+    req: &actix_web::HttpRequest,
+    rendered: Rendered,
+    projection: &Projection,
+) -> HttpResponse {
+    if etag::not_modified(req, rendered.version) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(rendered.version)))
+            .finish();
+    }
+    resource_response(StatusCode::OK, rendered, projection)
 }
 
 async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ScimError> {

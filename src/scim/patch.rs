@@ -281,11 +281,12 @@ fn apply_to_attr(
     path: &str,
     at: AttrRef,
 ) -> Result<(), ScimError> {
+    if at.leaf().mutability == Mutability::WriteOnly || at.attr.mutability == Mutability::WriteOnly
+    {
+        return Ok(()); // a password: accepted, never stored
+    }
     if at.is_common() && at.attr.name != "externalId" || !writable(at.attr) || !writable(at.leaf())
     {
-        if at.leaf().mutability == Mutability::WriteOnly {
-            return Ok(()); // a password: accepted, never stored
-        }
         return Err(ScimError::bad_request(
             ScimType::Mutability,
             format!("\"{path}\" is read-only."),

@@ -8,14 +8,92 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::body::ScimBody;
+use super::etag::IfMatch;
 use super::list::{QueryParams, list_response};
 use super::patch::PatchRequest;
 use super::resource::{invalid, read_resource};
 use super::schema::{ENTERPRISE_USER_URN, USER, USER_URN};
-use super::{ScimError, base_url, etag, resource_response, scim_json};
+use super::{Ctx, Rendered, ScimError, etag, read_response, resource_response, scim_json};
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
 use crate::store::StoredUser;
+
+// Operations, shared by the handlers below and `/Bulk`.
+
+pub(crate) fn create_op(ctx: &Ctx, body: &Value) -> Result<Rendered, ScimError> {
+    let attrs = read_user(body)?;
+    let user = ctx.store.create_user(&ctx.org_id, &ctx.key_id, attrs)?;
+    Ok(rendered(ctx, &user))
+}
+
+pub(crate) fn get_op(ctx: &Ctx, id: &str) -> Result<Rendered, ScimError> {
+    Ok(rendered(ctx, &ctx.store.get_user(&ctx.org_id, id)?))
+}
+
+/// PUT: replaces every writable attribute (RFC 7644 §3.5.1); read-only ones (`id`, `meta`,
+/// `groups`) in the body are ignored. A body without `active` leaves the member active.
+pub(crate) fn replace_op(
+    ctx: &Ctx,
+    id: &str,
+    body: &Value,
+    if_match: &IfMatch,
+) -> Result<Rendered, ScimError> {
+    let attrs = read_user(body)?;
+    let user = ctx
+        .store
+        .update_user(&ctx.org_id, id, &ctx.key_id, |current| {
+            if_match.check(current.version)?;
+            Ok::<_, ScimError>(attrs)
+        })?;
+    Ok(rendered(ctx, &user))
+}
+
+/// PATCH: all operations apply in one transaction, or none do.
+pub(crate) fn patch_op(
+    ctx: &Ctx,
+    id: &str,
+    body: &Value,
+    if_match: &IfMatch,
+) -> Result<Rendered, ScimError> {
+    let request = PatchRequest::parse(body)?;
+    let user = ctx
+        .store
+        .update_user(&ctx.org_id, id, &ctx.key_id, |current| {
+            if_match.check(current.version)?;
+            check_user(request.apply(&USER, current.attrs.clone())?)
+        })?;
+    Ok(rendered(ctx, &user))
+}
+
+/// DELETE: removes the member and its group memberships.
+pub(crate) fn delete_op(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), ScimError> {
+    ctx.store
+        .delete_user(&ctx.org_id, id, &ctx.key_id, |current| {
+            if_match.check(current.version)
+        })
+}
+
+/// A ListResponse page of members, projected.
+pub(crate) fn list_op(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
+    let query = params.list_query(&USER)?;
+    let page = ctx.store.list_users(&ctx.org_id, &query)?;
+    let projection = params.projection(&USER);
+    let resources = page
+        .items
+        .iter()
+        .map(|u| projection.apply(render(u, &ctx.base_url)))
+        .collect();
+    Ok(list_response(page.total, query.start_index, resources))
+}
+
+fn rendered(ctx: &Ctx, user: &StoredUser) -> Rendered {
+    Rendered {
+        resource: render(user, &ctx.base_url),
+        version: user.version,
+    }
+}
+
+// Handlers.
 
 /// `GET /Users`: filter, sort and page the organization's members.
 pub async fn list(
@@ -24,22 +102,10 @@ pub async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
     let params = QueryParams::parse(req.query_string())?;
-    let query = params.list_query(&USER)?;
-    let start_index = query.start_index;
-    let store = state.store.clone();
-    let org_id = caller.org_id.clone();
-    let page = web::block(move || store.list_users(&org_id, &query)).await??;
-    let projection = params.projection(&USER);
-    let base = base_url(&state, &caller);
-    let resources = page
-        .items
-        .iter()
-        .map(|u| projection.apply(render(u, &base)))
-        .collect();
-    Ok(scim_json(
-        StatusCode::OK,
-        &list_response(page.total, start_index, resources),
-    ))
+    let page = Ctx::new(&state, &caller)
+        .run(move |ctx| list_op(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
 }
 
 /// `POST /Users`: creates a member (active unless the body says `active: false`).
@@ -50,19 +116,13 @@ pub async fn create(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&USER);
-    let attrs = read_user(&body.0)?;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let user = web::block(move || store.create_user(&org_id, &key_id, attrs)).await??;
-    Ok(resource_response(
-        StatusCode::CREATED,
-        render(&user, &base_url(&state, &caller)),
-        user.version,
-        &projection,
-    ))
+    let user = Ctx::new(&state, &caller)
+        .run(move |ctx| create_op(ctx, &body.0))
+        .await?;
+    Ok(resource_response(StatusCode::CREATED, user, &projection))
 }
 
-/// `GET /Users/{id}`.
+/// `GET /Users/{id}`; 304 when `If-None-Match` names the current version.
 pub async fn get(
     caller: ScimCaller,
     state: web::Data<AppState>,
@@ -71,20 +131,13 @@ pub async fn get(
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&USER);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let org_id = caller.org_id.clone();
-    let user = web::block(move || store.get_user(&org_id, &id)).await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&user, &base_url(&state, &caller)),
-        user.version,
-        &projection,
-    ))
+    let user = Ctx::new(&state, &caller)
+        .run(move |ctx| get_op(ctx, &id))
+        .await?;
+    Ok(read_response(&req, user, &projection))
 }
 
-/// `PUT /Users/{id}`: replaces every writable attribute (RFC 7644 §3.5.1); read-only ones
-/// (`id`, `meta`, `groups`) in the body are ignored. A body without `active` leaves the
-/// member active, as on create.
+/// `PUT /Users/{id}`.
 pub async fn replace(
     caller: ScimCaller,
     state: web::Data<AppState>,
@@ -93,22 +146,15 @@ pub async fn replace(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&USER);
-    let attrs = read_user(&body.0)?;
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let user =
-        web::block(move || store.update_user(&org_id, &id, &key_id, |_| Ok::<_, ScimError>(attrs)))
-            .await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&user, &base_url(&state, &caller)),
-        user.version,
-        &projection,
-    ))
+    let user = Ctx::new(&state, &caller)
+        .run(move |ctx| replace_op(ctx, &id, &body.0, &if_match))
+        .await?;
+    Ok(resource_response(StatusCode::OK, user, &projection))
 }
 
-/// `PATCH /Users/{id}`: all operations apply in one transaction, or none do.
+/// `PATCH /Users/{id}`.
 pub async fn patch(
     caller: ScimCaller,
     state: web::Data<AppState>,
@@ -117,35 +163,26 @@ pub async fn patch(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let projection = QueryParams::parse(req.query_string())?.projection(&USER);
-    let request = PatchRequest::parse(&body.0)?;
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id.clone(), caller.key_id.clone());
-    let user = web::block(move || {
-        store.update_user(&org_id, &id, &key_id, |current| {
-            let attrs = request.apply(&USER, current.attrs.clone())?;
-            check_user(attrs)
-        })
-    })
-    .await??;
-    Ok(resource_response(
-        StatusCode::OK,
-        render(&user, &base_url(&state, &caller)),
-        user.version,
-        &projection,
-    ))
+    let user = Ctx::new(&state, &caller)
+        .run(move |ctx| patch_op(ctx, &id, &body.0, &if_match))
+        .await?;
+    Ok(resource_response(StatusCode::OK, user, &projection))
 }
 
-/// `DELETE /Users/{id}`: removes the member and its group memberships.
+/// `DELETE /Users/{id}`.
 pub async fn delete(
     caller: ScimCaller,
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
+    let if_match = IfMatch::from_request(&req);
     let id = path.into_inner().1;
-    let store = state.store.clone();
-    let (org_id, key_id) = (caller.org_id, caller.key_id);
-    web::block(move || store.delete_user(&org_id, &id, &key_id)).await??;
+    Ctx::new(&state, &caller)
+        .run(move |ctx| delete_op(ctx, &id, &if_match))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -156,15 +193,14 @@ fn read_user(body: &Value) -> Result<Map<String, Value>, ScimError> {
     check_user(attrs)
 }
 
-/// Rules every stored user meets: a non-blank string `userName`, and `active` present.
-fn check_user(mut attrs: Map<String, Value>) -> Result<Map<String, Value>, ScimError> {
+/// The rule every stored user meets: a non-blank string `userName`. (`active` may be
+/// unassigned after a PATCH removes it; the member then stays active.)
+fn check_user(attrs: Map<String, Value>) -> Result<Map<String, Value>, ScimError> {
     match attrs.get("userName") {
-        Some(Value::String(name)) if !name.trim().is_empty() => {}
-        Some(Value::String(_)) => return Err(invalid("userName must not be blank.".into())),
-        _ => return Err(invalid("userName is required.".into())),
+        Some(Value::String(name)) if !name.trim().is_empty() => Ok(attrs),
+        Some(Value::String(_)) => Err(invalid("userName must not be blank.".into())),
+        _ => Err(invalid("userName is required.".into())),
     }
-    attrs.entry("active").or_insert(Value::Bool(true));
-    Ok(attrs)
 }
 
 /// The full SCIM representation of a user.

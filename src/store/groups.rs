@@ -162,18 +162,21 @@ impl Store {
     }
 
     /// Deletes a group; its members stay members of the organization.
-    pub fn delete_group(&self, org_id: &str, id: &str, key_id: &str) -> Result<(), StoreError> {
+    /// `check` sees the group first and may refuse (an `If-Match` precondition).
+    pub fn delete_group<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        key_id: &str,
+        check: impl FnOnce(&StoredGroup) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<StoreError>,
+    {
         self.write(|tx| {
             let group = load_group(tx, org_id, id, false)?;
-            tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
-            NewEvent::by_scim(
-                EventType::GroupDeleted,
-                key_id,
-                format!("Deleted group \"{}\"", display_name(&group.attrs)),
-            )
-            .group(id)
-            .insert(tx, org_id)?;
-            Ok(())
+            check(&group)?;
+            Ok(remove_group(tx, org_id, &group, key_id)?)
         })
     }
 
@@ -231,6 +234,24 @@ impl Store {
             })
         })
     }
+}
+
+fn remove_group(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    group: &StoredGroup,
+    key_id: &str,
+) -> Result<(), StoreError> {
+    let id = group.id.as_str();
+    tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
+    NewEvent::by_scim(
+        EventType::GroupDeleted,
+        key_id,
+        format!("Deleted group \"{}\"", display_name(&group.attrs)),
+    )
+    .group(id)
+    .insert(tx, org_id)?;
+    Ok(())
 }
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {

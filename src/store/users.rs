@@ -139,19 +139,21 @@ impl Store {
     }
 
     /// Removes a member; its group memberships go with it.
-    pub fn delete_user(&self, org_id: &str, id: &str, key_id: &str) -> Result<(), StoreError> {
+    /// `check` sees the member first and may refuse (an `If-Match` precondition).
+    pub fn delete_user<E>(
+        &self,
+        org_id: &str,
+        id: &str,
+        key_id: &str,
+        check: impl FnOnce(&StoredUser) -> Result<(), E>,
+    ) -> Result<(), E>
+    where
+        E: From<StoreError>,
+    {
         self.write(|tx| {
             let user = load_user(tx, org_id, id)?;
-            let fields = UserFields::from_doc(&user.attrs);
-            tx.execute("DELETE FROM users WHERE id = ?1", [id])?;
-            NewEvent::by_scim(
-                EventType::OrganizationUserRemoved,
-                key_id,
-                format!("Removed {}", fields.label()),
-            )
-            .member(id)
-            .insert(tx, org_id)?;
-            Ok(())
+            check(&user)?;
+            Ok(remove_user(tx, org_id, &user, key_id)?)
         })
     }
 
@@ -207,6 +209,24 @@ impl Store {
             })
         })
     }
+}
+
+fn remove_user(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    user: &StoredUser,
+    key_id: &str,
+) -> Result<(), StoreError> {
+    let fields = UserFields::from_doc(&user.attrs);
+    tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
+    NewEvent::by_scim(
+        EventType::OrganizationUserRemoved,
+        key_id,
+        format!("Removed {}", fields.label()),
+    )
+    .member(&user.id)
+    .insert(tx, org_id)?;
+    Ok(())
 }
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {

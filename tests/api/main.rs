@@ -6,6 +6,7 @@ mod cli;
 mod groups;
 mod health;
 mod helpers;
+mod protocol;
 mod storage;
 mod users;
 mod users_patch;

@@ -1,0 +1,174 @@
+//! `POST …/.search` (RFC 7644 §3.4.3): the query parameters of a list, sent as a
+//! SearchRequest body so that filters stay out of URLs and logs. `/Users/.search` and
+//! `/Groups/.search` answer exactly like the matching GET; `/.search` at the organization root
+//! searches users, then groups, paging across both.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde_json::Value;
+
+use super::body::ScimBody;
+use super::list::{QueryParams, list_response};
+use super::resource::invalid;
+use super::{Ctx, ScimError, groups, scim_json, users};
+use crate::auth::ScimCaller;
+use crate::startup::AppState;
+
+const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// `POST /Users/.search`.
+pub async fn users(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let params = read_search(&body.0)?;
+    let page = Ctx::new(&state, &caller)
+        .run(move |ctx| users::list_op(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
+}
+
+/// `POST /Groups/.search`.
+pub async fn groups(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let params = read_search(&body.0)?;
+    let page = Ctx::new(&state, &caller)
+        .run(move |ctx| groups::list_op(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
+}
+
+/// `POST /.search`: users first, then groups. A filter naming an attribute only one type has
+/// (`userName`) simply finds nothing of the other type; it is an error only if it fits
+/// neither. `sortBy` orders within each type.
+pub async fn all(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    body: ScimBody,
+) -> Result<HttpResponse, ScimError> {
+    let params = read_search(&body.0)?;
+    let page = Ctx::new(&state, &caller)
+        .run(move |ctx| search_all(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
+}
+
+fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
+    let (start, count) = params.paging()?;
+    let users = users::list_op(ctx, params);
+    let user_total = users.as_ref().map_or(0, total);
+    // The groups' part of the page starts where the users ran out.
+    let group_params = QueryParams {
+        start_index: Some(start.saturating_sub(user_total).max(1).to_string()),
+        count: Some(
+            count
+                .saturating_sub(users.as_ref().map_or(0, |p| resources(p).len() as u64))
+                .to_string(),
+        ),
+        ..params.clone()
+    };
+    let groups = groups::list_op(ctx, &group_params);
+    let (users, groups) = match (users, groups) {
+        (Err(e), Err(_)) => return Err(e),
+        (users, groups) => (users.ok(), groups.ok()),
+    };
+    let mut all = Vec::new();
+    let mut sum = 0;
+    for page in [users, groups].into_iter().flatten() {
+        sum += total(&page);
+        all.extend(resources(&page).iter().cloned());
+    }
+    Ok(list_response(sum, start, all))
+}
+
+fn total(page: &Value) -> u64 {
+    page["totalResults"].as_u64().unwrap_or(0)
+}
+
+fn resources(page: &Value) -> &[Value] {
+    page["Resources"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// Reads a SearchRequest into the same parameters a GET carries. Names match
+/// case-insensitively; `attributes` may be a list or a comma-separated string; numbers may be
+/// strings.
+fn read_search(body: &Value) -> Result<QueryParams, ScimError> {
+    let Some(fields) = body.as_object() else {
+        return Err(invalid("A SearchRequest must be a JSON object.".into()));
+    };
+    let mut params = QueryParams::default();
+    for (name, value) in fields {
+        let slot = match name.to_ascii_lowercase().as_str() {
+            "filter" => &mut params.filter,
+            "startindex" => &mut params.start_index,
+            "count" => &mut params.count,
+            "sortby" => &mut params.sort_by,
+            "sortorder" => &mut params.sort_order,
+            "attributes" => &mut params.attributes,
+            "excludedattributes" => &mut params.excluded_attributes,
+            "schemas" => {
+                let ok = value.as_array().is_none_or(|s| {
+                    s.iter().any(|u| {
+                        u.as_str()
+                            .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST))
+                    })
+                });
+                if !ok {
+                    return Err(invalid(format!(
+                        "A SearchRequest's schemas must include \"{SEARCH_REQUEST}\"."
+                    )));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        *slot = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Array(items) => Some(
+                items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_owned).ok_or_else(|| {
+                            invalid(format!("\"{name}\" must list strings, not {i}."))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?
+                    .join(","),
+            ),
+            other => return Err(invalid(format!("\"{name}\" cannot be {other}."))),
+        };
+    }
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn search_requests_become_query_parameters() {
+        let p = read_search(&json!({
+            "schemas": [SEARCH_REQUEST],
+            "Filter": "userName sw \"a\"",
+            "attributes": ["userName", "emails"],
+            "startIndex": 3,
+            "count": "2",
+            "sortOrder": "descending"
+        }))
+        .unwrap();
+        assert_eq!(p.filter.as_deref(), Some("userName sw \"a\""));
+        assert_eq!(p.attributes.as_deref(), Some("userName,emails"));
+        assert_eq!(p.paging().unwrap(), (3, 2));
+        assert!(p.descending().unwrap());
+        assert!(read_search(&json!({"schemas": ["urn:other"]})).is_err());
+        assert!(read_search(&json!({"attributes": [1]})).is_err());
+        assert!(read_search(&json!([])).is_err());
+    }
+}
