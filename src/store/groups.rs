@@ -243,6 +243,7 @@ fn remove_group(
     key_id: &str,
 ) -> Result<(), StoreError> {
     let id = group.id.as_str();
+    touch_members(tx, id, &timestamp::now())?;
     tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
     NewEvent::by_scim(
         EventType::GroupDeleted,
@@ -349,6 +350,9 @@ fn apply_change(
     } else {
         (current.version, current.updated_at.clone())
     };
+    if name != display_name(&current.attrs) {
+        touch_members(tx, &current.id, &updated_at)?;
+    }
     if attrs_changed {
         check_external_id(tx, org_id, &current.id, external_id(&change.attrs))?;
         NewEvent::by_scim(
@@ -384,6 +388,15 @@ fn apply_change(
         updated_at,
         ..current
     })
+}
+
+/// A new version for every member: their `groups` (or its `display`) are about to change.
+fn touch_members(tx: &Connection, group_id: &str, now: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "UPDATE users SET version = version + 1, updated_at = ?2
+         WHERE id IN (SELECT user_id FROM group_members WHERE group_id = ?1)",
+    )?
+    .execute(params![group_id, now])
 }
 
 fn member_ids(c: &Connection, group_id: &str) -> Result<Vec<String>, StoreError> {
@@ -455,6 +468,9 @@ impl<'a> MembershipLog<'a> {
 
     fn record(&mut self, tx: &Connection, user_id: &str, added: bool) -> rusqlite::Result<()> {
         self.changed = true;
+        // The user's read-only `groups` changed: a new version for its ETag.
+        tx.prepare_cached("UPDATE users SET version = version + 1, updated_at = ?2 WHERE id = ?1")?
+            .execute(params![user_id, timestamp::now()])?;
         let summary = if added {
             format!("Added to group \"{}\"", self.group_name)
         } else {

@@ -211,6 +211,16 @@ impl Store {
     }
 }
 
+/// A new version for every group the user is a member of: their `members` (or a member's
+/// `display`) are about to change, and their ETags must say so.
+fn touch_groups_of(tx: &Connection, user_id: &str, now: &str) -> rusqlite::Result<usize> {
+    tx.prepare_cached(
+        "UPDATE groups SET version = version + 1, updated_at = ?2
+         WHERE id IN (SELECT group_id FROM group_members WHERE user_id = ?1)",
+    )?
+    .execute(params![user_id, now])
+}
+
 fn remove_user(
     tx: &Transaction<'_>,
     org_id: &str,
@@ -218,6 +228,7 @@ fn remove_user(
     key_id: &str,
 ) -> Result<(), StoreError> {
     let fields = UserFields::from_doc(&user.attrs);
+    touch_groups_of(tx, &user.id, &timestamp::now())?;
     tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
     NewEvent::by_scim(
         EventType::OrganizationUserRemoved,
@@ -310,6 +321,10 @@ fn save_changed_user(
     tx.prepare_cached("DELETE FROM user_emails WHERE user_id = ?1")?
         .execute([&current.id])?;
     write_emails(tx, &current.id, &new)?;
+    if new.display_name != old.display_name || new.user_name != old.user_name {
+        // The member's `display` in its groups may change with them.
+        touch_groups_of(tx, &current.id, &now)?;
+    }
 
     let event = |event_type, summary| {
         NewEvent::by_scim(event_type, key_id, summary)

@@ -466,3 +466,64 @@ async fn removing_active_leaves_it_unassigned_and_the_member_active() {
             .contains(&"OrganizationUser_Revoked".to_owned())
     );
 }
+
+#[tokio::test]
+async fn membership_changes_give_both_sides_a_new_version() {
+    let (app, org) = setup().await;
+    let user = app
+        .create_user(&org, json!({"userName": "m@example.com"}))
+        .await;
+    let uid = user["id"].as_str().unwrap();
+    let version = |path: String| {
+        let app = &app;
+        let org = &org;
+        async move {
+            let (_, v) = app.call(org, Method::GET, &path, None).await;
+            v["meta"]["version"].as_str().unwrap().to_owned()
+        }
+    };
+    let user_path = format!("Users/{uid}");
+    let v1 = version(user_path.clone()).await;
+
+    let (_, group) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({"displayName": "G", "members": [{"value": uid}]})),
+        )
+        .await;
+    let group_path = format!("Groups/{}", group["id"].as_str().unwrap());
+    let v2 = version(user_path.clone()).await;
+    assert_ne!(v1, v2, "joining a group changes the user's groups");
+
+    let g1 = version(group_path.clone()).await;
+    app.call(
+        &org,
+        Method::PATCH,
+        &user_path,
+        Some(json!({"schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "Em"}]})),
+    )
+    .await;
+    let g2 = version(group_path.clone()).await;
+    assert_ne!(g1, g2, "the member's display changed");
+
+    app.call(
+        &org,
+        Method::PATCH,
+        &group_path,
+        Some(json!({"schemas": [PATCH_OP],
+            "Operations": [{"op": "replace", "path": "displayName", "value": "H"}]})),
+    )
+    .await;
+    let v3 = version(user_path.clone()).await;
+    assert_ne!(v2, v3, "the group's display in the user's groups changed");
+
+    app.call(&org, Method::DELETE, &group_path, None).await;
+    let v4 = version(user_path).await;
+    assert_ne!(
+        v3, v4,
+        "leaving by group deletion changes the user's groups"
+    );
+}
