@@ -229,6 +229,23 @@ type GroupBody = (Map<String, Value>, Option<Vec<MemberRef>>);
 
 /// Reads a POST/PUT body.
 fn read_group(body: &Value) -> Result<GroupBody, ScimError> {
+    let body = match body {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("members") {
+                        display_name_as_display(v)
+                    } else {
+                        v.clone()
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    let body = &body;
     let mut attrs = read_resource(body, &GROUP)?;
     let has_members = body
         .as_object()
@@ -246,6 +263,33 @@ fn check_display_name(attrs: &Map<String, Value>) -> Result<(), ScimError> {
         Some(Value::String(name)) if !name.trim().is_empty() => Ok(()),
         Some(_) => Err(invalid("displayName must not be blank.".into())),
         None => Err(invalid("displayName is required.".into())),
+    }
+}
+
+/// Microsoft's reference client names a member's `display` `displayName`; RFC 7643 has no
+/// such member sub-attribute, so reading it as `display` loses nothing and keeps the name.
+fn display_name_as_display(members: &Value) -> Value {
+    let alias = |member: &Value| match member {
+        Value::Object(fields) if !fields.keys().any(|k| k.eq_ignore_ascii_case("display")) => {
+            Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let k = if k.eq_ignore_ascii_case("displayName") {
+                            "display"
+                        } else {
+                            k
+                        };
+                        (k.to_owned(), v.clone())
+                    })
+                    .collect(),
+            )
+        }
+        other => other.clone(),
+    };
+    match members {
+        Value::Array(items) => Value::Array(items.iter().map(alias).collect()),
+        other => alias(other),
     }
 }
 
@@ -282,7 +326,7 @@ fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberE
         let n = i + 1;
         let read_members = |value: Option<&Value>| -> Result<Vec<MemberRef>, ScimError> {
             let read = match value {
-                Some(v) => read_value(members_attr, v, "members")?,
+                Some(v) => read_value(members_attr, &display_name_as_display(v), "members")?,
                 None => None,
             };
             member_refs(read.as_ref()).map_err(|e| number_error(n, e))
