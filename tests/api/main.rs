@@ -6,6 +6,8 @@ mod cli;
 mod groups;
 mod health;
 mod helpers;
+mod idp_entra;
+mod idp_okta;
 mod protocol;
 mod storage;
 mod users;
