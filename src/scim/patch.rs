@@ -122,7 +122,11 @@ fn parse_op(n: usize, op: &Value) -> Result<PatchOp, ScimError> {
         }
     };
     let value = get_ci(op, "value").cloned();
-    if kind != OpKind::Remove && value.is_none() {
+    // Bitwarden adds one member with `{"op":"add","path":"members[value eq \"<id>\"]"}` and no
+    // value: a value path that describes its element needs none.
+    let describes_element =
+        kind == OpKind::Add && path.as_deref().is_some_and(|p| p.ends_with(']'));
+    if kind != OpKind::Remove && value.is_none() && !describes_element {
         return Err(ScimError::bad_request(
             ScimType::InvalidValue,
             format!("Operation {n} ({}) needs a \"value\".", kind.name()),

@@ -589,3 +589,19 @@ async fn large_responses_are_gzipped_when_the_client_asks() {
     let body = response.bytes().await.unwrap();
     assert_eq!(&body[..2], &[0x1f, 0x8b], "a gzip stream");
 }
+
+#[tokio::test]
+async fn bitwardens_single_member_add_needs_no_value() {
+    let f = fixture().await;
+    let group = f.create_group(json!({"displayName": "BW"})).await;
+
+    let (status, body) = f
+        .patch(
+            &group,
+            json!([{"op": "add", "path": format!("members[value eq \"{}\"]", f.users[2])}]),
+        )
+        .await;
+
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(f.member_ids(&group).await, vec![f.users[2].clone()]);
+}
