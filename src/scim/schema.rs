@@ -266,8 +266,14 @@ impl ResourceType {
         std::iter::once(self.schema).chain(self.extensions.iter().copied())
     }
 
-    /// The extension schema with URN `urn` (case-insensitive).
+    /// The extension schema with URN `urn` (case-insensitive). OneLogin's legacy
+    /// `urn:scim:schemas:extension:enterprise:2.0` names the enterprise extension.
     pub fn extension(&self, urn: &str) -> Option<&'static Schema> {
+        let urn = if urn.eq_ignore_ascii_case("urn:scim:schemas:extension:enterprise:2.0") {
+            ENTERPRISE_USER_URN
+        } else {
+            urn
+        };
         self.extensions
             .iter()
             .copied()

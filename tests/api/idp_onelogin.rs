@@ -40,11 +40,16 @@ async fn onelogin_requests_work_as_sent() {
         format!("{base}/Users"),
         Some(json!({"schemas":["urn:scim:schemas:core:2.0","urn:scim:schemas:extension:enterprise:2.0"],
             "userName":"onelogin-test-user01","name":{"givenName":"One","familyName":"Login"},
-            "emails":{"value":"one@example.com","type":"work"}})),
+            "emails":{"value":"one@example.com","type":"work"},
+            "urn:scim:schemas:extension:enterprise:2.0":{"department":"Sales"}})),
     )
     .await;
     assert_eq!(status, 201, "{user}");
     assert_eq!(user["emails"][0]["value"], "one@example.com");
+    assert_eq!(
+        user["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"], "Sales",
+        "the legacy enterprise key is the enterprise extension"
+    );
     let id = user["id"].as_str().unwrap();
     let (_, found) = send(Method::GET, lookup, None).await;
     assert_eq!(found["Resources"][0]["id"], id);
