@@ -16,7 +16,8 @@ use serde_json::{Map, Value, json};
 
 use super::body::ScimBody;
 use super::etag::IfMatch;
-use super::resource::invalid;
+use super::patch::number_error;
+use super::resource::{check_message_schema, get_ci, invalid};
 use super::{Ctx, Rendered, ScimError, ScimType, etag, groups, scim_json, users};
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
@@ -94,22 +95,8 @@ impl BulkRequest {
         let Some(fields) = body.as_object() else {
             return Err(invalid("A BulkRequest must be a JSON object.".into()));
         };
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
-        if let Some(schemas) = get("schemas").and_then(Value::as_array)
-            && !schemas.iter().any(|s| {
-                s.as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(BULK_REQUEST))
-            })
-        {
-            return Err(invalid(format!(
-                "A BulkRequest's schemas must include \"{BULK_REQUEST}\"."
-            )));
-        }
+        let get = |name: &str| get_ci(fields, name);
+        check_message_schema(get("schemas"), BULK_REQUEST, "A BulkRequest")?;
         let fail_on_errors = match get("failOnErrors") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().filter(|n| *n > 0).ok_or_else(|| {
@@ -130,7 +117,7 @@ impl BulkRequest {
         let operations = items
             .iter()
             .enumerate()
-            .map(|(i, item)| BulkOp::parse(item).map_err(|e| numbered(i + 1, e)))
+            .map(|(i, item)| BulkOp::parse(item).map_err(|e| number_error(i + 1, e)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut seen = HashMap::new();
         for (i, op) in operations.iter().enumerate() {
@@ -217,20 +204,14 @@ impl BulkRequest {
 impl BulkOp {
     fn parse(item: &Value) -> Result<BulkOp, ScimError> {
         let Some(fields) = item.as_object() else {
-            return Err(invalid("an operation must be a JSON object".into()));
+            return Err(invalid("an operation must be a JSON object.".into()));
         };
-        let get = |name: &str| {
-            fields
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-                .filter(|v| !v.is_null())
-        };
+        let get = |name: &str| get_ci(fields, name).filter(|v| !v.is_null());
         let text = |name: &str| -> Result<Option<String>, ScimError> {
             match get(name) {
                 None => Ok(None),
                 Some(Value::String(s)) => Ok(Some(s.clone())),
-                Some(v) => Err(invalid(format!("\"{name}\" must be a string, not {v}"))),
+                Some(v) => Err(invalid(format!("\"{name}\" must be a string, not {v}."))),
             }
         };
         let method = match text("method")?.map(|m| m.to_ascii_uppercase()).as_deref() {
@@ -240,20 +221,20 @@ impl BulkOp {
             Some("DELETE") => Method::Delete,
             Some(other) => {
                 return Err(invalid(format!(
-                    "method \"{other}\" is not one of POST, PUT, PATCH, DELETE"
+                    "method \"{other}\" is not one of POST, PUT, PATCH, DELETE."
                 )));
             }
-            None => return Err(invalid("\"method\" is required".into())),
+            None => return Err(invalid("\"method\" is required.".into())),
         };
-        let path = text("path")?.ok_or_else(|| invalid("\"path\" is required".into()))?;
+        let path = text("path")?.ok_or_else(|| invalid("\"path\" is required.".into()))?;
         let bulk_id = text("bulkId")?;
         if method == Method::Post && bulk_id.as_deref().is_none_or(str::is_empty) {
-            return Err(invalid("a POST needs a \"bulkId\"".into()));
+            return Err(invalid("a POST needs a \"bulkId\".".into()));
         }
         let data = get("data").cloned().unwrap_or(Value::Null);
         if method != Method::Delete && !data.is_object() {
             return Err(invalid(format!(
-                "a {} needs \"data\" (a JSON object)",
+                "a {} needs \"data\" (a JSON object).",
                 method.as_str()
             )));
         }
@@ -429,14 +410,4 @@ fn e_status(e: &ScimError) -> String {
 
 fn conflict(why: &str) -> ScimError {
     ScimError::UnresolvedReference(format!("The operation cannot run: {why}."))
-}
-
-fn numbered(n: usize, e: ScimError) -> ScimError {
-    match e {
-        ScimError::BadRequest { scim_type, detail } => ScimError::BadRequest {
-            scim_type,
-            detail: format!("Operation {n}: {detail}."),
-        },
-        other => other,
-    }
 }

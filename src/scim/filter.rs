@@ -17,6 +17,7 @@ use serde_json::{Map, Number, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::resource::get_ci;
 use super::schema::{AttrRef, AttrType, Attribute, ResourceType, Returned};
 use super::{ScimError, ScimType};
 
@@ -719,16 +720,7 @@ fn eval_element(filter: &Filter, parent: &Attribute, element: &Value) -> bool {
 /// The sub-attribute's value in an element (keys matched case-insensitively), ignoring null.
 fn sub_value<'v>(parent: &Attribute, element: &'v Value, name: &str) -> Option<&'v Value> {
     let sub = parent.sub(name)?;
-    let object = element.as_object()?;
-    object
-        .get(sub.name)
-        .or_else(|| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(sub.name))
-                .map(|(_, v)| v)
-        })
-        .filter(|v| !v.is_null())
+    get_ci(element.as_object()?, sub.name).filter(|v| !v.is_null())
 }
 
 /// The values a path reaches in a document: every element's sub-attribute for multi-valued

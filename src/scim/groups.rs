@@ -17,7 +17,7 @@ use super::patch::{OpKind, PatchOp, PatchRequest, number_error};
 use super::resource::{invalid, read_resource, read_value};
 use super::schema::{GROUP, GROUP_URN};
 use super::{
-    Ctx, Rendered, ScimError, ScimType, etag, read_response, resource_response, scim_json,
+    Ctx, Rendered, ScimError, ScimType, etag, list_response_of, read_response, resource_response,
 };
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
@@ -134,11 +134,13 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    let params = QueryParams::parse(req.query_string())?;
-    let page = Ctx::new(&state, &caller)
-        .run(move |ctx| list_op(ctx, &params))
-        .await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    list_response_of(
+        &state,
+        &caller,
+        QueryParams::parse(req.query_string())?,
+        list_op,
+    )
+    .await
 }
 
 /// `POST /Groups`: creates a group with the listed members (unknown ids ignored).

@@ -41,19 +41,26 @@ impl QueryParams {
             .into_inner();
         let mut p = QueryParams::default();
         for (name, value) in pairs {
-            let slot = match name.to_ascii_lowercase().as_str() {
-                "filter" => &mut p.filter,
-                "startindex" => &mut p.start_index,
-                "count" => &mut p.count,
-                "sortby" => &mut p.sort_by,
-                "sortorder" => &mut p.sort_order,
-                "attributes" => &mut p.attributes,
-                "excludedattributes" => &mut p.excluded_attributes,
-                _ => continue,
-            };
-            *slot = Some(value);
+            if let Some(slot) = p.slot(&name) {
+                *slot = Some(value);
+            }
         }
         Ok(p)
+    }
+
+    /// The parameter a name (matched case-insensitively) sets; `None` for names that are not
+    /// list parameters. Shared by query strings and SearchRequest bodies.
+    pub fn slot(&mut self, name: &str) -> Option<&mut Option<String>> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "filter" => &mut self.filter,
+            "startindex" => &mut self.start_index,
+            "count" => &mut self.count,
+            "sortby" => &mut self.sort_by,
+            "sortorder" => &mut self.sort_order,
+            "attributes" => &mut self.attributes,
+            "excludedattributes" => &mut self.excluded_attributes,
+            _ => return None,
+        })
     }
 
     pub fn projection(&self, rt: &ResourceType) -> Projection {

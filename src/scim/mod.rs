@@ -128,6 +128,19 @@ impl Ctx {
     }
 }
 
+/// Answers a list or search: runs `op` (a ListResponse builder) with the parameters.
+pub(crate) async fn list_response_of(
+    state: &AppState,
+    caller: &ScimCaller,
+    params: list::QueryParams,
+    op: fn(&Ctx, &list::QueryParams) -> Result<serde_json::Value, ScimError>,
+) -> Result<HttpResponse, ScimError> {
+    let page = Ctx::new(state, caller)
+        .run(move |ctx| op(ctx, &params))
+        .await?;
+    Ok(scim_json(StatusCode::OK, &page))
+}
+
 /// A resource as an operation returns it: full representation and version.
 pub(crate) struct Rendered {
     pub resource: serde_json::Value,

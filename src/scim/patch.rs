@@ -14,7 +14,7 @@
 use serde_json::{Map, Value};
 
 use super::filter::{self, CompValue, CompareOp, Filter};
-use super::resource::{canonical_order, read_value, set_value};
+use super::resource::{canonical_order, get_ci, invalid, read_value, set_value};
 use super::schema::{AttrRef, AttrType, Attribute, Mutability, ResourceType, Schema};
 use super::{ScimError, ScimType};
 
@@ -589,22 +589,8 @@ fn writable(attr: &Attribute) -> bool {
     !matches!(attr.mutability, Mutability::ReadOnly)
 }
 
-/// A case-insensitive lookup of a member of a JSON object.
-fn get_ci<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
-    object.get(name).or_else(|| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    })
-}
-
 fn syntax(detail: impl Into<String>) -> ScimError {
     ScimError::bad_request(ScimType::InvalidSyntax, detail)
-}
-
-fn invalid(detail: String) -> ScimError {
-    ScimError::bad_request(ScimType::InvalidValue, detail)
 }
 
 /// Prefixes an operation's error with its number (once), so clients know which one failed.

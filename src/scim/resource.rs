@@ -359,6 +359,35 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// A case-insensitive lookup of a member of a JSON object (exact spelling first).
+pub(crate) fn get_ci<'v>(object: &'v Map<String, Value>, name: &str) -> Option<&'v Value> {
+    object.get(name).or_else(|| {
+        object
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    })
+}
+
+/// A protocol message's `schemas`, when it is a list, must name the message's URN
+/// (`what` is the message, e.g. "A BulkRequest").
+pub(crate) fn check_message_schema(
+    schemas: Option<&Value>,
+    urn: &str,
+    what: &str,
+) -> Result<(), ScimError> {
+    match schemas.and_then(Value::as_array) {
+        Some(list)
+            if !list
+                .iter()
+                .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn))) =>
+        {
+            Err(invalid(format!("{what}'s schemas must include \"{urn}\".")))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn invalid(detail: String) -> ScimError {
     ScimError::bad_request(ScimType::InvalidValue, detail)
 }

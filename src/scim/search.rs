@@ -3,14 +3,13 @@
 //! `/Groups/.search` answer exactly like the matching GET; `/.search` at the organization root
 //! searches users, then groups, paging across both.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
 use super::body::ScimBody;
 use super::list::{QueryParams, list_response};
-use super::resource::invalid;
-use super::{Ctx, ScimError, groups, scim_json, users};
+use super::resource::{check_message_schema, get_ci, invalid};
+use super::{Ctx, ScimError, groups, list_response_of, users};
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
 
@@ -22,11 +21,7 @@ pub async fn users(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let params = read_search(&body.0)?;
-    let page = Ctx::new(&state, &caller)
-        .run(move |ctx| users::list_op(ctx, &params))
-        .await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    list_response_of(&state, &caller, read_search(&body.0)?, users::list_op).await
 }
 
 /// `POST /Groups/.search`.
@@ -35,11 +30,7 @@ pub async fn groups(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let params = read_search(&body.0)?;
-    let page = Ctx::new(&state, &caller)
-        .run(move |ctx| groups::list_op(ctx, &params))
-        .await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    list_response_of(&state, &caller, read_search(&body.0)?, groups::list_op).await
 }
 
 /// `POST /.search`: users first, then groups. A filter naming an attribute only one type has
@@ -50,11 +41,7 @@ pub async fn all(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let params = read_search(&body.0)?;
-    let page = Ctx::new(&state, &caller)
-        .run(move |ctx| search_all(ctx, &params))
-        .await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    list_response_of(&state, &caller, read_search(&body.0)?, search_all).await
 }
 
 fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
@@ -100,31 +87,11 @@ fn read_search(body: &Value) -> Result<QueryParams, ScimError> {
     let Some(fields) = body.as_object() else {
         return Err(invalid("A SearchRequest must be a JSON object.".into()));
     };
+    check_message_schema(get_ci(fields, "schemas"), SEARCH_REQUEST, "A SearchRequest")?;
     let mut params = QueryParams::default();
     for (name, value) in fields {
-        let slot = match name.to_ascii_lowercase().as_str() {
-            "filter" => &mut params.filter,
-            "startindex" => &mut params.start_index,
-            "count" => &mut params.count,
-            "sortby" => &mut params.sort_by,
-            "sortorder" => &mut params.sort_order,
-            "attributes" => &mut params.attributes,
-            "excludedattributes" => &mut params.excluded_attributes,
-            "schemas" => {
-                let ok = value.as_array().is_none_or(|s| {
-                    s.iter().any(|u| {
-                        u.as_str()
-                            .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST))
-                    })
-                });
-                if !ok {
-                    return Err(invalid(format!(
-                        "A SearchRequest's schemas must include \"{SEARCH_REQUEST}\"."
-                    )));
-                }
-                continue;
-            }
-            _ => continue,
+        let Some(slot) = params.slot(name) else {
+            continue;
         };
         *slot = match value {
             Value::Null => None,

@@ -13,7 +13,7 @@ use super::list::{QueryParams, list_response};
 use super::patch::PatchRequest;
 use super::resource::{invalid, read_resource};
 use super::schema::{ENTERPRISE_USER_URN, USER, USER_URN};
-use super::{Ctx, Rendered, ScimError, etag, read_response, resource_response, scim_json};
+use super::{Ctx, Rendered, ScimError, etag, list_response_of, read_response, resource_response};
 use crate::auth::ScimCaller;
 use crate::startup::AppState;
 use crate::store::StoredUser;
@@ -101,11 +101,13 @@ pub async fn list(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    let params = QueryParams::parse(req.query_string())?;
-    let page = Ctx::new(&state, &caller)
-        .run(move |ctx| list_op(ctx, &params))
-        .await?;
-    Ok(scim_json(StatusCode::OK, &page))
+    list_response_of(
+        &state,
+        &caller,
+        QueryParams::parse(req.query_string())?,
+        list_op,
+    )
+    .await
 }
 
 /// `POST /Users`: creates a member (active unless the body says `active: false`).

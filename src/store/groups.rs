@@ -4,11 +4,10 @@
 
 use std::collections::HashSet;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
-use super::users::{ListQuery, Page};
+use super::users::{ListQuery, Page, attrs_from_json, list_page};
 use super::{EventType, NewEvent, Store, StoreError};
 use crate::timestamp;
 
@@ -188,50 +187,13 @@ impl Store {
         with_members: bool,
     ) -> Result<Page<StoredGroup>, StoreError> {
         self.read(|c| {
-            let (filter_sql, filter_params) = match &query.filter {
-                Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
-                None => (String::new(), &[][..]),
-            };
-            let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
-            params.extend(filter_params.iter().cloned());
-            let total: i64 = c
-                .prepare_cached(&format!(
-                    "SELECT count(*) FROM groups g WHERE g.org_id = ?{filter_sql}"
-                ))?
-                .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-            if query.count == 0 {
-                return Ok(Page {
-                    total: total as u64,
-                    items: Vec::new(),
-                });
-            }
-            let direction = if query.descending { "DESC" } else { "ASC" };
-            let order = match &query.sort {
-                Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, g.rowid"),
-                None => "g.rowid".to_owned(),
-            };
-            params.push(SqlValue::Integer(
-                i64::try_from(query.count).unwrap_or(i64::MAX),
-            ));
-            params.push(SqlValue::Integer(
-                i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
-            ));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {GROUP_COLUMNS} FROM groups g WHERE g.org_id = ?{filter_sql}
-                 ORDER BY {order} LIMIT ? OFFSET ?"
-            ))?;
-            let mut groups = stmt
-                .query_map(params_from_iter(params.iter()), group_from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
+            let mut page = list_page(c, "groups g", GROUP_COLUMNS, org_id, query, group_from_row)?;
             if with_members {
-                for group in &mut groups {
+                for group in &mut page.items {
                     group.members = Some(load_members(c, &group.id)?);
                 }
             }
-            Ok(Page {
-                total: total as u64,
-                items: groups,
-            })
+            Ok(page)
         })
     }
 }
@@ -256,11 +218,7 @@ fn remove_group(
 }
 
 fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
-    let attrs: String = r.get(1)?;
-    let attrs = match serde_json::from_str(&attrs) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredGroup {
         id: r.get(0)?,
         attrs,

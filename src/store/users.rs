@@ -164,50 +164,71 @@ impl Store {
         query: &ListQuery,
     ) -> Result<Page<StoredUser>, StoreError> {
         self.read(|c| {
-            let (filter_sql, filter_params) = match &query.filter {
-                Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
-                None => (String::new(), &[][..]),
-            };
-            let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
-            params.extend(filter_params.iter().cloned());
-
-            let total: i64 = c
-                .prepare_cached(&format!(
-                    "SELECT count(*) FROM users u WHERE u.org_id = ?{filter_sql}"
-                ))?
-                .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-            if query.count == 0 {
-                return Ok(Page {
-                    total: total as u64,
-                    items: Vec::new(),
-                });
-            }
-            let direction = if query.descending { "DESC" } else { "ASC" };
-            let order = match &query.sort {
-                Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, u.rowid"),
-                None => "u.rowid".to_owned(),
-            };
-            params.push(SqlValue::Integer(
-                i64::try_from(query.count).unwrap_or(i64::MAX),
-            ));
-            params.push(SqlValue::Integer(
-                i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
-            ));
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users u WHERE u.org_id = ?{filter_sql}
-                 ORDER BY {order} LIMIT ? OFFSET ?"
-            ))?;
-            let mut users = stmt
-                .query_map(params_from_iter(params.iter()), user_from_row)?
-                .collect::<Result<Vec<_>, _>>()?;
-            for user in &mut users {
+            let mut page = list_page(c, "users u", USER_COLUMNS, org_id, query, user_from_row)?;
+            for user in &mut page.items {
                 user.groups = groups_of(c, &user.id)?;
             }
-            Ok(Page {
-                total: total as u64,
-                items: users,
-            })
+            Ok(page)
         })
+    }
+}
+
+/// One page of `table` (`"users u"` or `"groups g"`, the alias used by compiled filters and
+/// sorts) within an organization: the filtered total, then the rows of the page, ordered by
+/// the sort expression (NULLs last) and then by creation.
+pub(super) fn list_page<T>(
+    c: &Connection,
+    table: &str,
+    columns: &str,
+    org_id: &str,
+    query: &ListQuery,
+    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Page<T>, StoreError> {
+    let alias = table.rsplit(' ').next().unwrap_or(table);
+    let (filter_sql, filter_params) = match &query.filter {
+        Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
+        None => (String::new(), &[][..]),
+    };
+    let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
+    params.extend(filter_params.iter().cloned());
+    let total: i64 = c
+        .prepare_cached(&format!(
+            "SELECT count(*) FROM {table} WHERE {alias}.org_id = ?{filter_sql}"
+        ))?
+        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
+    let total = total as u64;
+    if query.count == 0 {
+        return Ok(Page {
+            total,
+            items: Vec::new(),
+        });
+    }
+    let direction = if query.descending { "DESC" } else { "ASC" };
+    let order = match &query.sort {
+        Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, {alias}.rowid"),
+        None => format!("{alias}.rowid"),
+    };
+    params.push(SqlValue::Integer(
+        i64::try_from(query.count).unwrap_or(i64::MAX),
+    ));
+    params.push(SqlValue::Integer(
+        i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
+    ));
+    let items = c
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM {table} WHERE {alias}.org_id = ?{filter_sql}
+             ORDER BY {order} LIMIT ? OFFSET ?"
+        ))?
+        .query_map(params_from_iter(params.iter()), from_row)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page { total, items })
+}
+
+/// A stored `attrs` JSON document (always an object when written by this store).
+pub(super) fn attrs_from_json(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
     }
 }
 
@@ -241,11 +262,7 @@ fn remove_user(
 }
 
 fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
-    let attrs: String = r.get(1)?;
-    let attrs = match serde_json::from_str(&attrs) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
+    let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredUser {
         id: r.get(0)?,
         attrs,
