@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use scim_appliance::auth::api_key;
 use scim_appliance::config::ServeConfig;
 use scim_appliance::startup::Application;
-use scim_appliance::store::{IssuedKey, Store, SyncMode};
+use scim_appliance::store::{Actor, IssuedKey, Store, SyncMode};
 use serde_json::{Value, json};
 
 const BIG: usize = 50_000;
@@ -26,10 +26,11 @@ async fn main() {
         let org = store
             .create_org(
                 "bench",
-                IssuedKey {
+                Some(IssuedKey {
                     key_id: &key.key_id,
                     phc: &key.phc,
-                },
+                }),
+                Actor::Cli,
             )
             .expect("org");
         let started = Instant::now();

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use crate::auth::api_key;
+use crate::admin;
 use crate::config::{ServeConfig, parse_public_url};
 use crate::startup::Application;
-use crate::store::{IssuedKey, Organization, Store, SyncMode};
+use crate::store::{Actor, OrgChanges, Organization, Store, SyncMode};
 
 /// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -43,6 +43,9 @@ enum Command {
     /// Manage organizations and their SCIM API keys.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// Manage the administrator of the web configuration page.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Show an organization's event log, newest first.
     Events {
         /// Organization id or unique name.
@@ -74,6 +77,17 @@ struct ServeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Set the admin password of the web page (at least 12 characters); signs out every
+    /// session. Asks twice on the terminal unless --password-stdin.
+    SetPassword {
+        /// Read the password from the first line of standard input instead of asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum OrgCommand {
     /// Create an organization with SCIM enabled and print its SCIM URL and API key (shown once).
     Create {
@@ -96,6 +110,13 @@ enum OrgCommand {
         /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key"}.
         #[arg(long)]
         json: bool,
+    },
+    /// Give the organization a new name.
+    Rename {
+        /// Organization id or unique name.
+        org: String,
+        /// The new name.
+        name: String,
     },
     /// Allow SCIM requests for the organization.
     EnableScim {
@@ -161,13 +182,23 @@ fn run(cli: Cli) -> CliResult {
         Command::Org(command) => {
             init_logging("warn");
             let store = Store::open(&cli.data_dir, SyncMode::Full)?;
-            let public_url = match public_url {
-                Some(url) => parse_public_url(url)?,
-                None => store
-                    .public_url()?
-                    .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
-            };
+            let public_url = configured_public_url(&store, public_url)?;
             org_command(&store, &public_url, command)
+        }
+        Command::Admin(AdminCommand::SetPassword { password_stdin }) => {
+            init_logging("warn");
+            let password = if password_stdin {
+                read_password_line()?
+            } else {
+                prompt_new_password()?
+            };
+            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            admin::set_admin_password(&store, &password, false)?;
+            println!(
+                "The admin password is set; every earlier session is signed out. Sign in at {}/",
+                configured_public_url(&store, public_url)?
+            );
+            Ok(())
         }
         Command::Events { org, json, limit } => {
             init_logging("warn");
@@ -210,6 +241,14 @@ fn serve(args: ServeArgs, data_dir: &Path, public_url: Option<&str>) -> CliResul
             state.store.path().display(),
             state.public_url,
         );
+        if let Some(link) = app.setup_link() {
+            tracing::warn!(
+                "no admin password is set: open {link} to choose one (the link works once, \
+                 until this server stops), or run `scim-appliance admin set-password`"
+            );
+        } else {
+            tracing::info!("admin page: {}/", state.public_url);
+        }
         app.run_until_stopped().await?;
         Ok(())
     })
@@ -219,21 +258,9 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
     let scim_url = |org: &Organization| format!("{public_url}/v2/{}", org.id);
     match command {
         OrgCommand::Create { name, json } => {
-            let key = api_key::generate()?;
-            let org = store.create_org(
-                &name,
-                IssuedKey {
-                    key_id: &key.key_id,
-                    phc: &key.phc,
-                },
-            )?;
-            print_key(
-                &org,
-                &scim_url(&org),
-                &key.token,
-                json,
-                "Created organization",
-            );
+            let (org, key) = admin::create_org(store, &name, true, Actor::Cli)?;
+            let token = key.map(|k| k.token).unwrap_or_default();
+            print_key(&org, &scim_url(&org), &token, json, "Created organization");
         }
         OrgCommand::List { json } => {
             let orgs = store.list_orgs()?;
@@ -271,14 +298,7 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
         }
         OrgCommand::RotateKey { org, json } => {
             let org = store.resolve_org(&org)?;
-            let key = api_key::generate()?;
-            store.replace_api_key(
-                &org.id,
-                IssuedKey {
-                    key_id: &key.key_id,
-                    phc: &key.phc,
-                },
-            )?;
+            let key = admin::issue_api_key(store, &org.id, Actor::Cli)?;
             print_key(
                 &org,
                 &scim_url(&org),
@@ -289,11 +309,27 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
         }
         OrgCommand::SetSeats { org, seats } => {
             let org = store.resolve_org(&org)?;
-            store.set_seat_limit(&org.id, seats.0)?;
+            let changes = OrgChanges {
+                seat_limit: Some(seats.0),
+                ..OrgChanges::default()
+            };
+            store.update_org(&org.id, &changes, Actor::Cli)?;
             match seats.0 {
                 Some(n) => println!("\"{}\" may now have at most {n} active members.", org.name),
                 None => println!("\"{}\" has no seat limit now.", org.name),
             }
+        }
+        OrgCommand::Rename { org, name } => {
+            let before = store.resolve_org(&org)?;
+            let changes = OrgChanges {
+                name: Some(name),
+                ..OrgChanges::default()
+            };
+            let after = store.update_org(&before.id, &changes, Actor::Cli)?;
+            println!(
+                "Renamed \"{}\" to \"{}\" ({}).",
+                before.name, after.name, after.id
+            );
         }
         OrgCommand::EnableScim { org } => set_scim(store, &org, true)?,
         OrgCommand::DisableScim { org } => set_scim(store, &org, false)?,
@@ -318,9 +354,17 @@ fn org_command(store: &Store, public_url: &str, command: OrgCommand) -> CliResul
 
 fn set_scim(store: &Store, org: &str, enabled: bool) -> CliResult {
     let org = store.resolve_org(org)?;
-    let changed = store.set_scim_enabled(&org.id, enabled)?;
+    let changes = OrgChanges {
+        scim_enabled: Some(enabled),
+        ..OrgChanges::default()
+    };
+    store.update_org(&org.id, &changes, Actor::Cli)?;
     let state = if enabled { "enabled" } else { "disabled" };
-    let already = if changed { "" } else { "already " };
+    let already = if org.scim_enabled == enabled {
+        "already "
+    } else {
+        ""
+    };
     println!(
         "SCIM is {already}{state} for \"{}\" ({}).",
         org.name, org.id
@@ -345,6 +389,43 @@ fn print_key(org: &Organization, scim_url: &str, token: &str, json: bool, what: 
         "The API key is shown only this once. Paste the SCIM URL and the key into your identity \
          provider; anyone holding the key can manage this organization's members."
     );
+}
+
+/// `--public-url` if given, else what `serve` last ran with, else the default.
+fn configured_public_url(
+    store: &Store,
+    public_url: Option<&str>,
+) -> Result<String, Box<dyn std::error::Error>> {
+    Ok(match public_url {
+        Some(url) => parse_public_url(url)?,
+        None => store
+            .public_url()?
+            .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
+    })
+}
+
+/// The first line of standard input, without its line ending.
+fn read_password_line() -> Result<String, Box<dyn std::error::Error>> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        return Err("no password on standard input".into());
+    }
+    Ok(password)
+}
+
+/// Asks for a new password twice on the terminal, without echo.
+fn prompt_new_password() -> Result<String, Box<dyn std::error::Error>> {
+    if !std::io::stdin().is_terminal() {
+        return Err("standard input is not a terminal; use --password-stdin".into());
+    }
+    let password = rpassword::prompt_password("New admin password (at least 12 characters): ")?;
+    let again = rpassword::prompt_password("Repeat it: ")?;
+    if password != again {
+        return Err("the two passwords differ; nothing was changed".into());
+    }
+    Ok(password)
 }
 
 /// Asks a yes/no question on stderr and reads the answer from stdin (a pipe works too);

@@ -21,6 +21,7 @@
 //! - [`store`]: the SQLite store; the only place SQL lives besides the migrations in `sql/`.
 //! - [`timestamp`]: the one timestamp format stored and shown.
 
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -30,3 +31,4 @@ pub mod scim;
 pub mod startup;
 pub mod store;
 pub mod timestamp;
+pub mod web;

@@ -10,9 +10,10 @@ use actix_web::http::Uri;
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::Authenticator;
+use crate::auth::session::AdminAuth;
 use crate::config::ServeConfig;
 use crate::store::{Store, StoreError};
-use crate::{health, scim};
+use crate::{health, scim, web as admin_web};
 
 /// State shared by every worker.
 pub struct AppState {
@@ -22,6 +23,10 @@ pub struct AppState {
     pub public_url: String,
     /// Largest request body accepted, in bytes (`--max-body`).
     pub max_body: usize,
+    /// Admin sign-in: setup token and rate limit.
+    pub admin_auth: AdminAuth,
+    /// Whether the session cookie gets `Secure` (the public URL is https).
+    pub secure_cookies: bool,
 }
 
 /// Why the server could not start.
@@ -42,6 +47,7 @@ pub struct Application {
     server: Server,
     local_addr: SocketAddr,
     state: web::Data<AppState>,
+    setup_link: Option<String>,
 }
 
 impl Application {
@@ -59,11 +65,21 @@ impl Application {
             .unwrap_or_else(|| format!("http://{local_addr}"));
         store.set_public_url(&public_url)?;
 
+        let admin_auth = AdminAuth::default();
+        let setup_link = match store.admin_password_phc()? {
+            Some(_) => None,
+            None => Some(format!(
+                "{public_url}/setup#token={}",
+                admin_auth.issue_setup_token()?
+            )),
+        };
         let state = web::Data::new(AppState {
             store,
             auth: Arc::new(Authenticator::default()),
+            secure_cookies: public_url.starts_with("https://"),
             public_url,
             max_body: config.max_body,
+            admin_auth,
         });
         let app_state = state.clone();
         let max_body = config.max_body;
@@ -75,6 +91,14 @@ impl Application {
                 .route("/alive", web::get().to(health::alive))
                 .route("/now", web::get().to(health::alive))
                 .route("/version", web::get().to(health::version))
+                .configure(admin_web::configure)
+                .wrap(
+                    admin_web::SECURITY_HEADERS
+                        .iter()
+                        .fold(actix_web::middleware::DefaultHeaders::new(), |h, (k, v)| {
+                            h.add((*k, *v))
+                        }),
+                )
                 // gzip when the client asks: a 50,000-member group is ~10 MB of JSON, ~1 MB gzipped.
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap_fn(|mut req, srv| {
@@ -116,7 +140,14 @@ impl Application {
             server,
             local_addr,
             state,
+            setup_link,
         })
+    }
+
+    /// The one-time link that lets the first visitor choose the admin password, while none is
+    /// set (printed in the log by `serve`).
+    pub fn setup_link(&self) -> Option<&str> {
+        self.setup_link.as_deref()
     }
 
     /// The address actually bound.

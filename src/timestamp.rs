@@ -23,6 +23,26 @@ pub fn format(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// A calendar day as `YYYY-MM-DD`, the prefix of the stored form.
+pub fn date(day: time::Date) -> String {
+    day.format(DATE_FORMAT)
+        .unwrap_or_else(|_| "1970-01-01".to_owned())
+}
+
+const DATE_FORMAT: &[FormatItem<'static>] = format_description!("[year]-[month]-[day]");
+
+/// Today in UTC.
+pub fn today() -> time::Date {
+    OffsetDateTime::now_utc().date()
+}
+
+/// Parses the stored form back (for session expiry); `None` for anything else.
+pub fn parse(text: &str) -> Option<OffsetDateTime> {
+    time::PrimitiveDateTime::parse(text, FORMAT)
+        .ok()
+        .map(time::PrimitiveDateTime::assume_utc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +55,9 @@ mod tests {
             "2026-01-02T01:04:05.600Z"
         );
         assert_eq!(now().len(), "2026-01-02T01:04:05.600Z".len());
+        assert_eq!(date(time::macros::date!(2026 - 03 - 04)), "2026-03-04");
+        let t = datetime!(2026-01-02 03:04:05.6 UTC);
+        assert_eq!(parse(&format(t)), Some(t));
+        assert_eq!(parse("yesterday"), None);
     }
 }

@@ -5,15 +5,14 @@
 //! about 238 bits from the OS random source) never leaves the token. Only an argon2id PHC
 //! string of the whole token is stored.
 
-use argon2::Argon2;
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use super::password;
 
 const PREFIX: &str = "scim_";
 const KEY_ID_LEN: usize = 12;
 const SECRET_LEN: usize = 40;
 const KEY_ID_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+pub(crate) const SECRET_ALPHABET: &[u8] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A freshly generated key: the token to show once, and what to store.
 pub struct GeneratedKey {
@@ -39,10 +38,7 @@ pub fn generate() -> Result<GeneratedKey, KeyError> {
     let key_id = random_string(KEY_ID_ALPHABET, KEY_ID_LEN)?;
     let secret = random_string(SECRET_ALPHABET, SECRET_LEN)?;
     let token = format!("{PREFIX}{key_id}_{secret}");
-    let phc = Argon2::default()
-        .hash_password(token.as_bytes())
-        .map_err(|_| KeyError::Hash)?
-        .to_string();
+    let phc = password::hash(token.as_bytes()).ok_or(KeyError::Hash)?;
     Ok(GeneratedKey { token, key_id, phc })
 }
 
@@ -59,17 +55,11 @@ pub fn key_id_of(token: &str) -> Option<&str> {
 /// Checks a token against a stored PHC string (one argon2 run). A malformed PHC string never
 /// matches.
 pub fn verify(token: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|hash| {
-            Argon2::default()
-                .verify_password(token.as_bytes(), &hash)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    password::verify(token.as_bytes(), phc)
 }
 
 /// Uniformly random characters from `alphabet` by rejection sampling (no modulo bias).
-fn random_string(alphabet: &[u8], len: usize) -> Result<String, KeyError> {
+pub(crate) fn random_string(alphabet: &[u8], len: usize) -> Result<String, KeyError> {
     let limit = 256 - (256 % alphabet.len());
     let mut out = String::with_capacity(len);
     let mut buf = [0u8; 64];

@@ -1,4 +1,5 @@
-//! Authentication of SCIM requests with per-organization API keys.
+//! Authentication: SCIM requests with per-organization API keys (this module), the admin's
+//! sign-in and sessions ([`session`]), and the argon2id hashing both use ([`password`]).
 //!
 //! The steady-state cost of a request is one SHA-256 of the token, one in-memory lookup and one
 //! indexed read of the key row; argon2 runs at most once per key per process:
@@ -12,6 +13,8 @@
 //!    effect immediately even for cached tokens.
 
 pub mod api_key;
+pub mod password;
+pub mod session;
 mod throttle;
 
 use std::collections::HashMap;

@@ -24,6 +24,7 @@ use actix_web::{HttpResponse, web};
 
 pub use error::{SCIM_CONTENT_TYPE, ScimError, ScimType, error_chain};
 pub use routing::canonical_path;
+pub use users::render as render_user;
 
 use crate::auth::ScimCaller;
 use crate::startup::AppState;

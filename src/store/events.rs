@@ -11,6 +11,7 @@ use crate::timestamp;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventType {
     OrganizationCreated,
+    OrganizationRenamed,
     OrganizationApiKeyRotated,
     OrganizationScimEnabled,
     OrganizationScimDisabled,
@@ -27,10 +28,35 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every type, in the order a filter menu shows them.
+    pub const ALL: [EventType; 15] = [
+        EventType::OrganizationUserInvited,
+        EventType::OrganizationUserUpdated,
+        EventType::OrganizationUserRevoked,
+        EventType::OrganizationUserRestored,
+        EventType::OrganizationUserRemoved,
+        EventType::OrganizationUserUpdatedGroups,
+        EventType::GroupCreated,
+        EventType::GroupUpdated,
+        EventType::GroupDeleted,
+        EventType::OrganizationCreated,
+        EventType::OrganizationRenamed,
+        EventType::OrganizationApiKeyRotated,
+        EventType::OrganizationScimEnabled,
+        EventType::OrganizationScimDisabled,
+        EventType::OrganizationSeatLimitChanged,
+    ];
+
+    /// The type stored under `name`, if any.
+    pub fn from_name(name: &str) -> Option<EventType> {
+        EventType::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     /// The name stored and shown.
     pub fn name(self) -> &'static str {
         match self {
             EventType::OrganizationCreated => "Organization_Created",
+            EventType::OrganizationRenamed => "Organization_Renamed",
             EventType::OrganizationApiKeyRotated => "Organization_ApiKeyRotated",
             EventType::OrganizationScimEnabled => "Organization_ScimEnabled",
             EventType::OrganizationScimDisabled => "Organization_ScimDisabled",
@@ -55,13 +81,17 @@ pub enum Actor {
     Scim,
     /// An operator, through the command line.
     Cli,
+    /// The administrator, through the admin page or its API.
+    Admin,
 }
 
 impl Actor {
-    fn name(self) -> &'static str {
+    /// The name stored and shown.
+    pub fn name(self) -> &'static str {
         match self {
             Actor::Scim => "SCIM",
             Actor::Cli => "cli",
+            Actor::Admin => "admin",
         }
     }
 }
@@ -80,11 +110,11 @@ pub struct NewEvent<'a> {
 }
 
 impl<'a> NewEvent<'a> {
-    /// An event by an operator on the command line about the organization itself.
-    pub fn by_cli(event_type: EventType, summary: String) -> NewEvent<'a> {
+    /// An event by an operator (command line or admin page) about the organization itself.
+    pub fn by_operator(actor: Actor, event_type: EventType, summary: String) -> NewEvent<'a> {
         NewEvent {
             event_type,
-            actor: Actor::Cli,
+            actor,
             key_id: None,
             member_id: None,
             group_id: None,
@@ -148,26 +178,107 @@ pub struct Event {
     pub summary: String,
 }
 
+/// Which events to list: newest first, optionally of one type or one member, older than an id.
+#[derive(Debug, Default)]
+pub struct EventQuery<'a> {
+    pub event_type: Option<EventType>,
+    pub member_id: Option<&'a str>,
+    /// Only events with a smaller id (the previous page's last id).
+    pub before: Option<i64>,
+    pub limit: u32,
+}
+
+/// Provisioning changes on one UTC day.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+pub struct DayCount {
+    /// `YYYY-MM-DD`
+    pub date: String,
+    pub events: u64,
+}
+
+const EVENT_COLUMNS: &str = "id, at, type, actor, key_id, member_id, group_id, summary";
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Event> {
+    Ok(Event {
+        id: r.get(0)?,
+        at: r.get(1)?,
+        event_type: r.get(2)?,
+        actor: r.get(3)?,
+        key_id: r.get(4)?,
+        member_id: r.get(5)?,
+        group_id: r.get(6)?,
+        summary: r.get(7)?,
+    })
+}
+
 impl Store {
+    /// Events of an organization matching `query`, newest first. Each filter combination is
+    /// served by one of the `events_by_org*` indexes.
+    pub fn query_events(
+        &self,
+        org_id: &str,
+        query: &EventQuery<'_>,
+    ) -> Result<Vec<Event>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events
+                 WHERE org_id = ?1 AND (?2 IS NULL OR type = ?2) AND (?3 IS NULL OR member_id = ?3)
+                   AND id < ?4
+                 ORDER BY id DESC LIMIT ?5"
+            ))?;
+            let rows = stmt.query_map(
+                params![
+                    org_id,
+                    query.event_type.map(EventType::name),
+                    query.member_id,
+                    query.before.unwrap_or(i64::MAX),
+                    query.limit
+                ],
+                event_from_row,
+            )?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })
+    }
+
+    /// Changes made through SCIM per UTC day, for the `days` days ending with `today`
+    /// (`YYYY-MM-DD`), oldest first, with zero for quiet days.
+    pub fn scim_activity(
+        &self,
+        org_id: &str,
+        today: time::Date,
+        days: u16,
+    ) -> Result<Vec<DayCount>, StoreError> {
+        let first = today - time::Duration::days(i64::from(days.saturating_sub(1)));
+        let dates: Vec<String> = (0..days)
+            .map(|i| timestamp::date(first + time::Duration::days(i64::from(i))))
+            .collect();
+        let counts: std::collections::HashMap<String, u64> = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT substr(at, 1, 10), count(*) FROM events
+                 WHERE org_id = ?1 AND actor = ?2 AND at >= ?3
+                 GROUP BY 1",
+            )?;
+            let rows = stmt.query_map(params![org_id, Actor::Scim.name(), dates.first()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?;
+            rows.collect::<Result<_, _>>().map_err(StoreError::from)
+        })?;
+        Ok(dates
+            .into_iter()
+            .map(|date| DayCount {
+                events: counts.get(&date).copied().unwrap_or(0),
+                date,
+            })
+            .collect())
+    }
+
     /// The newest `limit` events of an organization, newest first.
     pub fn list_events(&self, org_id: &str, limit: u32) -> Result<Vec<Event>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, at, type, actor, key_id, member_id, group_id, summary
-                 FROM events WHERE org_id = ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![org_id, limit], |r| {
-                Ok(Event {
-                    id: r.get(0)?,
-                    at: r.get(1)?,
-                    event_type: r.get(2)?,
-                    actor: r.get(3)?,
-                    key_id: r.get(4)?,
-                    member_id: r.get(5)?,
-                    group_id: r.get(6)?,
-                    summary: r.get(7)?,
-                })
-            })?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE org_id = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![org_id, limit], event_from_row)?;
             rows.collect::<Result<_, _>>().map_err(StoreError::from)
         })
     }

@@ -505,7 +505,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::store::{IssuedKey, ListQuery, Store, SyncMode};
+    use crate::store::{Actor, IssuedKey, ListQuery, Store, SyncMode};
 
     struct Fixture {
         _dir: tempfile::TempDir,
@@ -522,10 +522,11 @@ mod tests {
             let org = store
                 .create_org(
                     "t",
-                    IssuedKey {
+                    Some(IssuedKey {
                         key_id: "k",
                         phc: "x",
-                    },
+                    }),
+                    Actor::Cli,
                 )
                 .unwrap()
                 .id;

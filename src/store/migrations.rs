@@ -8,11 +8,12 @@ use rusqlite_migration::{M, Migrations, SchemaVersion};
 use super::StoreError;
 
 /// The schema version this binary writes; equal to the number of migrations (asserted in tests).
-pub const SCHEMA_VERSION: usize = 2;
+pub const SCHEMA_VERSION: usize = 3;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../sql/0001_foundation.sql")),
     M::up(include_str!("../../sql/0002_directory.sql")),
+    M::up(include_str!("../../sql/0003_admin.sql")),
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses (without touching it) when the file

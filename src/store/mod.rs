@@ -8,6 +8,7 @@
 //!
 //! Store methods are synchronous; the HTTP layer calls them from `web::block`.
 
+mod admin;
 mod events;
 mod filter_sql;
 mod groups;
@@ -15,6 +16,7 @@ mod migrations;
 mod orgs;
 mod settings;
 mod users;
+mod views;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -24,12 +26,14 @@ use r2d2::{Pool, PooledConnection};
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use events::{Actor, Event, EventType, NewEvent};
+pub use admin::AdminSessionRecord;
+pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent};
 pub use filter_sql::{SqlFragment, compile_filter, compile_sort};
 pub use groups::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 pub use migrations::SCHEMA_VERSION;
-pub use orgs::{ApiKeyRecord, IssuedKey, OrgSummary, Organization};
+pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, parse_org_name};
 pub use users::{GroupRef, ListQuery, Page, StoredUser};
+pub use views::MemberSummary;
 
 /// The database file name inside the data directory.
 pub const DB_FILE_NAME: &str = "scim-appliance.db";

@@ -3,7 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
-use super::{EventType, NewEvent, Store, StoreError};
+use super::{Actor, EventType, NewEvent, Store, StoreError};
 use crate::timestamp;
 
 /// Longest organization name accepted.
@@ -21,13 +21,29 @@ pub struct Organization {
     pub updated_at: String,
 }
 
-/// An organization as listed, with facts about its key.
+/// An organization as listed: its settings, facts about its key, and directory counts.
 #[derive(Clone, Debug, Serialize)]
 pub struct OrgSummary {
     #[serde(flatten)]
     pub org: Organization,
+    /// Public id of the current API key, if one was issued.
+    pub key_id: Option<String>,
     /// When the current API key was issued.
     pub key_created_at: Option<String>,
+    pub members: u64,
+    pub active_members: u64,
+    pub groups: u64,
+    /// Time of the newest change made through SCIM.
+    pub last_activity_at: Option<String>,
+}
+
+/// Changes to an organization's settings, applied together; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct OrgChanges {
+    pub name: Option<String>,
+    pub scim_enabled: Option<bool>,
+    /// `Some(None)` removes the seat limit.
+    pub seat_limit: Option<Option<u32>>,
 }
 
 /// A new key to store (the token itself is never passed to the store).
@@ -81,27 +97,39 @@ pub fn parse_org_name(name: &str) -> Result<String, StoreError> {
 }
 
 impl Store {
-    /// Creates an organization with SCIM enabled and its first API key.
-    pub fn create_org(&self, name: &str, key: IssuedKey<'_>) -> Result<Organization, StoreError> {
+    /// Creates an organization. With a key, SCIM is enabled and the key works at once (the
+    /// command line's one-step setup); without, SCIM starts disabled and no key exists yet (the
+    /// admin page's flow, as in Bitwarden: enable SCIM and generate a key when ready).
+    pub fn create_org(
+        &self,
+        name: &str,
+        key: Option<IssuedKey<'_>>,
+        actor: Actor,
+    ) -> Result<Organization, StoreError> {
         let name = parse_org_name(name)?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = timestamp::now();
+        let scim_enabled = key.is_some();
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO organizations (id, name, scim_enabled, created_at, updated_at)
-                 VALUES (?1, ?2, 1, ?3, ?3)",
-                params![id, name, now],
+                 VALUES (?1, ?2, ?3, ?4, ?4)",
+                params![id, name, scim_enabled, now],
             )?;
-            insert_key(tx, &id, key, &now)?;
-            NewEvent::by_cli(
+            if let Some(key) = key {
+                insert_key(tx, &id, key, &now)?;
+            }
+            let state = if scim_enabled { "enabled" } else { "disabled" };
+            NewEvent::by_operator(
+                actor,
                 EventType::OrganizationCreated,
-                format!("Organization \"{name}\" created with SCIM enabled"),
+                format!("Organization \"{name}\" created with SCIM {state}"),
             )
             .insert(tx, &id)?;
             Ok(Organization {
                 id: id.clone(),
                 name,
-                scim_enabled: true,
+                scim_enabled,
                 seat_limit: None,
                 created_at: now.clone(),
                 updated_at: now.clone(),
@@ -109,23 +137,21 @@ impl Store {
         })
     }
 
-    /// All organizations, by name.
+    /// The organization with this exact id.
+    pub fn get_org(&self, org_id: &str) -> Result<Organization, StoreError> {
+        self.read(|c| load_org(c, org_id))
+    }
+
+    /// All organizations with their counts, by name.
     pub fn list_orgs(&self) -> Result<Vec<OrgSummary>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT o.id, o.name, o.scim_enabled, o.seat_limit, o.created_at, o.updated_at,
-                        k.created_at
-                 FROM organizations o LEFT JOIN api_keys k ON k.org_id = o.id
-                 ORDER BY o.name, o.id",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok(OrgSummary {
-                    org: org_from_row(r)?,
-                    key_created_at: r.get(6)?,
-                })
-            })?;
-            rows.collect::<Result<_, _>>().map_err(StoreError::from)
-        })
+        self.read(|c| summaries(c, None))
+    }
+
+    /// One organization with its counts.
+    pub fn org_summary(&self, org_id: &str) -> Result<OrgSummary, StoreError> {
+        self.read(|c| summaries(c, Some(org_id)))?
+            .pop()
+            .ok_or_else(|| not_found(org_id))
     }
 
     /// Finds an organization by id, or else by its exact name when that is unique.
@@ -160,66 +186,97 @@ impl Store {
         })
     }
 
-    /// Replaces the organization's API key; the old key stops working on the next request.
-    pub fn replace_api_key(&self, org_id: &str, key: IssuedKey<'_>) -> Result<(), StoreError> {
+    /// Issues the organization's API key, replacing the current one if any; the old key stops
+    /// working on the next request.
+    pub fn replace_api_key(
+        &self,
+        org_id: &str,
+        key: IssuedKey<'_>,
+        actor: Actor,
+    ) -> Result<(), StoreError> {
         let now = timestamp::now();
         self.write(|tx| {
             require_org(tx, org_id)?;
-            tx.execute("DELETE FROM api_keys WHERE org_id = ?1", [org_id])?;
+            let replaced = tx.execute("DELETE FROM api_keys WHERE org_id = ?1", [org_id])? > 0;
             insert_key(tx, org_id, key, &now)?;
-            NewEvent::by_cli(
+            let what = if replaced { "rotated" } else { "generated" };
+            NewEvent::by_operator(
+                actor,
                 EventType::OrganizationApiKeyRotated,
-                format!("API key rotated; the new key id is {}", key.key_id),
+                format!("API key {what}; the new key id is {}", key.key_id),
             )
             .insert(tx, org_id)?;
             Ok(())
         })
     }
 
-    /// Turns SCIM provisioning on or off; returns whether anything changed.
-    pub fn set_scim_enabled(&self, org_id: &str, enabled: bool) -> Result<bool, StoreError> {
+    /// Applies `changes` in one transaction, logging one event per field that really changed,
+    /// and returns the organization as it is now.
+    pub fn update_org(
+        &self,
+        org_id: &str,
+        changes: &OrgChanges,
+        actor: Actor,
+    ) -> Result<Organization, StoreError> {
+        let name = changes.name.as_deref().map(parse_org_name).transpose()?;
         let now = timestamp::now();
         self.write(|tx| {
-            require_org(tx, org_id)?;
-            let changed = tx.execute(
-                "UPDATE organizations SET scim_enabled = ?2, updated_at = ?3
-                 WHERE id = ?1 AND scim_enabled <> ?2",
-                params![org_id, enabled, now],
-            )? > 0;
-            if changed {
-                let (event_type, summary) = if enabled {
+            let before = load_org(tx, org_id)?;
+            let mut after = before.clone();
+            let mut events = Vec::new();
+            if let Some(name) = name.filter(|n| *n != before.name) {
+                events.push((
+                    EventType::OrganizationRenamed,
+                    format!(
+                        "Organization renamed from \"{}\" to \"{name}\"",
+                        before.name
+                    ),
+                ));
+                after.name = name;
+            }
+            if let Some(enabled) = changes.scim_enabled.filter(|e| *e != before.scim_enabled) {
+                events.push(if enabled {
                     (
                         EventType::OrganizationScimEnabled,
-                        "SCIM provisioning enabled",
+                        "SCIM provisioning enabled".to_owned(),
                     )
                 } else {
                     (
                         EventType::OrganizationScimDisabled,
-                        "SCIM provisioning disabled",
+                        "SCIM provisioning disabled".to_owned(),
                     )
-                };
-                NewEvent::by_cli(event_type, summary.into()).insert(tx, org_id)?;
+                });
+                after.scim_enabled = enabled;
             }
-            Ok(changed)
-        })
-    }
-
-    /// Sets or clears (`None`) the maximum number of active members.
-    pub fn set_seat_limit(&self, org_id: &str, limit: Option<u32>) -> Result<(), StoreError> {
-        let now = timestamp::now();
-        self.write(|tx| {
-            require_org(tx, org_id)?;
+            if let Some(limit) = changes.seat_limit.filter(|l| *l != before.seat_limit) {
+                events.push((
+                    EventType::OrganizationSeatLimitChanged,
+                    match limit {
+                        Some(n) => format!("Seat limit set to {n} active members"),
+                        None => "Seat limit removed".to_owned(),
+                    },
+                ));
+                after.seat_limit = limit;
+            }
+            if events.is_empty() {
+                return Ok(before);
+            }
+            after.updated_at = now.clone();
             tx.execute(
-                "UPDATE organizations SET seat_limit = ?2, updated_at = ?3 WHERE id = ?1",
-                params![org_id, limit, now],
+                "UPDATE organizations SET name = ?2, scim_enabled = ?3, seat_limit = ?4,
+                 updated_at = ?5 WHERE id = ?1",
+                params![
+                    org_id,
+                    after.name,
+                    after.scim_enabled,
+                    after.seat_limit,
+                    now
+                ],
             )?;
-            let summary = match limit {
-                Some(n) => format!("Seat limit set to {n} active members"),
-                None => "Seat limit removed".to_owned(),
-            };
-            NewEvent::by_cli(EventType::OrganizationSeatLimitChanged, summary)
-                .insert(tx, org_id)?;
-            Ok(())
+            for (event_type, summary) in events {
+                NewEvent::by_operator(actor, event_type, summary).insert(tx, org_id)?;
+            }
+            Ok(after)
         })
     }
 
@@ -272,12 +329,46 @@ fn insert_key(
 }
 
 fn require_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
-    let exists = conn
-        .query_row(
-            "SELECT 1 FROM organizations WHERE id = ?1",
-            [org_id],
-            |_| Ok(()),
-        )
-        .optional()?;
-    exists.ok_or_else(|| StoreError::NotFound(format!("no organization has the id \"{org_id}\"")))
+    load_org(conn, org_id).map(drop)
+}
+
+fn load_org(conn: &Connection, org_id: &str) -> Result<Organization, StoreError> {
+    conn.prepare_cached(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE id = ?1"
+    ))?
+    .query_row([org_id], org_from_row)
+    .optional()?
+    .ok_or_else(|| not_found(org_id))
+}
+
+fn not_found(org_id: &str) -> StoreError {
+    StoreError::NotFound(format!("no organization has the id \"{org_id}\""))
+}
+
+/// Summaries of every organization, or of the one with id `only`. The counts use the
+/// `(org_id, …)` indexes of users, groups and events.
+fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "SELECT o.id, o.name, o.scim_enabled, o.seat_limit, o.created_at, o.updated_at,
+                k.key_id, k.created_at,
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id),
+                (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.active = 1),
+                (SELECT count(*) FROM groups g WHERE g.org_id = o.id),
+                (SELECT max(at) FROM events e WHERE e.org_id = o.id AND e.actor = ?2)
+         FROM organizations o LEFT JOIN api_keys k ON k.org_id = o.id
+         WHERE ?1 IS NULL OR o.id = ?1
+         ORDER BY o.name, o.id",
+    )?;
+    let rows = stmt.query_map(params![only, Actor::Scim.name()], |r| {
+        Ok(OrgSummary {
+            org: org_from_row(r)?,
+            key_id: r.get(6)?,
+            key_created_at: r.get(7)?,
+            members: r.get::<_, i64>(8)? as u64,
+            active_members: r.get::<_, i64>(9)? as u64,
+            groups: r.get::<_, i64>(10)? as u64,
+            last_activity_at: r.get(11)?,
+        })
+    })?;
+    rows.collect::<Result<_, _>>().map_err(StoreError::from)
 }

@@ -1,0 +1,80 @@
+//! What an operator does to the appliance — organizations, their API keys, the admin password —
+//! written once and called by both the command line (`cli`) and the admin API (`web`), so the
+//! two cannot drift apart. Each function is synchronous (argon2, SQLite); the web layer runs it
+//! on the blocking pool.
+
+use crate::auth::{api_key, password};
+use crate::store::{Actor, IssuedKey, Organization, Store, StoreError};
+
+/// A freshly issued API key: shown once, never stored in clear.
+#[derive(Debug)]
+pub struct IssuedApiKey {
+    /// The whole token, to paste into the identity provider.
+    pub token: String,
+    /// Its public lookup id (also inside the token), shown beside the key from then on.
+    pub key_id: String,
+}
+
+/// Creates an organization. `with_key` gives the command line's one-step setup (SCIM enabled,
+/// a key issued and returned); without, the organization starts with SCIM disabled and no key.
+pub fn create_org(
+    store: &Store,
+    name: &str,
+    with_key: bool,
+    actor: Actor,
+) -> Result<(Organization, Option<IssuedApiKey>), StoreError> {
+    if !with_key {
+        return Ok((store.create_org(name, None, actor)?, None));
+    }
+    let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
+    let org = store.create_org(name, Some(issued(&key)), actor)?;
+    Ok((org, Some(issued_api_key(key))))
+}
+
+/// Issues the organization's API key, replacing the current one (which stops working at once).
+pub fn issue_api_key(
+    store: &Store,
+    org_id: &str,
+    actor: Actor,
+) -> Result<IssuedApiKey, StoreError> {
+    let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
+    store.replace_api_key(org_id, issued(&key), actor)?;
+    Ok(issued_api_key(key))
+}
+
+/// Sets the admin password (after checking its length) and signs out every session. With
+/// `only_if_unset` (the one-time setup), returns `false` without changing anything when a
+/// password already exists.
+pub fn set_admin_password(
+    store: &Store,
+    new_password: &str,
+    only_if_unset: bool,
+) -> Result<bool, StoreError> {
+    password::check_admin_password(new_password).map_err(StoreError::Invalid)?;
+    let phc = password::hash(new_password.as_bytes()).ok_or(StoreError::KeyHashing)?;
+    store.set_admin_password_phc(&phc, only_if_unset)
+}
+
+/// Whether `candidate` is the admin password. Always runs argon2 once, also when no password is
+/// set, so the answer takes the same time either way.
+pub fn verify_admin_password(store: &Store, candidate: &str) -> Result<bool, StoreError> {
+    let phc = store.admin_password_phc()?;
+    Ok(password::verify_or_dummy(
+        candidate.as_bytes(),
+        phc.as_deref(),
+    ))
+}
+
+fn issued(key: &api_key::GeneratedKey) -> IssuedKey<'_> {
+    IssuedKey {
+        key_id: &key.key_id,
+        phc: &key.phc,
+    }
+}
+
+fn issued_api_key(key: api_key::GeneratedKey) -> IssuedApiKey {
+    IssuedApiKey {
+        token: key.token,
+        key_id: key.key_id,
+    }
+}

@@ -1,0 +1,159 @@
+//! What admin API handlers take from a request: the signed-in session (with the CSRF and
+//! Origin checks for state-changing methods) and a bounded JSON body.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::{Method, StatusCode, header};
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use serde::de::DeserializeOwned;
+
+use super::AdminError;
+use crate::auth::session::{self, ActiveSession, SESSION_COOKIE};
+use crate::startup::AppState;
+
+/// Largest admin API request body.
+pub const MAX_BODY: usize = 64 * 1024;
+/// The header the page echoes the session's CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// A request from the signed-in administrator. For methods that change state, the CSRF token
+/// and the `Origin` have been checked too.
+pub struct Admin(pub ActiveSession);
+
+impl FromRequest for Admin {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<Admin, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let session = current_session(&req, &state)
+                .await?
+                .ok_or(AdminError::Unauthenticated)?;
+            if changes_state(req.method()) {
+                check_origin(&req, &state)?;
+                let presented = req
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                if !session::csrf_matches(&session, presented) {
+                    return Err(AdminError::Csrf(
+                        "the X-CSRF-Token header is missing or wrong; reload the page".into(),
+                    ));
+                }
+            }
+            Ok(Admin(session))
+        })
+    }
+}
+
+/// The session the request's cookie stands for, if it is valid.
+pub async fn current_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<Option<ActiveSession>, AdminError> {
+    let Some(cookie) = req.cookie(SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let (store, value) = (state.store.clone(), cookie.value().to_owned());
+    Ok(web::block(move || session::check_session(&store, &value)).await??)
+}
+
+/// Refuses a request whose `Origin` is not this server's: the public URL's origin, or the
+/// origin of the `Host` it was sent to (the page opened by IP or another name). A request
+/// without `Origin` (not a browser, or a same-origin GET) passes; `Origin: null` does not.
+pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
+    let public = origin_of(&state.public_url);
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let same_host = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| Some(rest) == host);
+    if origin.eq_ignore_ascii_case(public) || same_host {
+        Ok(())
+    } else {
+        Err(AdminError::Csrf(format!(
+            "requests from {origin} are not accepted; use the page at {}/",
+            state.public_url
+        )))
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> &str {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => &url[..after_scheme + i],
+        None => url,
+    }
+}
+
+fn changes_state(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+pub fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, AdminError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AdminError::Internal("application state is not configured".into()))
+}
+
+/// A JSON request body of at most [`MAX_BODY`] bytes, sent as `application/json`, parsed into
+/// `T` (whose unknown fields are refused by `#[serde(deny_unknown_fields)]`).
+pub struct AdminJson<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<AdminJson<T>, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if !is_json {
+                return Err(AdminError::UnsupportedMediaType);
+            }
+            let bytes = bytes.await.map_err(|e| {
+                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                    AdminError::TooLarge(MAX_BODY)
+                } else {
+                    AdminError::Invalid(format!("the request body could not be read: {e}"))
+                }
+            })?;
+            serde_json::from_slice(&bytes)
+                .map(AdminJson)
+                .map_err(|e| AdminError::Invalid(format!("the request body is not valid: {e}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin_of;
+
+    #[test]
+    fn origin_is_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("https://scim.example.com"),
+            "https://scim.example.com"
+        );
+        assert_eq!(
+            origin_of("http://10.0.0.2:8080/scim"),
+            "http://10.0.0.2:8080"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The embedded configuration page and the admin API it uses.
+//!
+//! - `/` and `/setup`: the page (`static/index.html`); `/assets/{file}`: everything else under
+//!   `static/`, compiled into the binary with rust-embed (also in debug builds), so the binary
+//!   needs no files on disk and no network.
+//! - `/api/admin/…`: JSON, see `docs/admin-api.md` and [`api`].
+//!
+//! Every response of the server carries [`SECURITY_HEADERS`] (see `startup`).
+
+mod api;
+mod error;
+mod extract;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use rust_embed::RustEmbed;
+
+pub use error::AdminError;
+
+/// Headers added to every response: a strict CSP (no inline script or style, nothing from other
+/// origins, no framing), and the classic hardening headers.
+pub const SECURITY_HEADERS: [(&str, &str); 5] = [
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+];
+
+#[derive(RustEmbed)]
+#[folder = "static/"]
+struct Assets;
+
+/// Registers the page, its assets and the admin API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(page))
+        .route("/setup", web::get().to(page))
+        .route("/assets/{file}", web::get().to(asset))
+        .service(
+            web::scope("/api/admin")
+                .app_data(web::PayloadConfig::new(extract::MAX_BODY))
+                .route("/session", web::get().to(api::session))
+                .route("/setup", web::post().to(api::setup))
+                .route("/login", web::post().to(api::login))
+                .route("/logout", web::post().to(api::logout))
+                .route("/password", web::post().to(api::change_password))
+                .route("/orgs", web::get().to(api::list_orgs))
+                .route("/orgs", web::post().to(api::create_org))
+                .route("/orgs/{org_id}", web::get().to(api::get_org))
+                .route("/orgs/{org_id}", web::patch().to(api::patch_org))
+                .route("/orgs/{org_id}", web::delete().to(api::delete_org))
+                .route("/orgs/{org_id}/api-key", web::post().to(api::issue_api_key))
+                .route("/orgs/{org_id}/members", web::get().to(api::list_members))
+                .route(
+                    "/orgs/{org_id}/members/{member_id}",
+                    web::get().to(api::get_member),
+                )
+                .route("/orgs/{org_id}/groups", web::get().to(api::list_groups))
+                .route(
+                    "/orgs/{org_id}/groups/{group_id}",
+                    web::get().to(api::get_group),
+                )
+                .route("/orgs/{org_id}/events", web::get().to(api::list_events))
+                .default_service(web::to(unknown_api_path)),
+        );
+}
+
+async fn unknown_api_path(req: HttpRequest) -> Result<HttpResponse, AdminError> {
+    Err(AdminError::NotFound(format!(
+        "no admin API endpoint {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn page(req: HttpRequest) -> HttpResponse {
+    embedded(&req, "index.html")
+}
+
+async fn asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
+    embedded(&req, &file)
+}
+
+/// An embedded file, revalidated by its SHA-256 ETag (names carry no hash, so browsers must
+/// ask; an unchanged file costs a 304).
+fn embedded(req: &HttpRequest, name: &str) -> HttpResponse {
+    let Some(file) = Assets::get(name) else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found");
+    };
+    let hash = file.metadata.sha256_hash();
+    let etag = format!(
+        "\"{}\"",
+        hash[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+    let mut response = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    if fresh {
+        return response.finish();
+    }
+    response
+        .content_type(content_type(name))
+        .body(file.data.into_owned())
+}
+
+fn content_type(name: &str) -> &'static str {
+    match name.rsplit('.').next().unwrap_or_default() {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "ico" => "image/x-icon",
+        "json" | "webmanifest" => "application/json",
+        "woff2" => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
