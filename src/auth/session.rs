@@ -50,7 +50,7 @@ pub struct NewSession {
 }
 
 /// A valid session, as a request presented it.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct ActiveSession {
     /// SHA-256 of the cookie: the session's key in the store.
     pub token_hash: Digest32,
@@ -205,5 +205,50 @@ mod tests {
                 .expect("check")
                 .is_none()
         );
+    }
+
+    /// Stores a session that started `age` ago and was last used `idle` ago.
+    fn aged_session(store: &Store, cookie: &str, age: Duration, idle: Duration) {
+        let now = OffsetDateTime::now_utc();
+        let started = timestamp::format(now - age);
+        store
+            .create_admin_session(&digest(cookie), "csrf", &started, &started)
+            .expect("create");
+        store
+            .touch_admin_session(&digest(cookie), &timestamp::format(now - idle))
+            .expect("touch");
+    }
+
+    #[test]
+    fn sessions_expire_when_idle_or_old_and_are_deleted() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), crate::store::SyncMode::Normal).expect("store");
+        let minute = Duration::from_secs(60);
+        aged_session(&store, "fresh", 2 * minute, minute);
+        aged_session(&store, "idle", 3 * IDLE_TIMEOUT, IDLE_TIMEOUT + minute);
+        aged_session(&store, "old", ABSOLUTE_TIMEOUT + minute, minute);
+        assert!(check_session(&store, "fresh").expect("check").is_some());
+        for expired in ["idle", "old"] {
+            assert!(
+                check_session(&store, expired).expect("check").is_none(),
+                "{expired}"
+            );
+            let row = store.admin_session(&digest(expired)).expect("read");
+            assert!(row.is_none(), "{expired} is deleted");
+        }
+    }
+
+    #[test]
+    fn the_expiry_never_passes_the_absolute_deadline() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), crate::store::SyncMode::Normal).expect("store");
+        let minute = Duration::from_secs(60);
+        aged_session(&store, "late", ABSOLUTE_TIMEOUT - 10 * minute, minute);
+        let active = check_session(&store, "late")
+            .expect("check")
+            .expect("alive");
+        let expires = timestamp::parse(&active.expires_at).expect("timestamp");
+        let remaining = expires - OffsetDateTime::now_utc();
+        assert!(remaining <= time::Duration::minutes(10), "{remaining}");
     }
 }

@@ -1,11 +1,14 @@
-//! What admin API handlers take from a request: the signed-in session (with the CSRF and
-//! Origin checks for state-changing methods) and a bounded JSON body.
+//! What admin API requests must pass and handlers take from them: the signed-in session
+//! (with the CSRF and Origin checks for state-changing methods) and a bounded JSON body.
 
-use std::future::Future;
+use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
 use super::AdminError;
@@ -17,36 +20,51 @@ pub const MAX_BODY: usize = 64 * 1024;
 /// The header the page echoes the session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A request from the signed-in administrator. For methods that change state, the CSRF token
-/// and the `Origin` have been checked too.
+/// Guards every admin endpoint but session, setup and sign-in: runs before routing and body
+/// extraction, so an anonymous request learns nothing (not even whether its body was valid).
+/// For methods that change state, the `Origin` and the CSRF token are checked too. The
+/// session is left in the request's extensions for [`Admin`].
+pub async fn require_admin(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = app_state(req.request())?;
+    let session = current_session(req.request(), &state)
+        .await?
+        .ok_or(AdminError::Unauthenticated)?;
+    if changes_state(req.method()) {
+        check_origin(req.request(), &state)?;
+        let presented = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if !session::csrf_matches(&session, presented) {
+            return Err(AdminError::Csrf(
+                "the X-CSRF-Token header is missing or wrong; reload the page".into(),
+            )
+            .into());
+        }
+    }
+    req.extensions_mut().insert(session);
+    next.call(req).await
+}
+
+/// The signed-in administrator's session, as [`require_admin`] found it.
 pub struct Admin(pub ActiveSession);
 
 impl FromRequest for Admin {
     type Error = AdminError;
-    type Future = Pin<Box<dyn Future<Output = Result<Admin, AdminError>>>>;
+    type Future = Ready<Result<Admin, AdminError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        Box::pin(async move {
-            let state = app_state(&req)?;
-            let session = current_session(&req, &state)
-                .await?
-                .ok_or(AdminError::Unauthenticated)?;
-            if changes_state(req.method()) {
-                check_origin(&req, &state)?;
-                let presented = req
-                    .headers()
-                    .get(CSRF_HEADER)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                if !session::csrf_matches(&session, presented) {
-                    return Err(AdminError::Csrf(
-                        "the X-CSRF-Token header is missing or wrong; reload the page".into(),
-                    ));
-                }
-            }
-            Ok(Admin(session))
-        })
+        ready(
+            req.extensions()
+                .get::<ActiveSession>()
+                .cloned()
+                .map(Admin)
+                .ok_or(AdminError::Unauthenticated),
+        )
     }
 }
 

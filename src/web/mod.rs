@@ -46,27 +46,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/session", web::get().to(api::session))
                 .route("/setup", web::post().to(api::setup))
                 .route("/login", web::post().to(api::login))
-                .route("/logout", web::post().to(api::logout))
-                .route("/password", web::post().to(api::change_password))
-                .route("/orgs", web::get().to(api::list_orgs))
-                .route("/orgs", web::post().to(api::create_org))
-                .route("/orgs/{org_id}", web::get().to(api::get_org))
-                .route("/orgs/{org_id}", web::patch().to(api::patch_org))
-                .route("/orgs/{org_id}", web::delete().to(api::delete_org))
-                .route("/orgs/{org_id}/api-key", web::post().to(api::issue_api_key))
-                .route("/orgs/{org_id}/members", web::get().to(api::list_members))
-                .route(
-                    "/orgs/{org_id}/members/{member_id}",
-                    web::get().to(api::get_member),
-                )
-                .route("/orgs/{org_id}/groups", web::get().to(api::list_groups))
-                .route(
-                    "/orgs/{org_id}/groups/{group_id}",
-                    web::get().to(api::get_group),
-                )
-                .route("/orgs/{org_id}/events", web::get().to(api::list_events))
-                .default_service(web::to(unknown_api_path)),
+                .service(
+                    web::scope("")
+                        .wrap(actix_web::middleware::from_fn(extract::require_admin))
+                        .configure(signed_in_routes),
+                ),
         );
+}
+
+/// Everything that needs the admin's session (checked by [`extract::require_admin`] first).
+fn signed_in_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/logout", web::post().to(api::logout))
+        .route("/password", web::post().to(api::change_password))
+        .route("/orgs", web::get().to(api::list_orgs))
+        .route("/orgs", web::post().to(api::create_org))
+        .route("/orgs/{org_id}", web::get().to(api::get_org))
+        .route("/orgs/{org_id}", web::patch().to(api::patch_org))
+        .route("/orgs/{org_id}", web::delete().to(api::delete_org))
+        .route("/orgs/{org_id}/api-key", web::post().to(api::issue_api_key))
+        .route("/orgs/{org_id}/members", web::get().to(api::list_members))
+        .route(
+            "/orgs/{org_id}/members/{member_id}",
+            web::get().to(api::get_member),
+        )
+        .route("/orgs/{org_id}/groups", web::get().to(api::list_groups))
+        .route(
+            "/orgs/{org_id}/groups/{group_id}",
+            web::get().to(api::get_group),
+        )
+        .route("/orgs/{org_id}/events", web::get().to(api::list_events))
+        .default_service(web::to(unknown_api_path));
 }
 
 async fn unknown_api_path(req: HttpRequest) -> Result<HttpResponse, AdminError> {

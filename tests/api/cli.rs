@@ -171,3 +171,22 @@ async fn org_changes_land_in_the_event_log_newest_first() {
     );
     assert!(events[0]["actor"] == "cli");
 }
+
+#[tokio::test]
+async fn org_rename_changes_the_name_the_page_shows_and_logs_it() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let out = app.cli(&["org", "rename", "Acme", "Acme Inc"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Renamed \"Acme\" to \"Acme Inc\""));
+    let admin = app.admin().await;
+    let (_, detail) = admin.get(&format!("/orgs/{}", org.id)).await;
+    assert_eq!(detail["name"], "Acme Inc");
+    let newest = &app.events(&org)[0];
+    assert_eq!(newest["type"], "Organization_Renamed");
+    assert_eq!(newest["actor"], "cli");
+
+    let out = app.cli(&["org", "rename", &org.id, " "]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("must not be empty"));
+}

@@ -14,6 +14,8 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_scim-appliance");
 /// A running server with its own temporary data directory.
 pub struct TestApp {
     pub address: String,
+    /// The one-time admin setup link `serve` would print, while no admin password is set.
+    pub setup_link: Option<String>,
     pub data_dir: TempDir,
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
@@ -33,10 +35,15 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a server on an existing data directory (to test restarts).
 pub async fn spawn_app_in(data_dir: TempDir) -> TestApp {
+    spawn_app_with(data_dir, None).await
+}
+
+/// Starts a server with an explicit `--public-url`.
+pub async fn spawn_app_with(data_dir: TempDir, public_url: Option<&str>) -> TestApp {
     let config = ServeConfig::new(
         "127.0.0.1:0".into(),
         data_dir.path().to_owned(),
-        None,
+        public_url,
         SyncMode::Normal,
         1024 * 1024,
     )
@@ -45,9 +52,11 @@ pub async fn spawn_app_in(data_dir: TempDir) -> TestApp {
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let handle = app.handle();
+    let setup_link = app.setup_link().map(str::to_owned);
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
+        setup_link,
         data_dir,
         client: reqwest::Client::new(),
         state,
@@ -133,15 +142,7 @@ impl TestApp {
         path: &str,
         body: Option<Value>,
     ) -> (u16, Value) {
-        let response = self.scim(org, method, path, body).await;
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        (status, json)
+        status_and_json(self.scim(org, method, path, body).await).await
     }
 
     /// The organization's events, newest first, through the CLI.
@@ -167,6 +168,114 @@ impl TestApp {
     pub fn argon2_runs(&self) -> u64 {
         self.state.auth.argon2_runs()
     }
+}
+
+/// The admin password the helpers set.
+pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// A browser-like client of the admin API: its own cookie jar and the session's CSRF token.
+pub struct AdminClient {
+    pub client: reqwest::Client,
+    pub csrf: String,
+    pub base: String,
+}
+
+impl TestApp {
+    /// The setup token of [`TestApp::setup_link`].
+    pub fn setup_token(&self) -> String {
+        let link = self.setup_link.as_deref().expect("no admin password yet");
+        link.split_once("#token=")
+            .expect("token in link")
+            .1
+            .to_owned()
+    }
+
+    /// A client with its own cookie jar that has not signed in.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("client")
+    }
+
+    /// Completes the first-run setup with [`ADMIN_PASSWORD`] and returns the signed-in client.
+    pub async fn admin(&self) -> AdminClient {
+        let client = self.browser();
+        let response = client
+            .post(self.url("/api/admin/setup"))
+            .json(&serde_json::json!({"token": self.setup_token(), "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 200, "setup");
+        let session: Value = response.json().await.expect("JSON");
+        AdminClient {
+            client,
+            csrf: session["csrf_token"].as_str().expect("csrf").to_owned(),
+            base: self.url("/api/admin"),
+        }
+    }
+
+    /// Signs in a new client with `password`.
+    pub async fn sign_in(&self, password: &str) -> (u16, Option<AdminClient>) {
+        let client = self.browser();
+        let response = client
+            .post(self.url("/api/admin/login"))
+            .json(&serde_json::json!({ "password": password }))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.expect("JSON");
+        let admin = body["csrf_token"].as_str().map(|csrf| AdminClient {
+            client,
+            csrf: csrf.to_owned(),
+            base: self.url("/api/admin"),
+        });
+        (status, admin)
+    }
+}
+
+impl AdminClient {
+    /// `GET /api/admin{path}`: status and JSON body.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        status_and_json(response).await
+    }
+
+    /// A state-changing request with the CSRF token and, when given, a JSON body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-CSRF-Token", &self.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        status_and_json(request.send().await.expect("request")).await
+    }
+}
+
+/// Status and JSON body (Null when empty).
+pub async fn status_and_json(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, json)
 }
 
 pub fn cli_in(data_dir: &Path, args: &[&str]) -> Output {

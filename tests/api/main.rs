@@ -1,6 +1,7 @@
 //! One integration-test binary: each module drives the real server over HTTP and the real
 //! binary for CLI behaviour.
 
+mod admin;
 mod authentication;
 mod cli;
 mod groups;
