@@ -8,18 +8,23 @@
 //! A request flows one way: HTTP handler → parse into domain types → one store call inside one
 //! transaction → render.
 //!
-//! - [`cli`]: command-line parsing and dispatch (`serve`, `org …`, `events`); the binary's
-//!   `main.rs` only calls [`cli::main`].
+//! - [`cli`]: command-line parsing and dispatch (`serve`, `org …`, `admin …`, `events`); the
+//!   binary's `main.rs` only calls [`cli::main`].
+//! - [`admin`]: what an operator does (organizations, API keys, the admin password), written
+//!   once for both the command line and the admin API.
 //! - [`config`]: validated settings for `serve`, apart from raw arguments.
 //! - [`directory`]: membership rules independent of the protocol (member email, indexed fields).
 //! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
 //! - [`health`]: `/alive`, `/now`, `/version`.
 //! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
-//!   authenticator that keeps argon2 off the steady-state path.
+//!   authenticator that keeps argon2 off the steady-state path; the admin's sign-in, sessions
+//!   and setup token ([`auth::session`]).
 //! - [`scim`]: the SCIM endpoints under `/v2/{org_id}` and the one error type
 //!   ([`scim::ScimError`]) mapped to RFC 7644 error bodies.
 //! - [`store`]: the SQLite store; the only place SQL lives besides the migrations in `sql/`.
 //! - [`timestamp`]: the one timestamp format stored and shown.
+//! - [`web`]: the embedded configuration page (`static/`, compiled in) and the JSON admin API
+//!   under `/api/admin` that it uses (`docs/admin-api.md`).
 
 pub mod admin;
 pub mod auth;
