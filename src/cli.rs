@@ -11,7 +11,9 @@ use serde_json::json;
 use crate::admin;
 use crate::config::{ServeConfig, parse_public_url};
 use crate::startup::Application;
-use crate::store::{Actor, OrgChanges, Organization, Store, SyncMode};
+use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
+use crate::store::{Actor, DB_FILE_NAME, OrgChanges, Organization, Store, SyncMode};
+use crate::timestamp;
 
 /// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -46,6 +48,31 @@ enum Command {
     /// Manage the administrator of the web configuration page.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Write a consistent copy of the database, also while `serve` is running. Default file:
+    /// <data-dir>/backups/scim-appliance-<UTC timestamp>.db
+    Backup {
+        /// Where to write the copy (must not exist).
+        file: Option<PathBuf>,
+        /// Afterwards keep only the newest N default-named backups in that directory.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        keep: Option<u32>,
+    },
+    /// Replace the database with a backup after verifying it (integrity, known schema). The
+    /// replaced files are kept beside it. Refused while a server uses the data directory.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Verify the database: integrity, schema version, counts per organization. Exits 1 on
+    /// any problem.
+    Check {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show an organization's event log, newest first.
     Events {
         /// Organization id or unique name.
@@ -199,6 +226,82 @@ fn run(cli: Cli) -> CliResult {
                 configured_public_url(&store, public_url)?
             );
             Ok(())
+        }
+        Command::Backup { file, keep } => {
+            init_logging("warn");
+            let target = file.unwrap_or_else(|| {
+                cli.data_dir.join("backups").join(format!(
+                    "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
+                    timestamp::compact(time::OffsetDateTime::now_utc())
+                ))
+            });
+            let bytes = maintenance::backup_file(&cli.data_dir.join(DB_FILE_NAME), &target)?;
+            println!("Backed up to {} ({bytes} bytes).", target.display());
+            if let Some(keep) = keep {
+                let dir = target.parent().unwrap_or(Path::new("."));
+                for pruned in maintenance::prune_backups(dir, keep as usize)? {
+                    println!("Deleted the older backup {}.", pruned.display());
+                }
+            }
+            Ok(())
+        }
+        Command::Restore { file, yes } => {
+            init_logging("warn");
+            let live = cli.data_dir.join(DB_FILE_NAME);
+            if !yes
+                && live.exists()
+                && !confirm(&format!(
+                    "Replace {} with {}? The current files are kept beside it. [y/N] ",
+                    live.display(),
+                    file.display()
+                ))?
+            {
+                return Err(
+                    "not confirmed; nothing was changed (pass --yes to skip the question)".into(),
+                );
+            }
+            let stamp = timestamp::compact(time::OffsetDateTime::now_utc());
+            let aside = maintenance::restore(&cli.data_dir, &file, &stamp)?;
+            println!("Restored {} from {}.", live.display(), file.display());
+            if let Some(aside) = aside {
+                println!("The replaced database is kept as {}.", aside.display());
+            }
+            Ok(())
+        }
+        Command::Check { json } => {
+            init_logging("warn");
+            let report = maintenance::inspect(&cli.data_dir.join(DB_FILE_NAME))?;
+            let faults = report.faults();
+            if json {
+                let mut value = serde_json::to_value(&report)?;
+                value["ok"] = json!(faults.is_empty());
+                value["faults"] = json!(faults);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!("{}", report.path.display());
+                println!(
+                    "  schema version {} (this binary: {})",
+                    report.schema_version,
+                    crate::store::SCHEMA_VERSION
+                );
+                for o in &report.organizations {
+                    println!(
+                        "  {}  {:<30} {} members ({} active), {} groups, {} events",
+                        o.id, o.name, o.members, o.active_members, o.groups, o.events
+                    );
+                }
+                for fault in &faults {
+                    println!("  PROBLEM: {fault}");
+                }
+                if faults.is_empty() {
+                    println!("  integrity: ok");
+                }
+            }
+            if faults.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} problem(s) found", faults.len()).into())
+            }
         }
         Command::Events { org, json, limit } => {
             init_logging("warn");

@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::Authenticator;
 use crate::auth::session::AdminAuth;
 use crate::config::ServeConfig;
+use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
 use crate::{health, scim, web as admin_web};
 
@@ -48,10 +49,14 @@ pub struct Application {
     local_addr: SocketAddr,
     state: web::Data<AppState>,
     setup_link: Option<String>,
+    /// Held while the server runs: `restore` refuses to replace the database under it.
+    _data_dir_lock: DataDirLock,
 }
 
 impl Application {
     pub fn build(config: ServeConfig) -> Result<Application, StartupError> {
+        // First, so that a restore cannot swap the file while this server opens it.
+        let data_dir_lock = maintenance::lock_data_dir(&config.data_dir)?;
         let store = Store::open(&config.data_dir, config.sync)?;
         let bind_error = |source| StartupError::Bind {
             addr: config.listen.clone(),
@@ -141,6 +146,7 @@ impl Application {
             local_addr,
             state,
             setup_link,
+            _data_dir_lock: data_dir_lock,
         })
     }
 

@@ -23,6 +23,16 @@ pub fn format(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
 }
 
+/// An instant as `20261123T072218Z`, for file names (sorts by time, no separators to escape).
+pub fn compact(at: OffsetDateTime) -> String {
+    at.to_offset(time::UtcOffset::UTC)
+        .format(COMPACT_FORMAT)
+        .unwrap_or_else(|_| "19700101T000000Z".to_owned())
+}
+
+const COMPACT_FORMAT: &[FormatItem<'static>] =
+    format_description!("[year][month][day]T[hour][minute][second]Z");
+
 /// A calendar day as `YYYY-MM-DD`, the prefix of the stored form.
 pub fn date(day: time::Date) -> String {
     day.format(DATE_FORMAT)
@@ -56,6 +66,10 @@ mod tests {
         );
         assert_eq!(now().len(), "2026-01-02T01:04:05.600Z".len());
         assert_eq!(date(time::macros::date!(2026 - 03 - 04)), "2026-03-04");
+        assert_eq!(
+            compact(datetime!(2026-01-02 03:04:05.6 +02:00)),
+            "20260102T010405Z"
+        );
         let t = datetime!(2026-01-02 03:04:05.6 UTC);
         assert_eq!(parse(&format(t)), Some(t));
         assert_eq!(parse("yesterday"), None);

@@ -12,6 +12,7 @@ mod admin;
 mod events;
 mod filter_sql;
 mod groups;
+pub mod maintenance;
 mod migrations;
 mod orgs;
 mod settings;
@@ -194,7 +195,7 @@ fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
     filter_sql::register_functions(conn)
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
     let io_err = |source| StoreError::Io {
         path: dir.to_owned(),
         source,

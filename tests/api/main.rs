@@ -13,6 +13,7 @@ mod idp_jumpcloud;
 mod idp_okta;
 mod idp_onelogin;
 mod idp_ping;
+mod operations;
 mod protocol;
 mod storage;
 mod users;

@@ -1,0 +1,236 @@
+//! Operating the appliance: backup while serving, restore, and checking the data file.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::helpers::{cli_in, spawn_app, spawn_app_in};
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A data directory holding a copy of `backup` as its database (restored by the real binary).
+fn restored_dir(backup: &Path) -> TempDir {
+    let dir = TempDir::new().unwrap();
+    let out = cli_in(dir.path(), &["restore", backup.to_str().unwrap(), "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    dir
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_writes_holds_every_write_acknowledged_before_it() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (client, url, key) = (app.client.clone(), org.scim_url.clone(), org.key.clone());
+        let (acknowledged, stop) = (acknowledged.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let response = client
+                    .post(format!("{url}/Users"))
+                    .bearer_auth(&key)
+                    .json(&json!({"userName": format!("user{i}@example.com")}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 201);
+                let user: Value = response.json().await.unwrap();
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push(user["id"].as_str().unwrap().to_owned());
+                i += 1;
+            }
+        })
+    };
+    while acknowledged.lock().unwrap().len() < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let before: Vec<String> = acknowledged.lock().unwrap().clone();
+    let target = app.data_dir.path().join("snapshot.db");
+    let out = app.cli(&["backup", target.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("Backed up to"));
+    let after_backup = acknowledged.lock().unwrap().len();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    assert!(
+        acknowledged.lock().unwrap().len() > after_backup || after_backup > before.len(),
+        "the writer kept going while the backup ran"
+    );
+
+    let report = scim_appliance::store::maintenance::inspect(&target).unwrap();
+    assert!(report.faults().is_empty(), "{:?}", report.faults());
+    let copy = spawn_app_in(restored_dir(&target)).await;
+    for id in &before {
+        let response = copy
+            .scim_get(&org.id, &format!("Users/{id}"), &org.key)
+            .await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "user {id} acknowledged before the backup"
+        );
+    }
+    let (_, list) = copy.call(&org, Method::GET, "Users?count=0", None).await;
+    let total = list["totalResults"].as_u64().unwrap() as usize;
+    assert!(total >= before.len() && total <= acknowledged.lock().unwrap().len());
+}
+
+#[tokio::test]
+async fn backup_names_files_by_time_and_keeps_the_newest() {
+    let app = spawn_app().await;
+    app.create_org("Acme");
+    let backups = app.data_dir.path().join("backups");
+    for _ in 0..3 {
+        let out = app.cli(&["backup", "--keep", "2"]);
+        assert!(out.status.success(), "{out:?}");
+        // Names have one-second resolution.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let mut names: Vec<String> = std::fs::read_dir(&backups)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    for name in &names {
+        assert!(
+            name.starts_with("scim-appliance-2") && name.ends_with("Z.db"),
+            "{name}"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(backups.join(&names[0]))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "backups are private: {mode:o}");
+    }
+    let existing = backups.join(&names[0]);
+    let out = app.cli(&["backup", existing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("exists already"));
+}
+
+#[tokio::test]
+async fn restore_brings_back_the_backup_and_keeps_the_replaced_file() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let user = app
+        .create_user(&org, json!({"userName": "kept@example.com"}))
+        .await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let backup = app.data_dir.path().join("before.db");
+    assert!(
+        app.cli(&["backup", backup.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let (status, _) = app
+        .call(&org, Method::DELETE, &format!("Users/{id}"), None)
+        .await;
+    assert_eq!(status, 204);
+
+    let out = app.cli(&["restore", backup.to_str().unwrap(), "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "refused while serving");
+    assert!(stderr(&out).contains("server is using"), "{}", stderr(&out));
+
+    let dir = app.stop().await;
+    let out = cli_in(dir.path(), &["restore", backup.to_str().unwrap(), "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let aside: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("scim-appliance.db.before-restore-"))
+        .collect();
+    assert!(!aside.is_empty(), "the replaced database is kept");
+
+    let app = spawn_app_in(dir).await;
+    let response = app
+        .scim_get(&org.id, &format!("Users/{id}"), &org.key)
+        .await;
+    assert_eq!(response.status().as_u16(), 200, "the deleted user is back");
+}
+
+/// Overwrites the middle of a database file with garbage.
+fn corrupt(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    assert!(bytes.len() > 3 * 4096, "a few pages");
+    for b in &mut bytes[4096 + 100..2 * 4096 + 3000] {
+        *b = 0xA5;
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[tokio::test]
+async fn check_reports_counts_and_detects_a_corrupted_file() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    for i in 0..30 {
+        app.create_user(&org, json!({"userName": format!("u{i}@example.com")}))
+            .await;
+    }
+    let out = app.cli(&["check", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["organizations"][0]["members"], 30);
+    assert_eq!(
+        report["schema_version"],
+        scim_appliance::store::SCHEMA_VERSION
+    );
+    assert!(stdout(&app.cli(&["check"])).contains("integrity: ok"));
+
+    let backup = app.data_dir.path().join("copy.db");
+    assert!(
+        app.cli(&["backup", backup.to_str().unwrap()])
+            .status
+            .success()
+    );
+    corrupt(&backup);
+    let broken = TempDir::new().unwrap();
+    std::fs::copy(&backup, broken.path().join("scim-appliance.db")).unwrap();
+    let out = cli_in(broken.path(), &["check"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stdout(&out).contains("PROBLEM"), "{}", stdout(&out));
+
+    // Restore refuses it and changes nothing.
+    let out = cli_in(
+        app.data_dir.path(),
+        &["restore", backup.to_str().unwrap(), "--yes"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let not_a_db = app.data_dir.path().join("notes.txt");
+    std::fs::write(&not_a_db, "hello").unwrap();
+    let dir = app.stop().await;
+    for bad in [&backup, &not_a_db] {
+        let out = cli_in(dir.path(), &["restore", bad.to_str().unwrap(), "--yes"]);
+        assert_eq!(out.status.code(), Some(1), "{}", bad.display());
+        assert!(
+            stderr(&out).contains("cannot be restored"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    let out = cli_in(dir.path(), &["check", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["organizations"][0]["members"], 30,
+        "the live file is untouched"
+    );
+}
