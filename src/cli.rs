@@ -9,7 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 use crate::admin;
-use crate::config::{ServeConfig, parse_public_url};
+use crate::config::{
+    DEFAULT_BACKUP_KEEP, DEFAULT_EVENT_RETENTION_DAYS, ServeConfig, parse_public_url,
+};
 use crate::startup::Application;
 use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
 use crate::store::{Actor, DB_FILE_NAME, OrgChanges, Organization, Store, SyncMode};
@@ -73,6 +75,13 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Exit 0 when the server at --listen answers /alive with 200 within 5 seconds, else 1
+    /// (for container HEALTHCHECK and monitoring).
+    Healthcheck {
+        /// The server's listen address.
+        #[arg(long, env = "SCIM_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
     /// Show an organization's event log, newest first.
     Events {
         /// Organization id or unique name.
@@ -101,6 +110,25 @@ struct ServeArgs {
     /// Log filter, e.g. `info`, `warn` or `scim_appliance=debug`.
     #[arg(long, env = "SCIM_LOG_LEVEL", default_value = "info")]
     log_level: String,
+    /// Delete events older than this many days (checked hourly); 0 keeps them forever.
+    #[arg(long, env = "SCIM_EVENT_RETENTION_DAYS", default_value_t = DEFAULT_EVENT_RETENTION_DAYS)]
+    event_retention_days: u32,
+    /// Take a backup into <data-dir>/backups this often, e.g. `24h`, `30m`, `7d`.
+    #[arg(long, env = "SCIM_BACKUP_EVERY", value_parser = parse_interval)]
+    backup_every: Option<std::time::Duration>,
+    /// How many scheduled backups to keep.
+    #[arg(long, env = "SCIM_BACKUP_KEEP", default_value_t = DEFAULT_BACKUP_KEEP,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    backup_keep: u32,
+}
+
+/// A backup interval of at least a minute, in humantime form (`24h`, `90m`, `7d`).
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let every = humantime::parse_duration(text).map_err(|e| format!("{e} (try 24h or 30m)"))?;
+    if every < std::time::Duration::from_secs(60) {
+        return Err("the interval must be at least 1m".into());
+    }
+    Ok(every)
 }
 
 #[derive(Debug, Subcommand)]
@@ -227,6 +255,11 @@ fn run(cli: Cli) -> CliResult {
             );
             Ok(())
         }
+        Command::Healthcheck { listen } => {
+            crate::health::probe(&listen, std::time::Duration::from_secs(5))?;
+            println!("ok");
+            Ok(())
+        }
         Command::Backup { file, keep } => {
             init_logging("warn");
             let target = file.unwrap_or_else(|| {
@@ -326,13 +359,16 @@ fn run(cli: Cli) -> CliResult {
 
 fn serve(args: ServeArgs, data_dir: &Path, public_url: Option<&str>) -> CliResult {
     init_logging(&args.log_level);
-    let config = ServeConfig::new(
+    let mut config = ServeConfig::new(
         args.listen,
         data_dir.to_owned(),
         public_url,
         args.sync,
         args.max_body,
     )?;
+    config.event_retention_days = Some(args.event_retention_days).filter(|d| *d > 0);
+    config.backup_every = args.backup_every;
+    config.backup_keep = args.backup_keep;
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config)?;
         let state = app.state();
@@ -353,6 +389,11 @@ fn serve(args: ServeArgs, data_dir: &Path, public_url: Option<&str>) -> CliResul
             tracing::info!("admin page: {}/", state.public_url);
         }
         app.run_until_stopped().await?;
+        // In-flight requests have finished; fold the WAL into the file for a clean stop.
+        if let Err(e) = state.store.checkpoint() {
+            tracing::warn!(error = %crate::scim::error_chain(&e), "final WAL checkpoint failed");
+        }
+        tracing::info!("stopped");
         Ok(())
     })
 }

@@ -19,7 +19,18 @@ pub struct ServeConfig {
     pub sync: SyncMode,
     /// Largest request body accepted, in bytes.
     pub max_body: usize,
+    /// Delete events older than this many days; `None` keeps them forever.
+    pub event_retention_days: Option<u32>,
+    /// Take a backup into `<data-dir>/backups` this often; `None` for none.
+    pub backup_every: Option<std::time::Duration>,
+    /// Scheduled backups to keep.
+    pub backup_keep: u32,
 }
+
+/// Default `--event-retention-days`.
+pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 365;
+/// Default `--backup-keep`.
+pub const DEFAULT_BACKUP_KEEP: u32 = 7;
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +57,9 @@ impl ServeConfig {
             public_url: public_url.map(parse_public_url).transpose()?,
             sync,
             max_body,
+            event_retention_days: Some(DEFAULT_EVENT_RETENTION_DAYS),
+            backup_every: None,
+            backup_keep: DEFAULT_BACKUP_KEEP,
         })
     }
 }

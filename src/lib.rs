@@ -16,6 +16,7 @@
 //! - [`directory`]: membership rules independent of the protocol (member email, indexed fields).
 //! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
 //! - [`health`]: `/alive`, `/now`, `/version`.
+//! - [`housekeeping`]: a running server's background work (event retention, scheduled backups).
 //! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
 //!   authenticator that keeps argon2 off the steady-state path; the admin's sign-in, sessions
 //!   and setup token ([`auth::session`]).
@@ -32,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod directory;
 pub mod health;
+pub mod housekeeping;
 pub mod scim;
 pub mod startup;
 pub mod store;

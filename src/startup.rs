@@ -12,6 +12,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::Authenticator;
 use crate::auth::session::AdminAuth;
 use crate::config::ServeConfig;
+use crate::housekeeping::{self, Housekeeper, Schedule};
 use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
 use crate::{health, scim, web as admin_web};
@@ -51,6 +52,8 @@ pub struct Application {
     setup_link: Option<String>,
     /// Held while the server runs: `restore` refuses to replace the database under it.
     _data_dir_lock: DataDirLock,
+    /// Event retention and scheduled backups; stops with the server.
+    _housekeeper: Housekeeper,
 }
 
 impl Application {
@@ -69,6 +72,20 @@ impl Application {
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
         store.set_public_url(&public_url)?;
+
+        let housekeeper = housekeeping::start(
+            store.clone(),
+            Schedule {
+                event_retention_days: config.event_retention_days,
+                backup_every: config.backup_every,
+                backup_keep: config.backup_keep,
+                data_dir: config.data_dir.clone(),
+            },
+        )
+        .map_err(|source| StoreError::Io {
+            path: config.data_dir.clone(),
+            source,
+        })?;
 
         let admin_auth = AdminAuth::default();
         let setup_link = match store.admin_password_phc()? {
@@ -147,6 +164,7 @@ impl Application {
             state,
             setup_link,
             _data_dir_lock: data_dir_lock,
+            _housekeeper: housekeeper,
         })
     }
 

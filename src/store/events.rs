@@ -240,6 +240,27 @@ impl Store {
         })
     }
 
+    /// Deletes events older than `cutoff` (a stored timestamp), in batches so that SCIM writes
+    /// never wait long behind it; returns how many were deleted.
+    pub fn prune_events_before(&self, cutoff: &str) -> Result<u64, StoreError> {
+        const BATCH: u32 = 5_000;
+        let mut deleted = 0;
+        loop {
+            let n = self.write(|tx| {
+                tx.prepare_cached(
+                    "DELETE FROM events WHERE id IN
+                       (SELECT id FROM events WHERE at < ?1 ORDER BY at LIMIT ?2)",
+                )?
+                .execute(params![cutoff, BATCH])
+                .map_err(StoreError::from)
+            })?;
+            deleted += n as u64;
+            if n < BATCH as usize {
+                return Ok(deleted);
+            }
+        }
+    }
+
     /// Changes made through SCIM per UTC day, for the `days` days ending with `today`
     /// (`YYYY-MM-DD`), oldest first, with zero for quiet days.
     pub fn scim_activity(
@@ -281,5 +302,54 @@ impl Store {
             let rows = stmt.query_map(params![org_id, limit], event_from_row)?;
             rows.collect::<Result<_, _>>().map_err(StoreError::from)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{IssuedKey, SyncMode};
+
+    #[test]
+    fn pruning_deletes_only_events_older_than_the_cutoff() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        let key = IssuedKey {
+            key_id: "k",
+            phc: "x",
+        };
+        let org = store
+            .create_org("Acme", Some(key), Actor::Cli)
+            .expect("org")
+            .id;
+        store
+            .write(|tx| {
+                for (i, at) in ["2024-01-01T00:00:00.000Z", "2025-06-01T00:00:00.000Z"]
+                    .iter()
+                    .enumerate()
+                {
+                    tx.execute(
+                        "INSERT INTO events (org_id, at, type, actor, summary)
+                         VALUES (?1, ?2, 'OrganizationUser_Invited', 'SCIM', ?3)",
+                        params![org, at, format!("old {i}")],
+                    )?;
+                }
+                Ok::<_, StoreError>(())
+            })
+            .expect("old events");
+        assert_eq!(store.list_events(&org, 10).expect("events").len(), 3);
+        let deleted = store
+            .prune_events_before("2025-01-01T00:00:00.000Z")
+            .expect("prune");
+        assert_eq!(deleted, 1);
+        let left: Vec<String> = store
+            .list_events(&org, 10)
+            .expect("events")
+            .into_iter()
+            .map(|e| e.summary)
+            .collect();
+        assert_eq!(left.len(), 2);
+        assert!(left.contains(&"old 1".to_owned()));
+        assert!(!left.contains(&"old 0".to_owned()));
     }
 }

@@ -166,6 +166,14 @@ impl Store {
         f(&conn)
     }
 
+    /// Moves every commit from the WAL into the main file and empties the WAL, so the file is
+    /// complete on its own (at shutdown). Waits for readers and the writer to finish.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        let conn = self.writer.get()?;
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Confirms the database answers a query (for `/alive`).
     pub fn ping(&self) -> Result<(), StoreError> {
         self.read(|c| {

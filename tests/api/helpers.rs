@@ -40,7 +40,16 @@ pub async fn spawn_app_in(data_dir: TempDir) -> TestApp {
 
 /// Starts a server with an explicit `--public-url`.
 pub async fn spawn_app_with(data_dir: TempDir, public_url: Option<&str>) -> TestApp {
-    let config = ServeConfig::new(
+    spawn_app_configured(data_dir, public_url, |_| {}).await
+}
+
+/// Starts a server whose configuration `adjust` changes first.
+pub async fn spawn_app_configured(
+    data_dir: TempDir,
+    public_url: Option<&str>,
+    adjust: impl FnOnce(&mut ServeConfig),
+) -> TestApp {
+    let mut config = ServeConfig::new(
         "127.0.0.1:0".into(),
         data_dir.path().to_owned(),
         public_url,
@@ -48,6 +57,7 @@ pub async fn spawn_app_with(data_dir: TempDir, public_url: Option<&str>) -> Test
         1024 * 1024,
     )
     .expect("config");
+    adjust(&mut config);
     let app = Application::build(config).expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();

@@ -234,3 +234,165 @@ async fn check_reports_counts_and_detects_a_corrupted_file() {
         "the live file is untouched"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_exits_zero_only_when_the_server_answers() {
+    let app = spawn_app().await;
+    let listen = app.address.trim_start_matches("http://").to_owned();
+    // Off the test's runtime: the probe blocks until the server answers.
+    let healthcheck = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(crate::helpers::BIN)
+                .args(["healthcheck", "--listen", &listen])
+                .output()
+                .unwrap()
+        })
+    };
+    let out = healthcheck(listen.clone()).await.unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout(&out).trim(), "ok");
+    app.stop().await;
+    let out = healthcheck(listen).await.unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("cannot connect"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn serve_takes_a_scheduled_backup_at_start_and_keeps_the_rhythm_after_a_restart() {
+    let configure = |c: &mut scim_appliance::config::ServeConfig| {
+        c.backup_every = Some(std::time::Duration::from_secs(3600));
+        c.backup_keep = 2;
+    };
+    let app = crate::helpers::spawn_app_configured(TempDir::new().unwrap(), None, configure).await;
+    let org = app.create_org("Acme");
+    let backups = app.data_dir.path().join("backups");
+    let count = |dir: &Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    let mut waited = 0;
+    while count(&backups) == 0 {
+        assert!(waited < 100, "a first backup within 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let dir = app.stop().await;
+    let app = crate::helpers::spawn_app_configured(dir, None, configure).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        count(&backups),
+        1,
+        "the last backup is less than an hour old"
+    );
+    let name = std::fs::read_dir(&backups)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report = scim_appliance::store::maintenance::inspect(&name).unwrap();
+    assert!(report.faults().is_empty());
+    assert_eq!(
+        app.scim_get(&org.id, "Users", &org.key)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
+    use std::io::BufRead;
+
+    let dir = TempDir::new().unwrap();
+    let out = cli_in(dir.path(), &["org", "create", "Acme", "--json"]);
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (org_id, key) = (
+        created["id"].as_str().unwrap().to_owned(),
+        created["api_key"].as_str().unwrap().to_owned(),
+    );
+    let mut server = std::process::Command::new(crate::helpers::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = server.stderr.take().unwrap();
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split(';').next().unwrap_or_default().to_owned();
+                let _ = port_tx.send(addr);
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = port_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    let base = format!("http://{addr}/v2/{org_id}");
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let (base, key, acknowledged) = (base.clone(), key.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let client = reqwest::Client::new();
+                for i in 0.. {
+                    let sent = client
+                        .post(format!("{base}/Users"))
+                        .bearer_auth(&key)
+                        .json(&json!({"userName": format!("w{w}-{i}@example.com")}))
+                        .send()
+                        .await;
+                    let Ok(response) = sent else { break };
+                    if response.status().as_u16() != 201 {
+                        break;
+                    }
+                    let Ok(user) = response.json::<Value>().await else {
+                        break;
+                    };
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push(user["id"].as_str().unwrap().to_owned());
+                }
+            })
+        })
+        .collect();
+    while acknowledged.lock().unwrap().len() < 40 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    let status = tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let log = log_reader.join().unwrap();
+    assert!(log.iter().any(|l| l.contains("stopped")), "{log:?}");
+    let wal = dir.path().join("scim-appliance.db-wal");
+    assert_eq!(
+        std::fs::metadata(&wal).map_or(0, |m| m.len()),
+        0,
+        "WAL checkpointed"
+    );
+
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    let app = spawn_app_in(dir).await;
+    for id in &acknowledged {
+        let response = app.scim_get(&org_id, &format!("Users/{id}"), &key).await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "acknowledged user {id} is kept"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Background work of a running server: pruning the event log past its retention and taking
+//! scheduled backups. Runs on its own thread (it only does blocking SQLite work, and works the
+//! same under any async runtime); SQLite's WAL keeps SCIM requests answering meanwhile. The
+//! thread ends when its [`Housekeeper`] is dropped with the server.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::{Duration, SystemTime};
+
+use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
+use crate::store::{DB_FILE_NAME, Store};
+use crate::timestamp;
+
+/// How often the loop wakes up to see whether work is due.
+const TICK: Duration = Duration::from_secs(60);
+/// How often old events are pruned.
+const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
+
+/// What to do in the background.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    /// Delete events older than this many days; `None` keeps them forever.
+    pub event_retention_days: Option<u32>,
+    /// Take a backup this often; `None` for no scheduled backups.
+    pub backup_every: Option<Duration>,
+    /// Scheduled backups to keep (older default-named backups are deleted).
+    pub backup_keep: u32,
+    pub data_dir: PathBuf,
+}
+
+/// The running housekeeping thread; dropping it stops the thread at its next tick.
+pub struct Housekeeper {
+    _stop: mpsc::Sender<()>,
+}
+
+/// Starts the housekeeping thread (nothing to do gives a thread that only waits to stop).
+pub fn start(store: Store, schedule: Schedule) -> std::io::Result<Housekeeper> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("housekeeping".into())
+        .spawn(move || run(&store, &schedule, &stopped))?;
+    Ok(Housekeeper { _stop: stop })
+}
+
+fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
+    let backups = schedule.data_dir.join("backups");
+    let mut last_retention: Option<SystemTime> = None;
+    let mut last_backup = newest_backup(&backups);
+    loop {
+        let now = SystemTime::now();
+        if let Some(days) = schedule.event_retention_days
+            && due(last_retention, RETENTION_EVERY, now)
+        {
+            last_retention = Some(now);
+            let cutoff = timestamp::format(
+                time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)),
+            );
+            match store.prune_events_before(&cutoff) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, days, "pruned old events"),
+                Err(e) => {
+                    tracing::error!(error = %crate::scim::error_chain(&e), "event pruning failed")
+                }
+            }
+        }
+        if let Some(every) = schedule.backup_every
+            && due(last_backup, every, now)
+        {
+            last_backup = Some(now);
+            let source = schedule.data_dir.join(DB_FILE_NAME);
+            match scheduled_backup(&source, &backups, schedule.backup_keep as usize) {
+                Ok(path) => tracing::info!(file = %path.display(), "scheduled backup written"),
+                Err(e) => {
+                    tracing::error!(error = %crate::scim::error_chain(&e), "scheduled backup failed")
+                }
+            }
+        }
+        match stopped.recv_timeout(TICK) {
+            Err(RecvTimeoutError::Timeout) => {}
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+fn due(last: Option<SystemTime>, every: Duration, now: SystemTime) -> bool {
+    last.is_none_or(|t| now.duration_since(t).unwrap_or_default() >= every)
+}
+
+/// A default-named backup in `dir`, then pruning to the newest `keep`.
+fn scheduled_backup(
+    source: &Path,
+    dir: &Path,
+    keep: usize,
+) -> Result<PathBuf, crate::store::StoreError> {
+    let target = dir.join(format!(
+        "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
+        timestamp::compact(time::OffsetDateTime::now_utc())
+    ));
+    maintenance::backup_file(source, &target)?;
+    maintenance::prune_backups(dir, keep)?;
+    Ok(target)
+}
+
+/// When the newest default-named backup was written, so a restarted server keeps the rhythm
+/// instead of starting the interval over (or never reaching it, if restarted daily).
+fn newest_backup(dir: &Path) -> Option<SystemTime> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(BACKUP_PREFIX) && n.ends_with(BACKUP_SUFFIX))
+        })
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn work_is_due_first_time_and_after_the_interval() {
+        let now = SystemTime::now();
+        let hour = Duration::from_secs(3600);
+        assert!(due(None, hour, now));
+        assert!(!due(Some(now - hour / 2), hour, now));
+        assert!(due(Some(now - hour), hour, now));
+    }
+}
