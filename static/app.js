@@ -1,0 +1,1845 @@
+// scim-appliance configuration page: a plain client of the admin API (docs/admin-api.md).
+//
+// No build step and no dependencies. Written for the page's Content-Security-Policy: no inline
+// script or style, no eval, and the DOM is built with createElement/textContent only, because
+// names and attributes come from identity providers and may contain markup.
+
+const API = '/api/admin';
+const SVG_NS = 'http://www.w3.org/2000/svg';
+const PER_PAGE_CHOICES = [10, 25, 50, 100, 200];
+const DEFAULT_PER_PAGE = 25;
+const DEFAULT_EVENT_LIMIT = 50;
+const MIN_PASSWORD = 12;
+const MAX_PASSWORD = 1024;
+
+const state = {
+  session: null, // the last answer of GET /api/admin/session (or login/setup/password)
+  flash: null, // {kind, text}: a message for the next page shown
+  freshKey: null, // {orgId, api_key, key_id, created_at}: a key just issued, shown until leaving the page
+};
+let renderSeq = 0; // increases with every navigation; a render that is no longer current stops
+let currentView = null; // {key, update(query)} of the page on screen, for query-only changes
+let idCounter = 0;
+
+const $main = document.getElementById('main');
+const $announcer = document.getElementById('announcer');
+const $nav = document.getElementById('main-nav');
+const $navOrgs = document.getElementById('nav-orgs');
+const $account = document.getElementById('account');
+const $footer = document.getElementById('site-footer');
+
+// ---------------------------------------------------------------- DOM helpers
+
+function nextId(prefix) {
+  idCounter += 1;
+  return `${prefix}-${idCounter}`;
+}
+
+function applyAttrs(el, attrs) {
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'style') throw new Error('inline styles are not allowed by the CSP; use a class');
+    if (key === 'value' || key === 'checked') continue; // set after the children (select options)
+    if (key === 'class') el.setAttribute('class', Array.isArray(value) ? value.filter(Boolean).join(' ') : value);
+    else if (key === 'text') el.textContent = value;
+    else if (key.startsWith('on') && typeof value === 'function') el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? '' : String(value));
+  }
+}
+
+function appendChildren(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) appendChildren(el, child);
+    else if (child instanceof Node) el.append(child);
+    else el.append(document.createTextNode(String(child)));
+  }
+}
+
+/** Creates an HTML element: h('a', {href: '#/x', class: 'y'}, 'text', childNode, [more]). */
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  applyAttrs(el, attrs);
+  appendChildren(el, children);
+  if (attrs && attrs.value !== undefined && attrs.value !== null) el.value = attrs.value;
+  if (attrs && attrs.checked !== undefined) el.checked = Boolean(attrs.checked);
+  return el;
+}
+
+/** Creates an SVG element (createElementNS). */
+function s(tag, attrs, ...children) {
+  const el = document.createElementNS(SVG_NS, tag);
+  applyAttrs(el, attrs);
+  appendChildren(el, children);
+  return el;
+}
+
+function enc(value) {
+  return encodeURIComponent(value);
+}
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function announce(message) {
+  $announcer.textContent = '';
+  // A fresh text node after a tick, so that repeating the same message is announced again.
+  setTimeout(() => { $announcer.textContent = message; }, 60);
+}
+
+// ---------------------------------------------------------------- formatting
+
+const fmtDateTime = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+const fmtDate = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+const fmtDay = new Intl.DateTimeFormat(undefined, { month: 'short', day: 'numeric', timeZone: 'UTC' });
+const fmtDayLong = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'short', day: 'numeric', year: 'numeric', timeZone: 'UTC' });
+const fmtRelative = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+const fmtNumber = new Intl.NumberFormat();
+
+function relativeTime(iso) {
+  const seconds = (Date.parse(iso) - Date.now()) / 1000;
+  const abs = Math.abs(seconds);
+  if (abs < 45) return 'just now';
+  const steps = [
+    [3600, 'minute', 60], [86400, 'hour', 3600], [86400 * 30, 'day', 86400],
+    [86400 * 365, 'month', 86400 * 30], [Infinity, 'year', 86400 * 365],
+  ];
+  for (const [limit, unit, size] of steps) {
+    if (abs < limit) return fmtRelative.format(Math.round(seconds / size), unit);
+  }
+  return '';
+}
+
+/** "5 minutes ago", with the exact time in the title. */
+function timeRelative(iso, empty = 'Never') {
+  if (!iso) return h('span', { class: 'muted' }, empty);
+  return h('time', { datetime: iso, title: fmtDateTime.format(new Date(iso)) }, relativeTime(iso));
+}
+
+/** The exact local time, with the relative one in the title. */
+function timeExact(iso, { dateOnly = false } = {}) {
+  if (!iso) return h('span', { class: 'muted' }, '—');
+  const date = new Date(iso);
+  return h('time', { datetime: iso, title: relativeTime(iso) }, dateOnly ? fmtDate.format(date) : fmtDateTime.format(date));
+}
+
+function dayLabel(isoDate, long = false) {
+  const date = new Date(`${isoDate}T00:00:00Z`);
+  return Number.isNaN(date.getTime()) ? isoDate : (long ? fmtDayLong : fmtDay).format(date);
+}
+
+function plural(n, one, many) {
+  return `${fmtNumber.format(n)} ${n === 1 ? one : many}`;
+}
+
+function formatDuration(seconds) {
+  if (seconds < 60) return plural(Math.max(1, Math.ceil(seconds)), 'second', 'seconds');
+  const minutes = Math.ceil(seconds / 60);
+  if (minutes < 120) return plural(minutes, 'minute', 'minutes');
+  return plural(Math.ceil(minutes / 60), 'hour', 'hours');
+}
+
+function sentence(text) {
+  const t = String(text || '').trim();
+  if (!t) return t;
+  const first = t[0].toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(first) ? first : `${first}.`;
+}
+
+// ---------------------------------------------------------------- API
+
+class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    const detail = body && typeof body.detail === 'string' && body.detail ? body.detail : '';
+    super(detail ? sentence(detail) : ApiError.fallback(status));
+    this.status = status;
+    this.code = (body && body.error) || '';
+    this.retryAfter = retryAfter && /^\d+$/.test(retryAfter) ? Number(retryAfter) : null;
+    this.handled = false;
+  }
+
+  static fallback(status) {
+    if (status === 0) return 'The server could not be reached. Check that scim-appliance is running and try again.';
+    if (status >= 500) return 'The server had an internal error; its log has the cause.';
+    return `The request failed (HTTP ${status}).`;
+  }
+}
+
+/** "Too many failed attempts. Try again in 15 minutes." from a 429 and its Retry-After. */
+function retryMessage(error) {
+  const first = error.message.split(/[;,.]\s*try again/i)[0].replace(/[.]$/, '');
+  return error.retryAfter ? `${first}. Try again in ${formatDuration(error.retryAfter)}.` : error.message;
+}
+
+async function api(method, path, body, { retried = false } = {}) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  if (method !== 'GET' && method !== 'HEAD' && state.session && state.session.csrf_token) {
+    headers['X-CSRF-Token'] = state.session.csrf_token;
+  }
+  let response;
+  try {
+    response = await fetch(API + path, init);
+  } catch {
+    throw new ApiError(0, null, null);
+  }
+  const text = response.status === 204 ? '' : await response.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = null; }
+  }
+  if (!response.ok) {
+    const error = new ApiError(response.status, data, response.headers.get('Retry-After'));
+    if (response.status === 403 && error.code === 'csrf' && !retried && state.session && state.session.signed_in) {
+      // The session's token changed (e.g. the password was changed in another tab): fetch it
+      // again and retry once.
+      await loadSession();
+      if (state.session.signed_in) return api(method, path, body, { retried: true });
+      error.handled = true;
+      sessionExpired(true);
+      throw error;
+    }
+    if (error.status === 401 && error.code === 'unauthenticated') {
+      error.handled = true;
+      sessionExpired();
+    }
+    throw error;
+  }
+  return data;
+}
+
+function qs(params) {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== null && value !== undefined && value !== '') search.set(key, String(value));
+  }
+  return search.toString();
+}
+
+async function loadSession() {
+  state.session = await api('GET', '/session');
+  updateChrome();
+}
+
+function signedOutSession() {
+  return { ...(state.session || {}), signed_in: false, csrf_token: null, expires_at: null };
+}
+
+function sessionExpired(force = false) {
+  if (!force && (!state.session || !state.session.signed_in)) return;
+  state.session = signedOutSession();
+  state.flash = { kind: 'info', text: 'Your session has expired. Sign in again to continue.' };
+  closeDialogs();
+  updateChrome();
+  route();
+}
+
+// ---------------------------------------------------------------- routing
+
+function setupToken() {
+  const hash = location.hash.replace(/^#/, '');
+  if (!hash.startsWith('token=')) return null;
+  return new URLSearchParams(hash).get('token');
+}
+
+function parseHash() {
+  const raw = location.hash.replace(/^#/, '');
+  const mark = raw.indexOf('?');
+  const path = (mark < 0 ? raw : raw.slice(0, mark)) || '/';
+  const query = Object.fromEntries(new URLSearchParams(mark < 0 ? '' : raw.slice(mark + 1)));
+  let segments = [];
+  try {
+    segments = path.split('/').filter(Boolean).map(decodeURIComponent);
+  } catch {
+    segments = [];
+  }
+  return { path, query, segments };
+}
+
+function hashFor(path, params = {}) {
+  const query = qs(params);
+  return `#${path}${query ? `?${query}` : ''}`;
+}
+
+/** Changes the query of the current page without a history entry and refreshes its results. */
+function setQuery(path, params) {
+  history.replaceState(history.state, '', hashFor(path, params));
+  if (currentView && currentView.update) currentView.update(parseHash().query);
+}
+
+const ORG_TABS = [
+  ['overview', 'Overview', ''],
+  ['settings', 'SCIM provisioning', '/settings'],
+  ['members', 'Members', '/members'],
+  ['groups', 'Groups', '/groups'],
+  ['events', 'Event log', '/events'],
+];
+
+function matchRoute(segments) {
+  if (segments[0] !== 'orgs') return null;
+  if (segments.length === 1) return { key: 'orgs', render: renderOrgs, params: {} };
+  const id = segments[1];
+  const sub = segments[2];
+  const base = `/orgs/${enc(id)}`;
+  if (segments.length === 2) return { key: `overview:${id}`, render: renderOverview, params: { id } };
+  if (segments.length === 3) {
+    const pages = { settings: renderSettings, members: renderMembers, groups: renderGroups, events: renderEvents };
+    if (pages[sub]) return { key: `${sub}:${id}`, render: pages[sub], params: { id }, path: `${base}/${sub}` };
+  }
+  if (segments.length === 4 && sub === 'members') {
+    return { key: `member:${id}:${segments[3]}`, render: renderMember, params: { id, memberId: segments[3] } };
+  }
+  if (segments.length === 4 && sub === 'groups') {
+    return {
+      key: `group:${id}:${segments[3]}`, render: renderGroup, params: { id, groupId: segments[3] },
+      path: `${base}/groups/${enc(segments[3])}`,
+    };
+  }
+  return null;
+}
+
+async function route({ navigated = false, force = false } = {}) {
+  renderSeq += 1;
+  const seq = renderSeq;
+  if (!state.session) {
+    try {
+      await loadSession();
+    } catch (error) {
+      if (seq === renderSeq) renderFatal(error);
+      return;
+    }
+    if (seq !== renderSeq) return;
+  }
+  updateChrome();
+  const session = state.session;
+  const token = setupToken();
+
+  if (session.setup_required) {
+    currentView = null;
+    if (token) renderSetup(token);
+    else renderSetupMissing();
+    return;
+  }
+  if (location.pathname !== '/' || token) {
+    // A setup link opened after the password was set (or a reload of it): drop the token.
+    history.replaceState(null, '', `/${token ? '#/orgs' : location.hash}`);
+    if (token && !session.signed_in) {
+      state.flash = state.flash || { kind: 'info', text: 'The admin password is already set. Sign in with it.' };
+    }
+  }
+  if (!session.signed_in) {
+    currentView = null;
+    renderSignIn();
+    return;
+  }
+
+  let location_ = parseHash();
+  let match = matchRoute(location_.segments);
+  if (!match) {
+    history.replaceState(null, '', '#/orgs');
+    location_ = parseHash();
+    match = matchRoute(location_.segments);
+  }
+  $navOrgs.setAttribute('aria-current', match.key === 'orgs' ? 'page' : 'true');
+
+  if (state.freshKey && match.key !== `settings:${state.freshKey.orgId}`) state.freshKey = null;
+
+  if (!force && currentView && currentView.key === match.key && currentView.update) {
+    currentView.update(location_.query);
+    return;
+  }
+
+  currentView = null;
+  const ctx = {
+    key: match.key,
+    params: match.params,
+    path: match.path || location_.path,
+    query: location_.query,
+    live: () => seq === renderSeq,
+  };
+  showLoading();
+  try {
+    await match.render(ctx);
+    if (navigated && ctx.live()) focusHeading();
+  } catch (error) {
+    if (!ctx.live() || error.handled) return;
+    renderError(error);
+  }
+}
+
+function focusHeading() {
+  const heading = $main.querySelector('h1');
+  if (heading) {
+    heading.setAttribute('tabindex', '-1');
+    heading.focus({ preventScroll: false });
+  }
+}
+
+// ---------------------------------------------------------------- page chrome
+
+function updateChrome() {
+  const signedIn = Boolean(state.session && state.session.signed_in);
+  $nav.hidden = !signedIn;
+  $account.hidden = !signedIn;
+  const parts = [];
+  if (state.session && state.session.version) parts.push(`scim-appliance ${state.session.version}`);
+  if (state.session && state.session.public_url) parts.push(state.session.public_url);
+  $footer.replaceChildren(...parts.map((text, i) => h('span', { class: i ? 'footer-url' : null }, text)));
+}
+
+function setTitle(...parts) {
+  document.title = [...parts.filter(Boolean), 'scim-appliance'].join(' · ');
+}
+
+function clearMain() {
+  closeDialogs();
+  $main.replaceChildren();
+  $main.removeAttribute('aria-busy');
+}
+
+function showLoading() {
+  $main.setAttribute('aria-busy', 'true');
+  $main.replaceChildren(h('p', { class: 'loading', role: 'status' }, 'Loading…'));
+}
+
+function banner(kind, text, ...extra) {
+  const el = h('div', { class: ['banner', `banner-${kind}`], role: kind === 'error' ? 'alert' : 'status' },
+    h('p', null, text, ...extra));
+  const close = h('button', { type: 'button', class: 'banner-close', 'aria-label': 'Dismiss' }, '×');
+  close.addEventListener('click', () => el.remove());
+  el.append(close);
+  return el;
+}
+
+function takeFlash() {
+  const flash = state.flash;
+  state.flash = null;
+  return flash ? banner(flash.kind, flash.text) : null;
+}
+
+/** Shows an error at the top of the page content (above the first heading's block). */
+function showErrorBanner(error, container = $main) {
+  if (error && error.handled) return;
+  const existing = container.querySelector(':scope > .banner-error');
+  if (existing) existing.remove();
+  const el = banner('error', error instanceof Error ? error.message : String(error));
+  const heading = container.querySelector(':scope > .page-head, :scope > h1');
+  if (heading) heading.after(el);
+  else container.prepend(el);
+  el.scrollIntoView({ block: 'nearest' });
+}
+
+function breadcrumbs(items) {
+  return h('nav', { class: 'breadcrumbs', 'aria-label': 'Breadcrumb' },
+    h('ol', null, items.map(([label, href], i) => h('li', null,
+      i === items.length - 1 ? h('span', { 'aria-current': 'page' }, label) : h('a', { href }, label)))));
+}
+
+function scimBadge(enabled) {
+  return h('span', { class: ['badge', enabled ? 'badge-on' : 'badge-off'] }, enabled ? 'SCIM on' : 'SCIM off');
+}
+
+function statusBadge(active) {
+  return h('span', { class: ['badge', active ? 'badge-active' : 'badge-revoked'] }, active ? 'Active' : 'Revoked');
+}
+
+/** Clears the page and draws an organization's header and section tabs; returns the content box. */
+function orgFrame(org, tab, { trail = [], docTitle } = {}) {
+  clearMain();
+  const base = `#/orgs/${enc(org.id)}`;
+  const tabLabel = ORG_TABS.find(([key]) => key === tab)[1];
+  setTitle(docTitle || (tab === 'overview' ? null : tabLabel), org.name);
+  const crumbs = [['Organizations', '#/orgs'], [org.name, base]];
+  if (trail.length) crumbs.push(...trail);
+  else if (tab !== 'overview') crumbs.push([tabLabel, null]);
+  const badge = scimBadge(org.scim_enabled);
+  badge.id = 'org-scim-badge';
+  $main.append(
+    breadcrumbs(crumbs),
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, org.name), badge),
+    h('nav', { class: 'tabs', 'aria-label': 'Organization' },
+      h('ul', null, ORG_TABS.map(([key, label, suffix]) => h('li', null,
+        h('a', { href: base + suffix, class: 'tab', 'aria-current': key === tab ? 'page' : null }, label))))),
+  );
+  const flash = takeFlash();
+  if (flash) $main.append(flash);
+  const content = h('div', { class: 'content' });
+  $main.append(content);
+  return content;
+}
+
+function updateScimBadge(enabled) {
+  const old = document.getElementById('org-scim-badge');
+  if (!old) return;
+  const badge = scimBadge(enabled);
+  badge.id = 'org-scim-badge';
+  old.replaceWith(badge);
+}
+
+function renderError(error) {
+  clearMain();
+  const notFound = error.status === 404;
+  setTitle(notFound ? 'Not found' : 'Error');
+  const retry = h('button', { type: 'button', class: 'btn' }, 'Try again');
+  retry.addEventListener('click', () => route({ force: true }));
+  $main.append(
+    h('div', { class: 'empty-state' },
+      h('h1', { tabindex: '-1' }, notFound ? 'Not found' : 'Something went wrong'),
+      h('p', null, notFound
+        ? 'This page does not exist, or what it showed was deleted (an identity provider may have removed it).'
+        : error.message),
+      h('p', { class: 'actions' }, notFound ? null : retry, h('a', { href: '#/orgs', class: 'btn' }, 'All organizations'))),
+  );
+}
+
+function renderFatal(error) {
+  clearMain();
+  setTitle('Unavailable');
+  const retry = h('button', { type: 'button', class: 'btn btn-primary' }, 'Try again');
+  retry.addEventListener('click', () => { state.session = null; showLoading(); route(); });
+  $main.append(h('div', { class: 'auth-wrap' }, h('div', { class: 'card auth-card' },
+    h('h1', null, 'The server did not answer'),
+    h('p', null, error.message),
+    retry)));
+}
+
+// ---------------------------------------------------------------- tables, pagers, fields
+
+/** A horizontally scrollable table: columns = [label | {label, class}], rows = arrays of cells. */
+function dataTable({ caption, columns, rows, rowHref }) {
+  const cols = columns.map((col) => (typeof col === 'string' ? { label: col } : col));
+  // Explicit roles keep the table semantics when narrow screens restyle rows as cards.
+  const table = h('table', { class: 'data', role: 'table' },
+    h('caption', { class: 'visually-hidden' }, caption),
+    h('thead', { role: 'rowgroup' }, h('tr', { role: 'row' }, cols.map((c) => h('th', { scope: 'col', role: 'columnheader', class: c.class }, c.label)))),
+    h('tbody', { role: 'rowgroup' }, rows.map((cells, i) => {
+      const tr = h('tr', { role: 'row' }, cells.map((cell, j) => {
+        const c = cols[j] || {};
+        const attrs = { class: c.class, 'data-label': c.label };
+        const value = h('span', { class: 'cell-value' }, cell);
+        return j === 0
+          ? h('th', { scope: 'row', role: 'rowheader', ...attrs }, value)
+          : h('td', { role: 'cell', ...attrs }, value);
+      }));
+      if (rowHref) {
+        // The first cell holds a real link for keyboards and screen readers; a click anywhere
+        // else in the row follows it too.
+        tr.classList.add('row-link');
+        tr.addEventListener('click', (event) => {
+          if (event.target.closest('a, button, input, select, textarea')) return;
+          if (window.getSelection && String(window.getSelection())) return;
+          location.hash = rowHref(i);
+        });
+      }
+      return tr;
+    })));
+  return h('div', { class: 'table-wrap', role: 'region', 'aria-label': caption, tabindex: '0' }, table);
+}
+
+function field({ label, control, hint, id }) {
+  const controlId = id || control.id || nextId('field');
+  control.id = controlId;
+  let hintEl = null;
+  if (hint) {
+    hintEl = h('p', { class: 'hint', id: `${controlId}-hint` }, hint);
+    const described = control.getAttribute('aria-describedby');
+    control.setAttribute('aria-describedby', [described, hintEl.id].filter(Boolean).join(' '));
+  }
+  return h('div', { class: 'field' }, h('label', { for: controlId }, label), control, hintEl);
+}
+
+function selectControl(options, value) {
+  return h('select', { value: String(value) }, options.map(([v, label]) => h('option', { value: String(v) }, label)));
+}
+
+function formError() {
+  return h('p', { class: 'form-error', role: 'alert', hidden: true });
+}
+
+function setFormError(el, message, invalidControl) {
+  el.textContent = message || '';
+  el.hidden = !message;
+  if (!el.id) el.id = nextId('error');
+  for (const control of el.closest('form, dialog, div')?.querySelectorAll('[aria-invalid]') || []) {
+    control.removeAttribute('aria-invalid');
+    const ids = (control.getAttribute('aria-describedby') || '').split(' ').filter((x) => x && x !== el.id);
+    if (ids.length) control.setAttribute('aria-describedby', ids.join(' '));
+    else control.removeAttribute('aria-describedby');
+  }
+  if (message && invalidControl) {
+    invalidControl.setAttribute('aria-invalid', 'true');
+    const ids = (invalidControl.getAttribute('aria-describedby') || '').split(' ').filter(Boolean);
+    invalidControl.setAttribute('aria-describedby', [...ids, el.id].join(' '));
+    invalidControl.focus();
+  }
+}
+
+function pageCount(total, perPage) {
+  return Math.max(1, Math.ceil(total / perPage));
+}
+
+/** "1–25 of 120" with Previous/Next links to the given hashes. */
+function pager({ total, page, perPage, hrefFor, noun }) {
+  const from = total === 0 ? 0 : (page - 1) * perPage + 1;
+  const to = Math.min(total, page * perPage);
+  const pages = pageCount(total, perPage);
+  const range = total === 0 ? `0 ${noun}` : `${fmtNumber.format(from)}–${fmtNumber.format(to)} of ${fmtNumber.format(total)}`;
+  const link = (label, target, enabled, rel) => (enabled
+    ? h('a', { href: hrefFor(target), class: 'btn btn-small', rel, 'data-pager': rel }, label)
+    : h('span', { class: 'btn btn-small', 'aria-disabled': 'true' }, label));
+  return h('nav', { class: 'pager', 'aria-label': 'Pages' },
+    h('p', { class: 'pager-range' }, range, pages > 1 ? h('span', { class: 'muted' }, ` · page ${page} of ${pages}`) : null),
+    h('div', { class: 'pager-links' },
+      link('Previous', page - 1, page > 1, 'prev'),
+      link('Next', page + 1, page < pages, 'next')));
+}
+
+/** Re-focuses the pager link that had focus before the results were replaced. */
+function keepPagerFocus(container, fn) {
+  const active = document.activeElement;
+  const which = active && container.contains(active) ? active.dataset.pager || 'other' : null;
+  fn();
+  if (!which) return;
+  const again = which !== 'other' && container.querySelector(`[data-pager="${which}"]`);
+  if (again) again.focus();
+  else {
+    const target = container.querySelector('.pager-range') || container;
+    target.setAttribute('tabindex', '-1');
+    target.focus();
+  }
+}
+
+function intParam(value, fallback, min = 1, max = Infinity) {
+  const n = Number.parseInt(value, 10);
+  return Number.isFinite(n) && n >= min && n <= max ? n : fallback;
+}
+
+function emptyState(title, ...body) {
+  return h('div', { class: 'empty-state' }, h('p', { class: 'empty-title' }, title), body.length ? h('p', null, ...body) : null);
+}
+
+// ---------------------------------------------------------------- clipboard
+
+function legacyCopy(text, input) {
+  let ok = false;
+  if (input && input.type !== 'password') {
+    input.focus();
+    input.select();
+    try { ok = document.execCommand('copy'); } catch { ok = false; }
+    return ok;
+  }
+  // A password field cannot be copied from; copy through an off-screen text area instead.
+  const area = h('textarea', { class: 'offscreen', readonly: true, 'aria-hidden': 'true', tabindex: '-1' });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  try { ok = document.execCommand('copy'); } catch { ok = false; }
+  area.remove();
+  if (input) input.focus();
+  return ok;
+}
+
+async function copyToClipboard(text, button, input) {
+  let ok = false;
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      ok = true;
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) ok = legacyCopy(text, input);
+  if (ok) {
+    const label = button.dataset.label || button.textContent;
+    button.dataset.label = label;
+    button.textContent = 'Copied';
+    button.classList.add('copied');
+    clearTimeout(Number(button.dataset.timer));
+    button.dataset.timer = String(setTimeout(() => {
+      button.textContent = label;
+      button.classList.remove('copied');
+    }, 2000));
+    announce('Copied');
+  } else {
+    if (input) { input.focus(); input.select(); }
+    announce('Copying failed: the text is selected, press Ctrl+C or ⌘C to copy it');
+  }
+}
+
+function copyButton(getText, input, label = 'Copy') {
+  const button = h('button', { type: 'button', class: 'btn' }, label);
+  if (input) button.setAttribute('aria-controls', input.id);
+  button.addEventListener('click', () => copyToClipboard(getText(), button, input));
+  return button;
+}
+
+// ---------------------------------------------------------------- dialogs
+
+function closeDialogs() {
+  for (const dialog of document.querySelectorAll('dialog[open]')) dialog.close();
+}
+
+/**
+ * A modal <dialog> (focus stays inside; Escape cancels). onConfirm may throw to show an error
+ * in the dialog, or return false to keep it open.
+ */
+function openDialog({ title, body = [], confirmLabel, danger = false, onConfirm, initialFocus }) {
+  const opener = document.activeElement;
+  const titleId = nextId('dialog-title');
+  const error = formError();
+  const confirm = h('button', { type: 'submit', class: ['btn', danger ? 'btn-danger' : 'btn-primary'] }, confirmLabel);
+  const cancel = h('button', { type: 'button', class: 'btn' }, 'Cancel');
+  const form = h('form', { class: 'dialog-form', novalidate: true },
+    h('h2', { id: titleId }, title), body, error, h('div', { class: 'dialog-actions' }, cancel, confirm));
+  const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId }, form);
+  document.body.append(dialog);
+  let busy = false;
+  cancel.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('cancel', (event) => { if (busy) event.preventDefault(); });
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+  });
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (busy || confirm.disabled) return;
+    busy = true;
+    confirm.disabled = true;
+    setFormError(error, '');
+    try {
+      const keep = await onConfirm({ dialog, error });
+      if (keep !== false && dialog.open) dialog.close();
+    } catch (e) {
+      if (e.handled) { if (dialog.open) dialog.close(); return; }
+      setFormError(error, e.message, e.control);
+    } finally {
+      busy = false;
+      if (dialog.isConnected) confirm.disabled = Boolean(confirm.dataset.locked);
+    }
+  });
+  dialog.showModal();
+  if (initialFocus) initialFocus.focus();
+  return { dialog, confirm, error };
+}
+
+function fieldError(message, control) {
+  const error = new Error(message);
+  error.control = control;
+  return error;
+}
+
+function passwordProblem(password, confirmation) {
+  const length = [...password].length;
+  if (length < MIN_PASSWORD) return `The password must have at least ${MIN_PASSWORD} characters (it has ${length}).`;
+  if (length > MAX_PASSWORD) return `The password must have at most ${MAX_PASSWORD} characters.`;
+  if (password !== confirmation) return 'The two passwords are not the same.';
+  return null;
+}
+
+function openChangePassword() {
+  const current = h('input', { type: 'password', autocomplete: 'current-password', required: true });
+  const fresh = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: MIN_PASSWORD });
+  const again = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: MIN_PASSWORD });
+  openDialog({
+    title: 'Change the admin password',
+    body: [
+      h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'admin', hidden: true }),
+      field({ label: 'Current password', control: current }),
+      field({ label: 'New password', control: fresh, hint: `At least ${MIN_PASSWORD} characters.` }),
+      field({ label: 'Confirm the new password', control: again }),
+      h('p', { class: 'hint' }, 'Every other session (other browsers) is signed out.'),
+    ],
+    confirmLabel: 'Change password',
+    initialFocus: current,
+    onConfirm: async () => {
+      if (!current.value) throw fieldError('Enter the current password.', current);
+      const problem = passwordProblem(fresh.value, again.value);
+      if (problem) throw fieldError(problem, problem.includes('same') ? again : fresh);
+      try {
+        state.session = await api('POST', '/password', { current_password: current.value, new_password: fresh.value });
+      } catch (e) {
+        if (e.code === 'wrong_password') e.control = current;
+        else if (e.status === 400) e.control = fresh;
+        throw e;
+      }
+      updateChrome();
+      const flash = banner('success', 'The password was changed. Every other session was signed out.');
+      const heading = $main.querySelector('.page-head, h1');
+      if (heading) heading.after(flash);
+      return true;
+    },
+  });
+}
+
+async function signOut() {
+  try {
+    await api('POST', '/logout');
+  } catch (e) {
+    if (!e.handled && e.status !== 401) {
+      showErrorBanner(e);
+      return;
+    }
+  }
+  state.session = signedOutSession();
+  state.flash = { kind: 'info', text: 'You have signed out.' };
+  state.freshKey = null;
+  updateChrome();
+  route({ navigated: true });
+}
+
+// ---------------------------------------------------------------- sign-in and setup
+
+function authPage(title, ...content) {
+  clearMain();
+  setTitle(title);
+  const card = h('div', { class: 'card auth-card' }, h('h1', { tabindex: '-1' }, title), takeFlash(), content);
+  $main.append(h('div', { class: 'auth-wrap' }, card));
+  return card;
+}
+
+function renderSignIn() {
+  const password = h('input', { type: 'password', name: 'password', autocomplete: 'current-password', required: true });
+  const error = formError();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Sign in');
+  const form = h('form', { novalidate: true },
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'admin', hidden: true }),
+    field({ label: 'Admin password', control: password }),
+    error,
+    submit);
+  authPage('Sign in',
+    h('p', { class: 'muted' }, 'Sign in to configure the organizations served by this scim-appliance.'),
+    form,
+    h('p', { class: 'hint' }, 'Forgot the password? On the server, run ', h('code', null, 'scim-appliance admin set-password'), '.'));
+  password.focus();
+  let lockedUntil = 0;
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (Date.now() < lockedUntil) return;
+    if (!password.value) {
+      setFormError(error, 'Enter the admin password.', password);
+      return;
+    }
+    submit.disabled = true;
+    setFormError(error, '');
+    try {
+      state.session = await api('POST', '/login', { password: password.value });
+      updateChrome();
+      announce('Signed in');
+      route({ navigated: true });
+    } catch (e) {
+      const message = e.status === 429 ? retryMessage(e) : e.message;
+      if (e.status === 429) {
+        const wait = e.retryAfter || 60;
+        lockedUntil = Date.now() + wait * 1000;
+        setTimeout(() => { submit.disabled = false; }, wait * 1000);
+        setFormError(error, message, password);
+        return;
+      }
+      setFormError(error, message, password);
+      password.select();
+      submit.disabled = false;
+    }
+    if (Date.now() >= lockedUntil) submit.disabled = false;
+  });
+}
+
+function renderSetup(token) {
+  const password = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: MIN_PASSWORD });
+  const again = h('input', { type: 'password', autocomplete: 'new-password', required: true, minlength: MIN_PASSWORD });
+  const error = formError();
+  const submit = h('button', { type: 'submit', class: 'btn btn-primary btn-block' }, 'Save password and sign in');
+  const form = h('form', { novalidate: true },
+    h('input', { type: 'text', name: 'username', autocomplete: 'username', value: 'admin', hidden: true }),
+    field({ label: 'New admin password', control: password, hint: `At least ${MIN_PASSWORD} characters. A passphrase of several words is easy to type and hard to guess.` }),
+    field({ label: 'Confirm the password', control: again }),
+    error,
+    submit);
+  authPage('Choose the admin password',
+    h('p', null, 'Welcome to scim-appliance. This password protects this configuration page; there is one administrator. You can change it later here, or reset it on the server with ',
+      h('code', null, 'scim-appliance admin set-password'), '.'),
+    form);
+  password.focus();
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const problem = passwordProblem(password.value, again.value);
+    if (problem) {
+      setFormError(error, problem, problem.includes('same') ? again : password);
+      return;
+    }
+    submit.disabled = true;
+    setFormError(error, '');
+    try {
+      state.session = await api('POST', '/setup', { token, password: password.value });
+      history.replaceState(null, '', '/#/orgs');
+      state.flash = { kind: 'success', text: 'The admin password is set and you are signed in. Create an organization to get its SCIM URL and API key.' };
+      updateChrome();
+      announce('Password saved. Signed in.');
+      route({ navigated: true });
+    } catch (e) {
+      if (e.code === 'already_set_up') {
+        state.session = null;
+        history.replaceState(null, '', '/#/orgs');
+        state.flash = { kind: 'info', text: 'The admin password was already set. Sign in with it.' };
+        route({ navigated: true });
+        return;
+      }
+      let message = e.message;
+      if (e.code === 'invalid_setup_token') {
+        message = 'This setup link is not valid any more: it was used already, or it is from an earlier start of the server. Use the link in the newest server log, or run scim-appliance admin set-password on the server.';
+      } else if (e.status === 429) {
+        message = retryMessage(e);
+      }
+      setFormError(error, message, e.status === 400 ? password : null);
+      submit.disabled = false;
+    }
+  });
+}
+
+function renderSetupMissing() {
+  authPage('Finish setting up scim-appliance',
+    h('p', null, 'No admin password has been set yet.'),
+    h('p', null, 'Open the setup link printed in the server log (it ends in ',
+      h('code', null, '/setup#token=…'), '), or run ', h('code', null, 'scim-appliance admin set-password'),
+      ' on the server and then reload this page.'),
+    h('p', { class: 'hint' }, 'The link changes every time the server starts, and works once.'));
+}
+
+// ---------------------------------------------------------------- organizations list
+
+async function renderOrgs(ctx) {
+  const data = await api('GET', '/orgs');
+  if (!ctx.live()) return;
+  clearMain();
+  setTitle('Organizations');
+  const organizations = data.organizations || [];
+
+  const name = h('input', { type: 'text', name: 'name', autocomplete: 'off', required: true, maxlength: 200 });
+  const error = formError();
+  const create = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Create organization');
+  const form = h('form', { class: 'inline-form', novalidate: true },
+    field({ label: 'Name', control: name }), create, error);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    if (!name.value.trim()) {
+      setFormError(error, 'Enter a name for the organization.', name);
+      return;
+    }
+    create.disabled = true;
+    setFormError(error, '');
+    try {
+      const org = await api('POST', '/orgs', { name: name.value.trim() });
+      state.flash = { kind: 'success', text: `“${org.name}” was created. To connect your identity provider, enable SCIM and generate an API key.` };
+      announce(`Organization ${org.name} created`);
+      location.hash = `#/orgs/${enc(org.id)}/settings`;
+    } catch (e) {
+      if (!e.handled) setFormError(error, e.message, name);
+      create.disabled = false;
+    }
+  });
+
+  let list;
+  if (!organizations.length) {
+    list = emptyState('No organizations yet',
+      'Each organization has its own SCIM URL, API key and directory of members and groups. Create one above, then connect your identity provider to it.');
+  } else {
+    list = dataTable({
+      caption: 'Organizations',
+      columns: ['Name', 'SCIM', { label: 'Members (active / total)', class: 'num' }, { label: 'Groups', class: 'num' },
+        'Last provisioning activity', { label: 'Actions', class: 'actions-col' }],
+      rows: organizations.map((org) => [
+        h('a', { href: `#/orgs/${enc(org.id)}` }, org.name),
+        scimBadge(org.scim_enabled),
+        h('span', { title: `${org.active_members} active, ${org.revoked_members} revoked, ${org.members} in total` },
+          `${fmtNumber.format(org.active_members)} / ${fmtNumber.format(org.members)}`),
+        fmtNumber.format(org.groups),
+        timeRelative(org.last_activity_at),
+        h('div', { class: 'row-actions' },
+          h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Rename ${org.name}`, onclick: () => openRename(org) }, 'Rename'),
+          h('button', { type: 'button', class: 'btn btn-small btn-danger-quiet', 'aria-label': `Delete ${org.name}`, onclick: () => openDelete(org) }, 'Delete')),
+      ]),
+    });
+  }
+
+  $main.append(
+    h('div', { class: 'page-head' }, h('h1', { tabindex: '-1' }, 'Organizations')),
+    takeFlash() || '',
+    h('p', { class: 'lede' }, 'Identity providers provision each organization through its own SCIM URL and API key, as with Bitwarden’s SCIM service.'),
+    h('section', { class: 'card', 'aria-labelledby': 'create-org-title' },
+      h('h2', { id: 'create-org-title' }, 'Create an organization'), form),
+    h('section', { 'aria-labelledby': 'org-list-title' },
+      h('h2', { id: 'org-list-title', class: 'section-title' }, organizations.length ? plural(organizations.length, 'organization', 'organizations') : 'Your organizations'),
+      list),
+  );
+  currentView = { key: ctx.key };
+}
+
+function openRename(org, after) {
+  const name = h('input', { type: 'text', autocomplete: 'off', required: true, maxlength: 200, value: org.name });
+  openDialog({
+    title: `Rename “${org.name}”`,
+    body: [field({ label: 'New name', control: name })],
+    confirmLabel: 'Rename',
+    initialFocus: name,
+    onConfirm: async () => {
+      if (!name.value.trim()) throw fieldError('Enter a name for the organization.', name);
+      const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { name: name.value.trim() });
+      state.flash = { kind: 'success', text: `Renamed to “${updated.name}”.` };
+      announce(`Renamed to ${updated.name}`);
+      setTimeout(() => (after ? after(updated) : route({ force: true })), 0);
+      return true;
+    },
+  });
+  name.select();
+}
+
+function openDelete(org) {
+  const typed = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false' });
+  const { confirm } = openDialog({
+    title: `Delete “${org.name}”?`,
+    danger: true,
+    body: [
+      h('p', null, 'This permanently deletes the organization with its API key, ',
+        plural(org.members, 'member', 'members'), ', ', plural(org.groups, 'group', 'groups'),
+        ' and its event log. Its identity provider will no longer be able to provision it. This cannot be undone.'),
+      field({ label: `Type the organization name, ${org.name}, to confirm`, control: typed }),
+    ],
+    confirmLabel: 'Delete organization',
+    initialFocus: typed,
+    onConfirm: async () => {
+      if (typed.value !== org.name) throw fieldError('The name you typed does not match.', typed);
+      await api('DELETE', `/orgs/${enc(org.id)}`);
+      state.flash = { kind: 'success', text: `“${org.name}” was deleted.` };
+      announce(`Organization ${org.name} deleted`);
+      setTimeout(() => {
+        if (location.hash === '#/orgs') route({ force: true, navigated: true });
+        else location.hash = '#/orgs';
+      }, 0);
+      return true;
+    },
+  });
+  confirm.disabled = true;
+  confirm.dataset.locked = '1';
+  typed.addEventListener('input', () => {
+    const match = typed.value === org.name;
+    confirm.disabled = !match;
+    if (match) delete confirm.dataset.locked;
+    else confirm.dataset.locked = '1';
+  });
+}
+
+// ---------------------------------------------------------------- overview
+
+async function renderOverview(ctx) {
+  const { id } = ctx.params;
+  const [org, events] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/events?${qs({ limit: 5 })}`).catch((e) => (e.handled ? Promise.reject(e) : null)),
+  ]);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'overview');
+
+  const seats = org.seat_limit === null || org.seat_limit === undefined
+    ? { value: 'No limit', note: null }
+    : { value: fmtNumber.format(org.seat_limit), note: `${fmtNumber.format(Math.max(0, org.seat_limit - org.active_members))} free` };
+  const stat = (label, value, note, href) => h('div', { class: 'stat' },
+    h('dt', null, label),
+    h('dd', null, href ? h('a', { href }, value) : value, note ? h('span', { class: 'stat-note' }, note) : null));
+  const base = `#/orgs/${enc(org.id)}`;
+  const stats = h('dl', { class: 'stats' },
+    stat('Members', fmtNumber.format(org.members), null, `${base}/members`),
+    stat('Active', fmtNumber.format(org.active_members), null, hashFor(`/orgs/${enc(org.id)}/members`, { status: 'active' })),
+    stat('Revoked', fmtNumber.format(org.revoked_members), null, hashFor(`/orgs/${enc(org.id)}/members`, { status: 'revoked' })),
+    stat('Groups', fmtNumber.format(org.groups), null, `${base}/groups`),
+    stat('Seat limit', seats.value, seats.note));
+
+  const ready = org.scim_enabled && org.api_key;
+  const status = h('section', { class: ['card', 'status-card', ready ? 'is-ready' : 'is-pending'], 'aria-labelledby': 'scim-status-title' },
+    h('h2', { id: 'scim-status-title' }, 'SCIM provisioning'),
+    h('ul', { class: 'checklist' },
+      h('li', { class: org.scim_enabled ? 'done' : 'todo' }, org.scim_enabled ? 'SCIM is enabled.' : 'SCIM is disabled: identity providers get 401.'),
+      h('li', { class: org.api_key ? 'done' : 'todo' }, org.api_key
+        ? ['API key ', h('code', null, org.api_key.key_id), ' created ', timeRelative(org.api_key.created_at), '.']
+        : 'No API key yet.'),
+      h('li', { class: 'info' }, 'Last provisioning activity: ', timeRelative(org.last_activity_at), '.')),
+    h('p', null, h('a', { href: `${base}/settings`, class: ready ? 'btn' : 'btn btn-primary' },
+      ready ? 'SCIM URL and API key' : 'Set up SCIM provisioning')));
+
+  const activity = Array.isArray(org.activity) ? org.activity : [];
+  const total = activity.reduce((sum, day) => sum + (day.events || 0), 0);
+  const figure = h('figure', { class: 'chart' });
+  const chartCard = h('section', { class: 'card', 'aria-labelledby': 'activity-title' },
+    h('h2', { id: 'activity-title' }, 'Provisioning events per day'),
+    h('p', { class: 'hint' }, `Changes made through SCIM in the last 30 days (UTC): ${plural(total, 'event', 'events')}.`),
+    figure);
+
+  let recent = null;
+  if (events && events.events) {
+    recent = h('section', { class: 'card', 'aria-labelledby': 'recent-title' },
+      h('h2', { id: 'recent-title' }, 'Recent events'),
+      events.events.length
+        ? h('ul', { class: 'recent' }, events.events.map((event) => h('li', null,
+          timeRelative(event.at), ' ', h('span', { class: 'event-type' }, event.type), ' ', h('span', null, event.summary || ''))))
+        : h('p', { class: 'muted' }, 'Nothing has happened yet.'),
+      h('p', null, h('a', { href: `${base}/events` }, 'Open the event log')));
+  }
+
+  content.append(stats, h('div', { class: 'grid-2' }, status, recent), chartCard);
+  drawActivityChart(figure, activity);
+  currentView = { key: ctx.key };
+}
+
+function niceCeiling(max) {
+  if (max <= 4) return 4;
+  const power = 10 ** Math.floor(Math.log10(max));
+  // Even ceilings, so that the middle grid line is a whole number of events too.
+  for (const step of [1, 2, 4, 6, 8, 10]) {
+    if (step * power >= max) return step * power;
+  }
+  return 10 * power;
+}
+
+/** A bar chart of events per day as inline SVG, with a text summary and a visually hidden table. */
+function drawActivityChart(figure, activity) {
+  const width = Math.max(300, Math.min(1000, Math.round(figure.clientWidth || 640)));
+  const height = 220;
+  const pad = { left: 40, right: 8, top: 14, bottom: 30 };
+  const plotW = width - pad.left - pad.right;
+  const plotH = height - pad.top - pad.bottom;
+  const max = activity.reduce((m, d) => Math.max(m, d.events || 0), 0);
+  const top = niceCeiling(max);
+  const slot = plotW / Math.max(1, activity.length);
+  const barW = Math.max(2, Math.min(28, slot * 0.7));
+  const total = activity.reduce((sum, d) => sum + (d.events || 0), 0);
+  const busiest = activity.reduce((best, d) => (!best || d.events > best.events ? d : best), null);
+  const titleId = nextId('chart-title');
+  const descId = nextId('chart-desc');
+  const summary = activity.length
+    ? `${plural(total, 'event', 'events')} from ${dayLabel(activity[0].date, true)} to ${dayLabel(activity[activity.length - 1].date, true)}`
+      + (busiest && busiest.events ? `; the busiest day was ${dayLabel(busiest.date, true)} with ${plural(busiest.events, 'event', 'events')}.` : '; no events.')
+    : 'No data.';
+
+  const chart = s('svg', {
+    class: 'chart-svg', viewBox: `0 0 ${width} ${height}`, width, height, role: 'img',
+    'aria-labelledby': `${titleId} ${descId}`, preserveAspectRatio: 'xMidYMid meet',
+  },
+  s('title', { id: titleId }, 'Provisioning events per day, last 30 days'),
+  s('desc', { id: descId }, summary));
+
+  for (const fraction of [0, 0.5, 1]) {
+    const y = pad.top + plotH - fraction * plotH;
+    chart.append(
+      s('line', { class: fraction === 0 ? 'chart-axis' : 'chart-grid', x1: pad.left, x2: width - pad.right, y1: y, y2: y }),
+      s('text', { class: 'chart-label', x: pad.left - 6, y: y + 4, 'text-anchor': 'end' }, fmtNumber.format(top * fraction)));
+  }
+  activity.forEach((day, i) => {
+    const x = pad.left + i * slot + (slot - barW) / 2;
+    const barH = day.events ? Math.max(2, (day.events / top) * plotH) : 0;
+    const isToday = i === activity.length - 1;
+    const group = s('g', { class: ['chart-day', isToday ? 'is-today' : null].filter(Boolean).join(' ') },
+      s('title', null, `${dayLabel(day.date, true)}: ${plural(day.events || 0, 'event', 'events')}`),
+      // An invisible full-height target, so that hovering any day shows its tooltip.
+      s('rect', { class: 'chart-hit', x: pad.left + i * slot, y: pad.top, width: slot, height: plotH }));
+    if (barH) group.append(s('rect', { class: 'chart-bar', x, y: pad.top + plotH - barH, width: barW, height: barH, rx: Math.min(3, barW / 3) }));
+    chart.append(group);
+    if ((activity.length - 1 - i) % 7 === 0) {
+      chart.append(s('text', { class: 'chart-label', x: x + barW / 2, y: height - 10, 'text-anchor': 'middle' },
+        isToday ? 'Today' : dayLabel(day.date)));
+    }
+  });
+
+  const table = h('table', null,
+    h('caption', null, 'Provisioning events per day'),
+    h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Day (UTC)'), h('th', { scope: 'col' }, 'Events'))),
+    h('tbody', null, activity.map((day) => h('tr', null,
+      h('th', { scope: 'row' }, dayLabel(day.date, true)), h('td', null, fmtNumber.format(day.events || 0))))));
+  figure.replaceChildren(chart, h('figcaption', { class: 'visually-hidden' }, summary), h('div', { class: 'visually-hidden' }, table));
+}
+
+// ---------------------------------------------------------------- SCIM provisioning (settings)
+
+async function renderSettings(ctx) {
+  const { id } = ctx.params;
+  const org = await api('GET', `/orgs/${enc(id)}`);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'settings');
+
+  // Enable SCIM
+  const enabled = h('input', { type: 'checkbox', checked: org.scim_enabled });
+  const enabledHint = h('p', { class: 'hint', id: nextId('scim-hint') });
+  const describeEnabled = () => {
+    enabledHint.textContent = org.scim_enabled
+      ? 'Identity providers can create, update, revoke and remove members and groups with the API key below.'
+      : 'While SCIM is disabled, identity providers get 401 Unauthorized and nothing in the directory changes. Members and groups are kept.';
+  };
+  describeEnabled();
+  enabled.setAttribute('aria-describedby', enabledHint.id);
+  enabled.id = nextId('scim-enabled');
+  enabled.addEventListener('change', async () => {
+    const wanted = enabled.checked;
+    enabled.disabled = true;
+    try {
+      const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { scim_enabled: wanted });
+      Object.assign(org, updated);
+      enabled.checked = org.scim_enabled;
+      describeEnabled();
+      updateScimBadge(org.scim_enabled);
+      announce(org.scim_enabled ? 'SCIM enabled' : 'SCIM disabled');
+    } catch (e) {
+      enabled.checked = !wanted;
+      showErrorBanner(e, content);
+    } finally {
+      enabled.disabled = false;
+    }
+  });
+
+  const urlInput = h('input', { type: 'text', readonly: true, value: org.scim_url, class: 'mono', spellcheck: 'false', autocomplete: 'off' });
+  urlInput.id = nextId('scim-url');
+  const scimSection = h('section', { class: 'card', 'aria-labelledby': 'scim-title' },
+    h('h2', { id: 'scim-title' }, 'SCIM provisioning'),
+    h('p', null, 'Automatically sync users and groups from your identity provider (Microsoft Entra ID, Okta, JumpCloud, OneLogin, Ping Identity, Google Workspace…): give it the SCIM URL and API key below.'),
+    h('div', { class: 'checkbox-field' }, enabled, h('label', { for: enabled.id }, 'Enable SCIM')),
+    enabledHint,
+    h('div', { class: 'field' },
+      h('label', { for: urlInput.id }, 'SCIM URL'),
+      h('div', { class: 'input-row' }, urlInput, copyButton(() => urlInput.value, urlInput, 'Copy')),
+      h('p', { class: 'hint' }, 'Called “Tenant URL” in Entra ID and “SCIM connector base URL” in Okta.')));
+
+  // API key
+  const keyArea = h('div', { class: 'key-area' });
+  const keySection = h('section', { class: 'card', 'aria-labelledby': 'key-title' },
+    h('h2', { id: 'key-title' }, 'SCIM API key'),
+    h('p', null, 'The identity provider sends this key as a bearer token (“Secret token” in Entra ID, “API token” in Okta). It is shown only once, when it is generated.'),
+    keyArea);
+  const drawKey = () => {
+    const fresh = state.freshKey && state.freshKey.orgId === org.id ? state.freshKey : null;
+    const generate = async () => {
+      const answer = await api('POST', `/orgs/${enc(org.id)}/api-key`);
+      state.freshKey = { orgId: org.id, ...answer };
+      org.api_key = { key_id: answer.key_id, created_at: answer.created_at };
+      if (answer.scim_url) {
+        org.scim_url = answer.scim_url;
+        urlInput.value = answer.scim_url;
+      }
+      drawKey();
+      announce('API key generated. Copy it now: it is shown only once.');
+      const heading = keyArea.querySelector('.fresh-key h3');
+      if (heading) heading.focus();
+    };
+    const parts = [];
+    if (fresh) parts.push(freshKeyBox(fresh));
+    if (org.api_key) {
+      if (!fresh) {
+        parts.push(h('dl', { class: 'meta' },
+          h('div', null, h('dt', null, 'Key ID'), h('dd', null, h('code', null, org.api_key.key_id))),
+          h('div', null, h('dt', null, 'Created'), h('dd', null, timeExact(org.api_key.created_at)))),
+        h('p', { class: 'hint' }, 'The key itself cannot be shown again. If it was lost, rotate it and give the new key to your identity provider.'));
+      }
+      const rotate = h('button', { type: 'button', class: 'btn' }, 'Rotate API key');
+      rotate.addEventListener('click', () => openDialog({
+        title: 'Rotate the API key?',
+        danger: true,
+        body: [
+          h('p', null, 'The current key (ID ', h('code', null, org.api_key.key_id), ') stops working immediately. Your identity provider gets 401 until you paste the new key into its SCIM settings.')],
+        confirmLabel: 'Rotate API key',
+        onConfirm: async () => {
+          await generate();
+          return true;
+        },
+      }));
+      parts.push(h('p', { class: 'actions' }, rotate));
+    } else {
+      const button = h('button', { type: 'button', class: 'btn btn-primary' }, 'Generate API key');
+      const error = formError();
+      button.addEventListener('click', async () => {
+        button.disabled = true;
+        setFormError(error, '');
+        try {
+          await generate();
+        } catch (e) {
+          if (!e.handled) setFormError(error, e.message);
+          button.disabled = false;
+        }
+      });
+      parts.push(h('p', null, 'This organization has no API key yet.'), h('p', { class: 'actions' }, button), error);
+    }
+    keyArea.replaceChildren(...parts);
+  };
+  drawKey();
+
+  // Seat limit
+  const seats = h('input', { type: 'number', min: 0, step: 1, inputmode: 'numeric', value: org.seat_limit ?? '' });
+  const seatsError = formError();
+  const seatsSave = h('button', { type: 'submit', class: 'btn' }, 'Save');
+  seats.id = nextId('seats');
+  const seatsHint = h('p', { class: 'hint', id: `${seats.id}-hint` }, 'The most active members this organization may have; revoked members hold no seat. Creating or restoring a member beyond it is refused with “Seat limit has been reached.” Leave empty for no limit.');
+  seats.setAttribute('aria-describedby', seatsHint.id);
+  const seatsForm = h('form', { novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: seats.id }, 'Seat limit'),
+      h('div', { class: 'input-row' }, seats, seatsSave),
+      seatsHint),
+    seatsError);
+  seatsForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const raw = seats.value.trim();
+    if (raw !== '' && !/^\d+$/.test(raw)) {
+      setFormError(seatsError, 'Enter a whole number, or leave the field empty for no limit.', seats);
+      return;
+    }
+    if (seats.validity && seats.validity.badInput) {
+      setFormError(seatsError, 'Enter a whole number, or leave the field empty for no limit.', seats);
+      return;
+    }
+    seatsSave.disabled = true;
+    setFormError(seatsError, '');
+    try {
+      const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { seat_limit: raw === '' ? null : Number(raw) });
+      Object.assign(org, updated);
+      seats.value = org.seat_limit ?? '';
+      announce(org.seat_limit === null ? 'Seat limit removed' : `Seat limit saved: ${org.seat_limit}`);
+      seatsSave.textContent = 'Saved';
+      setTimeout(() => { seatsSave.textContent = 'Save'; }, 2000);
+    } catch (e) {
+      if (!e.handled) setFormError(seatsError, e.message, seats);
+    } finally {
+      seatsSave.disabled = false;
+    }
+  });
+  const seatSection = h('section', { class: 'card', 'aria-labelledby': 'seats-title' },
+    h('h2', { id: 'seats-title' }, 'Seats'), seatsForm);
+
+  // Organization: rename, delete
+  const rename = h('button', { type: 'button', class: 'btn' }, 'Rename');
+  rename.addEventListener('click', () => openRename(org, () => route({ force: true })));
+  const remove = h('button', { type: 'button', class: 'btn btn-danger' }, 'Delete organization');
+  remove.addEventListener('click', () => openDelete(org));
+  const orgSection = h('section', { class: 'card danger-zone', 'aria-labelledby': 'org-title' },
+    h('h2', { id: 'org-title' }, 'Organization'),
+    h('dl', { class: 'meta' },
+      h('div', null, h('dt', null, 'Name'), h('dd', null, org.name)),
+      h('div', null, h('dt', null, 'Organization ID'), h('dd', null, h('code', null, org.id))),
+      h('div', null, h('dt', null, 'Created'), h('dd', null, timeExact(org.created_at)))),
+    h('p', { class: 'actions' }, rename, remove),
+    h('p', { class: 'hint' }, 'Deleting removes the organization with its key, members, groups and event log.'));
+
+  content.append(scimSection, keySection, seatSection, orgSection);
+  currentView = { key: ctx.key };
+}
+
+function freshKeyBox(fresh) {
+  const input = h('input', { type: 'password', readonly: true, value: fresh.api_key, class: 'mono', autocomplete: 'off', spellcheck: 'false' });
+  input.id = nextId('api-key');
+  const reveal = h('button', { type: 'button', class: 'btn', 'aria-pressed': 'false', 'aria-controls': input.id }, 'Reveal');
+  reveal.addEventListener('click', () => {
+    const show = input.type === 'password';
+    input.type = show ? 'text' : 'password';
+    reveal.textContent = show ? 'Hide' : 'Reveal';
+    reveal.setAttribute('aria-pressed', String(show));
+    announce(show ? 'API key shown' : 'API key hidden');
+  });
+  const warningId = nextId('key-warning');
+  input.setAttribute('aria-describedby', warningId);
+  const headingId = nextId('fresh-key-title');
+  // A form (never submitted) only because browsers expect password fields inside one.
+  return h('form', { class: 'fresh-key', role: 'group', 'aria-labelledby': headingId, onsubmit: (event) => event.preventDefault() },
+    h('h3', { id: headingId, tabindex: '-1' }, 'Your new API key'),
+    h('p', { class: 'callout callout-warning', id: warningId },
+      h('strong', null, 'This API key can manage your organization’s members. '),
+      'Keep it secret: anyone who has it can add, change and remove members. It is shown only now.'),
+    h('div', { class: 'field' },
+      h('label', { for: input.id }, 'API key'),
+      h('div', { class: 'input-row' }, input, reveal, copyButton(() => input.value, input, 'Copy'))),
+    h('dl', { class: 'meta' },
+      h('div', null, h('dt', null, 'Key ID'), h('dd', null, h('code', null, fresh.key_id))),
+      h('div', null, h('dt', null, 'Created'), h('dd', null, timeExact(fresh.created_at)))));
+}
+
+// ---------------------------------------------------------------- members
+
+function membersQuery(query) {
+  return {
+    q: (query.q || '').trim(),
+    status: ['active', 'revoked'].includes(query.status) ? query.status : '',
+    page: intParam(query.page, 1),
+    per_page: intParam(query.per_page, DEFAULT_PER_PAGE, 1, 200),
+  };
+}
+
+function hashParams(q, defaults) {
+  const out = {};
+  for (const [key, value] of Object.entries(q)) {
+    if (value === '' || value === null || value === undefined) continue;
+    if (defaults[key] !== undefined && String(defaults[key]) === String(value)) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+function perPageSelect(value, choices = PER_PAGE_CHOICES) {
+  const options = choices.includes(value) ? choices : [...choices, value].sort((a, b) => a - b);
+  return selectControl(options.map((n) => [n, String(n)]), value);
+}
+
+async function renderMembers(ctx) {
+  const { id } = ctx.params;
+  const org = await api('GET', `/orgs/${enc(id)}`);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'members');
+  const initial = membersQuery(ctx.query);
+
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', value: initial.q, placeholder: 'userName, email, name or externalId' });
+  const status = selectControl([['', 'All'], ['active', 'Active'], ['revoked', 'Revoked']], initial.status);
+  const perPage = perPageSelect(initial.per_page);
+  const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter members' },
+    field({ label: 'Search', control: search }),
+    field({ label: 'Status', control: status }),
+    field({ label: 'Per page', control: perPage }));
+  const results = h('div', { class: 'results' });
+  content.append(h('h2', { class: 'visually-hidden' }, 'Members'), filters, results);
+
+  const apply = () => setQuery(ctx.path, hashParams({
+    q: search.value.trim(), status: status.value, per_page: Number(perPage.value),
+  }, { per_page: DEFAULT_PER_PAGE }));
+  const applySoon = debounce(apply, 300);
+  search.addEventListener('input', applySoon);
+  status.addEventListener('change', apply);
+  perPage.addEventListener('change', apply);
+  filters.addEventListener('submit', (event) => { event.preventDefault(); apply(); });
+
+  const view = { key: ctx.key, seq: 0 };
+  view.update = async (query) => {
+    const q = membersQuery(query);
+    if (document.activeElement !== search && search.value.trim() !== q.q) search.value = q.q;
+    status.value = q.status;
+    if (![...perPage.options].some((o) => o.value === String(q.per_page))) perPage.append(h('option', { value: String(q.per_page) }, String(q.per_page)));
+    perPage.value = String(q.per_page);
+    view.seq += 1;
+    const mine = view.seq;
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', `/orgs/${enc(id)}/members?${qs(q)}`);
+      if (mine !== view.seq || currentView !== view) return;
+      keepPagerFocus(results, () => results.replaceChildren(...membersResults(org, q, data, ctx.path)));
+    } catch (e) {
+      if (mine !== view.seq || e.handled) return;
+      results.replaceChildren(banner('error', e.message));
+    } finally {
+      if (mine === view.seq) results.removeAttribute('aria-busy');
+    }
+  };
+  currentView = view;
+  await view.update(ctx.query);
+}
+
+function membersResults(org, q, data, path) {
+  const members = data.members || [];
+  const base = `#/orgs/${enc(org.id)}`;
+  const filtered = q.q || q.status;
+  if (!members.length) {
+    if (data.total === 0 && !filtered) {
+      return [emptyState('No members yet — they appear when your identity provider provisions them.',
+        org.scim_enabled && org.api_key
+          ? 'SCIM is set up; assign users to the app in your identity provider and start provisioning.'
+          : h('a', { href: `${base}/settings` }, 'Set up SCIM provisioning'))];
+    }
+    if (data.total > 0) {
+      return [emptyState('There is nothing on this page.', h('a', { href: hashFor(path, hashParams({ ...q, page: 1 }, { page: 1, per_page: DEFAULT_PER_PAGE })) }, 'Go to the first page'))];
+    }
+    const clear = h('button', { type: 'button', class: 'btn' }, 'Clear the filters');
+    clear.addEventListener('click', () => setQuery(path, hashParams({ per_page: q.per_page }, { per_page: DEFAULT_PER_PAGE })));
+    return [emptyState('No members match these filters.', clear)];
+  }
+  const memberHref = (m) => `${base}/members/${enc(m.id)}`;
+  return [
+    dataTable({
+      caption: 'Members',
+      columns: ['userName', 'Email', 'Display name', 'Status', 'Groups', 'externalId', 'Last change'],
+      rows: members.map((m) => [
+        h('a', { href: memberHref(m) }, m.user_name),
+        m.email || h('span', { class: 'muted' }, '—'),
+        m.display_name || h('span', { class: 'muted' }, '—'),
+        statusBadge(m.active),
+        groupLinks(org, m.groups),
+        m.external_id ? h('span', { class: 'mono small' }, m.external_id) : h('span', { class: 'muted' }, '—'),
+        timeRelative(m.updated_at),
+      ]),
+      rowHref: (i) => memberHref(members[i]),
+    }),
+    pager({
+      total: data.total, page: data.page || q.page, perPage: data.per_page || q.per_page, noun: 'members',
+      hrefFor: (page) => hashFor(path, hashParams({ ...q, page }, { page: 1, per_page: DEFAULT_PER_PAGE })),
+    }),
+  ];
+}
+
+function groupLinks(org, groups) {
+  if (!groups || !groups.length) return h('span', { class: 'muted' }, '—');
+  const out = [];
+  groups.forEach((g, i) => {
+    if (i) out.push(', ');
+    out.push(h('a', { href: `#/orgs/${enc(org.id)}/groups/${enc(g.id)}` }, g.display_name || g.id));
+  });
+  return h('span', null, out);
+}
+
+async function renderMember(ctx) {
+  const { id, memberId } = ctx.params;
+  const [org, data] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/members/${enc(memberId)}`),
+  ]);
+  if (!ctx.live()) return;
+  const m = data.member;
+  const base = `#/orgs/${enc(org.id)}`;
+  const content = orgFrame(org, 'members', {
+    trail: [['Members', `${base}/members`], [m.user_name, null]],
+    docTitle: m.user_name,
+  });
+  const row = (label, value) => h('div', null, h('dt', null, label), h('dd', null, value));
+  const dash = h('span', { class: 'muted' }, '—');
+  const json = JSON.stringify(data.resource, null, 2);
+  const pre = h('pre', { class: 'json', tabindex: '0', 'aria-label': 'SCIM resource as JSON' }, h('code', null, json));
+  const copyJson = h('button', { type: 'button', class: 'btn btn-small' }, 'Copy JSON');
+  copyJson.addEventListener('click', () => copyToClipboard(json, copyJson, null));
+  content.append(
+    h('section', { class: 'card', 'aria-labelledby': 'member-title' },
+      h('div', { class: 'card-head' },
+        h('h2', { id: 'member-title' }, m.display_name || m.user_name, ' ', statusBadge(m.active)),
+        h('a', { href: hashFor(`/orgs/${enc(org.id)}/events`, { member: m.id }), class: 'btn btn-small' }, 'Events of this member')),
+      h('dl', { class: 'details' },
+        row('userName', m.user_name),
+        row('Email', m.email || dash.cloneNode(true)),
+        row('Display name', m.display_name || dash.cloneNode(true)),
+        row('Status', m.active ? 'Active' : 'Revoked (active: false) — kept in the directory, holds no seat'),
+        row('Groups', groupLinks(org, m.groups)),
+        row('externalId', m.external_id ? h('code', null, m.external_id) : dash.cloneNode(true)),
+        row('ID', h('code', null, m.id)),
+        row('Created', timeExact(m.created_at)),
+        row('Last change', timeExact(m.updated_at)))),
+    h('section', { class: 'card', 'aria-labelledby': 'resource-title' },
+      h('div', { class: 'card-head' },
+        h('h2', { id: 'resource-title' }, 'SCIM resource'), copyJson),
+      h('p', { class: 'hint' }, 'Every attribute as the identity provider sees it in GET /Users/', m.id, '.'),
+      pre),
+  );
+  currentView = { key: ctx.key };
+}
+
+// ---------------------------------------------------------------- groups
+
+function groupsQuery(query) {
+  return {
+    q: (query.q || '').trim(),
+    page: intParam(query.page, 1),
+    per_page: intParam(query.per_page, DEFAULT_PER_PAGE, 1, 200),
+  };
+}
+
+async function renderGroups(ctx) {
+  const { id } = ctx.params;
+  const org = await api('GET', `/orgs/${enc(id)}`);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'groups');
+  const initial = groupsQuery(ctx.query);
+  const search = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', value: initial.q, placeholder: 'Name or externalId' });
+  const perPage = perPageSelect(initial.per_page);
+  const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter groups' },
+    field({ label: 'Search', control: search }),
+    field({ label: 'Per page', control: perPage }));
+  const results = h('div', { class: 'results' });
+  content.append(h('h2', { class: 'visually-hidden' }, 'Groups'), filters, results);
+  const apply = () => setQuery(ctx.path, hashParams({ q: search.value.trim(), per_page: Number(perPage.value) }, { per_page: DEFAULT_PER_PAGE }));
+  search.addEventListener('input', debounce(apply, 300));
+  perPage.addEventListener('change', apply);
+  filters.addEventListener('submit', (event) => { event.preventDefault(); apply(); });
+
+  const base = `#/orgs/${enc(org.id)}`;
+  const view = { key: ctx.key, seq: 0 };
+  view.update = async (query) => {
+    const q = groupsQuery(query);
+    if (document.activeElement !== search && search.value.trim() !== q.q) search.value = q.q;
+    if (![...perPage.options].some((o) => o.value === String(q.per_page))) perPage.append(h('option', { value: String(q.per_page) }, String(q.per_page)));
+    perPage.value = String(q.per_page);
+    view.seq += 1;
+    const mine = view.seq;
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', `/orgs/${enc(id)}/groups?${qs(q)}`);
+      if (mine !== view.seq || currentView !== view) return;
+      const groups = data.groups || [];
+      let nodes;
+      if (!groups.length) {
+        if (data.total === 0 && !q.q) {
+          nodes = [emptyState('No groups yet — they appear when your identity provider pushes groups.',
+            'Most identity providers push groups only when you assign them to the app (Entra ID: “Provision Microsoft Entra ID Groups”; Okta: “Push Groups”).')];
+        } else if (data.total > 0) {
+          nodes = [emptyState('There is nothing on this page.', h('a', { href: hashFor(ctx.path, hashParams({ ...q, page: 1 }, { page: 1, per_page: DEFAULT_PER_PAGE })) }, 'Go to the first page'))];
+        } else {
+          nodes = [emptyState('No groups match this search.')];
+        }
+      } else {
+        const groupHref = (g) => `${base}/groups/${enc(g.id)}`;
+        nodes = [
+          dataTable({
+            caption: 'Groups',
+            columns: ['Name', 'externalId', { label: 'Members', class: 'num' }, 'Last change'],
+            rows: groups.map((g) => [
+              h('a', { href: groupHref(g) }, g.display_name || g.id),
+              g.external_id ? h('span', { class: 'mono small' }, g.external_id) : h('span', { class: 'muted' }, '—'),
+              fmtNumber.format(g.member_count),
+              timeRelative(g.updated_at),
+            ]),
+            rowHref: (i) => groupHref(groups[i]),
+          }),
+          pager({
+            total: data.total, page: data.page || q.page, perPage: data.per_page || q.per_page, noun: 'groups',
+            hrefFor: (page) => hashFor(ctx.path, hashParams({ ...q, page }, { page: 1, per_page: DEFAULT_PER_PAGE })),
+          }),
+        ];
+      }
+      keepPagerFocus(results, () => results.replaceChildren(...nodes));
+    } catch (e) {
+      if (mine !== view.seq || e.handled) return;
+      results.replaceChildren(banner('error', e.message));
+    } finally {
+      if (mine === view.seq) results.removeAttribute('aria-busy');
+    }
+  };
+  currentView = view;
+  await view.update(ctx.query);
+}
+
+async function renderGroup(ctx) {
+  const { id, groupId } = ctx.params;
+  const initial = groupsQuery(ctx.query);
+  const [org, first] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/groups/${enc(groupId)}?${qs({ page: initial.page, per_page: initial.per_page })}`),
+  ]);
+  if (!ctx.live()) return;
+  const g = first.group;
+  const base = `#/orgs/${enc(org.id)}`;
+  const name = g.display_name || g.id;
+  const content = orgFrame(org, 'groups', { trail: [['Groups', `${base}/groups`], [name, null]], docTitle: name });
+  const row = (label, value) => h('div', null, h('dt', null, label), h('dd', null, value));
+  const results = h('div', { class: 'results' });
+  content.append(
+    h('section', { class: 'card', 'aria-labelledby': 'group-title' },
+      h('h2', { id: 'group-title' }, name),
+      h('dl', { class: 'details' },
+        row('displayName', g.display_name || h('span', { class: 'muted' }, '—')),
+        row('externalId', g.external_id ? h('code', null, g.external_id) : h('span', { class: 'muted' }, '—')),
+        row('Members', fmtNumber.format(g.member_count)),
+        row('ID', h('code', null, g.id)),
+        row('Created', timeExact(g.created_at)),
+        row('Last change', timeExact(g.updated_at)))),
+    h('section', { 'aria-labelledby': 'group-members-title' },
+      h('h2', { id: 'group-members-title', class: 'section-title' }, 'Members of this group'),
+      results),
+  );
+
+  const draw = (q, data) => {
+    const members = data.members || [];
+    if (!members.length) {
+      return [data.total > 0
+        ? emptyState('There is nothing on this page.', h('a', { href: hashFor(ctx.path, hashParams({ per_page: q.per_page }, { per_page: DEFAULT_PER_PAGE })) }, 'Go to the first page'))
+        : emptyState('This group has no members.')];
+    }
+    const memberHref = (m) => `${base}/members/${enc(m.id)}`;
+    return [
+      dataTable({
+        caption: `Members of ${name}`,
+        columns: ['userName', 'Email', 'Display name', 'Status'],
+        rows: members.map((m) => [
+          h('a', { href: memberHref(m) }, m.user_name),
+          m.email || h('span', { class: 'muted' }, '—'),
+          m.display_name || h('span', { class: 'muted' }, '—'),
+          statusBadge(m.active),
+        ]),
+        rowHref: (i) => memberHref(members[i]),
+      }),
+      pager({
+        total: data.total, page: data.page || q.page, perPage: data.per_page || q.per_page, noun: 'members',
+        hrefFor: (page) => hashFor(ctx.path, hashParams({ page, per_page: q.per_page }, { page: 1, per_page: DEFAULT_PER_PAGE })),
+      }),
+    ];
+  };
+  results.replaceChildren(...draw(initial, first));
+
+  const view = { key: ctx.key, seq: 0 };
+  view.update = async (query) => {
+    const q = groupsQuery(query);
+    view.seq += 1;
+    const mine = view.seq;
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', `/orgs/${enc(id)}/groups/${enc(groupId)}?${qs({ page: q.page, per_page: q.per_page })}`);
+      if (mine !== view.seq || currentView !== view) return;
+      keepPagerFocus(results, () => results.replaceChildren(...draw(q, data)));
+    } catch (e) {
+      if (mine !== view.seq || e.handled) return;
+      results.replaceChildren(banner('error', e.message));
+    } finally {
+      if (mine === view.seq) results.removeAttribute('aria-busy');
+    }
+  };
+  currentView = view;
+}
+
+// ---------------------------------------------------------------- event log
+
+function eventsQuery(query) {
+  const before = /^\d+$/.test(query.before || '') ? query.before : '';
+  const newer = before ? (query.newer || '').split('.').filter((x) => x === 'top' || /^\d+$/.test(x)) : [];
+  return {
+    type: query.type || '',
+    member: (query.member || '').trim(),
+    before,
+    newer,
+    limit: intParam(query.limit, DEFAULT_EVENT_LIMIT, 1, 200),
+  };
+}
+
+function eventsHash(path, q) {
+  return hashFor(path, hashParams({
+    type: q.type, member: q.member, before: q.before, newer: q.before ? q.newer.join('.') : '', limit: q.limit,
+  }, { limit: DEFAULT_EVENT_LIMIT }));
+}
+
+function actorCell(event) {
+  if (event.actor === 'SCIM') {
+    return h('span', { class: 'actor' }, h('span', { class: 'badge badge-scim' }, 'SCIM'),
+      event.key_id ? [' ', h('span', { class: 'muted small', title: 'API key id' }, 'key ', h('code', null, event.key_id))] : null);
+  }
+  if (event.actor === 'admin') return h('span', { class: 'badge badge-admin' }, 'Admin');
+  if (event.actor === 'cli') return h('span', { class: 'badge badge-admin' }, 'CLI');
+  return event.actor || '—';
+}
+
+async function renderEvents(ctx) {
+  const { id } = ctx.params;
+  const org = await api('GET', `/orgs/${enc(id)}`);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'events');
+  const initial = eventsQuery(ctx.query);
+  const type = selectControl([['', 'All types']], '');
+  if (initial.type) type.append(h('option', { value: initial.type }, initial.type));
+  type.value = initial.type;
+  const member = h('input', { type: 'search', autocomplete: 'off', spellcheck: 'false', value: initial.member, placeholder: 'id, userName or email' });
+  const limit = perPageSelect(initial.limit, [25, 50, 100, 200]);
+  const filters = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter events' },
+    field({ label: 'Type', control: type }),
+    field({ label: 'Member', control: member }),
+    field({ label: 'Per page', control: limit }));
+  const results = h('div', { class: 'results' });
+  content.append(h('h2', { class: 'visually-hidden' }, 'Event log'), filters, results);
+  const apply = () => setQuery(ctx.path, hashParams({
+    type: type.value, member: member.value.trim(), limit: Number(limit.value),
+  }, { limit: DEFAULT_EVENT_LIMIT }));
+  type.addEventListener('change', apply);
+  limit.addEventListener('change', apply);
+  member.addEventListener('input', debounce(apply, 400));
+  filters.addEventListener('submit', (event) => { event.preventDefault(); apply(); });
+
+  let typesFilled = false;
+  const base = `#/orgs/${enc(org.id)}`;
+  const view = { key: ctx.key, seq: 0 };
+  view.update = async (query) => {
+    const q = eventsQuery(query);
+    if (document.activeElement !== member && member.value.trim() !== q.member) member.value = q.member;
+    if (q.type && ![...type.options].some((o) => o.value === q.type)) type.append(h('option', { value: q.type }, q.type));
+    type.value = q.type;
+    if (![...limit.options].some((o) => o.value === String(q.limit))) limit.append(h('option', { value: String(q.limit) }, String(q.limit)));
+    limit.value = String(q.limit);
+    view.seq += 1;
+    const mine = view.seq;
+    results.setAttribute('aria-busy', 'true');
+    try {
+      const data = await api('GET', `/orgs/${enc(id)}/events?${qs({ type: q.type, member: q.member, before: q.before, limit: q.limit })}`);
+      if (mine !== view.seq || currentView !== view) return;
+      if (!typesFilled && Array.isArray(data.types)) {
+        typesFilled = true;
+        const chosen = type.value;
+        type.replaceChildren(h('option', { value: '' }, 'All types'), ...data.types.map((t) => h('option', { value: t }, t)));
+        if (chosen && !data.types.includes(chosen)) type.append(h('option', { value: chosen }, chosen));
+        type.value = chosen;
+      }
+      keepPagerFocus(results, () => results.replaceChildren(...eventsResults(org, q, data, ctx.path, base)));
+    } catch (e) {
+      if (mine !== view.seq || e.handled) return;
+      results.replaceChildren(banner('error', e.message));
+    } finally {
+      if (mine === view.seq) results.removeAttribute('aria-busy');
+    }
+  };
+  currentView = view;
+  await view.update(ctx.query);
+}
+
+function eventsResults(org, q, data, path, base) {
+  const events = data.events || [];
+  const filtered = q.type || q.member;
+  const nodes = [];
+  if (!events.length) {
+    nodes.push(q.before
+      ? emptyState('No older events.')
+      : filtered
+        ? emptyState('No events match these filters.')
+        : emptyState('No events yet — every change made through SCIM or on this page is logged here.'));
+  } else {
+    nodes.push(dataTable({
+      caption: 'Events, newest first',
+      columns: ['Time', 'Type', 'Actor', 'Summary'],
+      rows: events.map((event) => {
+        let summary = event.summary || '';
+        if (event.member_id) summary = h('a', { href: `${base}/members/${enc(event.member_id)}` }, summary || event.member_id);
+        else if (event.group_id) summary = h('a', { href: `${base}/groups/${enc(event.group_id)}` }, summary || event.group_id);
+        return [timeExact(event.at), h('span', { class: 'event-type' }, event.type), actorCell(event), summary];
+      }),
+    }));
+  }
+  const newerTarget = () => {
+    const stack = [...q.newer];
+    const previous = stack.pop();
+    const before = !previous || previous === 'top' ? '' : previous;
+    return eventsHash(path, { ...q, before, newer: before ? stack : [] });
+  };
+  const olderTarget = () => eventsHash(path, { ...q, before: String(data.next_before), newer: [...q.newer, q.before || 'top'] });
+  const hasNewer = Boolean(q.before);
+  const hasOlder = data.next_before !== null && data.next_before !== undefined;
+  if (hasNewer || hasOlder) {
+    nodes.push(h('nav', { class: 'pager', 'aria-label': 'Pages' },
+      h('p', { class: 'pager-range' }, hasNewer ? `${plural(events.length, 'older event', 'older events')}` : `The newest ${plural(events.length, 'event', 'events')}`),
+      h('div', { class: 'pager-links' },
+        hasNewer ? h('a', { href: newerTarget(), class: 'btn btn-small', 'data-pager': 'newer' }, 'Newer') : h('span', { class: 'btn btn-small', 'aria-disabled': 'true' }, 'Newer'),
+        hasOlder ? h('a', { href: olderTarget(), class: 'btn btn-small', 'data-pager': 'older' }, 'Older') : h('span', { class: 'btn btn-small', 'aria-disabled': 'true' }, 'Older'))));
+  }
+  return nodes;
+}
+
+// ---------------------------------------------------------------- start
+
+function start() {
+  document.getElementById('change-password').addEventListener('click', openChangePassword);
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  document.getElementById('skip-link').addEventListener('click', (event) => {
+    event.preventDefault();
+    const target = $main.querySelector('h1') || $main;
+    if (!target.hasAttribute('tabindex')) target.setAttribute('tabindex', '-1');
+    target.focus();
+  });
+  window.addEventListener('hashchange', () => route({ navigated: true }));
+  route();
+}
+
+start();

@@ -1,0 +1,584 @@
+// End-to-end test of the configuration page in headless Chromium (Debian's /usr/bin/chromium,
+// driven by playwright-core). It starts the real binary on a fresh data directory, goes through
+// first-run setup, sign-out and sign-in, creates an organization, enables SCIM, copies the SCIM
+// URL, generates, reveals and copies an API key, provisions a user and a group through SCIM with
+// that key (Node's fetch, as an identity provider would), checks that the page shows them,
+// revokes the user, rotates the key and checks that the old key is refused.
+//
+//   node tests/browser/e2e.mjs [path/to/scim-appliance] [artifact dir]
+//
+// Screenshots of every page go to the artifact directory (default target/browser-artifacts).
+// Run it through tests/browser/run.sh, which installs what it needs and builds the binary.
+
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const binary = resolve(process.argv[2] || 'target/release/scim-appliance');
+const artifacts = resolve(process.argv[3] || 'target/browser-artifacts');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple';
+const NEW_PASSWORD = 'another long passphrase 42';
+const ORG_NAME = 'Acme & Co <b>e2e</b>';
+const USER_NAME = 'alice@example.com';
+const DISPLAY_NAME = 'Alice <img src=x onerror=alert(1)> Example';
+
+let passed = 0;
+let failed = 0;
+let server = null;
+let serverLog = '';
+let context = null;
+let page = null;
+const temps = [];
+const consoleProblems = [];
+let allowedConsole = null; // a RegExp of console errors a step expects (e.g. a 401 it provokes)
+
+function log(message) {
+  process.stdout.write(`${message}\n`);
+}
+
+function check(condition, description) {
+  if (!condition) {
+    failed += 1;
+    throw new Error(`check failed: ${description}`);
+  }
+  passed += 1;
+  log(`  ok - ${description}`);
+}
+
+/** Polls fn until it returns a truthy value (an explicit wait on a condition, not a sleep). */
+async function until(fn, description, timeout = 10_000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) {
+      failed += 1;
+      throw new Error(`timed out waiting for ${description} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function step(name, fn) {
+  log(`# ${name}`);
+  await fn();
+}
+
+/** Basic accessibility checks on the page as shown: labelled controls, one h1, unique ids. */
+async function checkAccessibility(name) {
+  const problems = await page.evaluate(() => {
+    const found = [];
+    const visible = (el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden';
+    for (const control of document.querySelectorAll('input, select, textarea, button')) {
+      if (!visible(control) || control.type === 'hidden') continue;
+      const named = control.tagName === 'BUTTON'
+        ? (control.textContent.trim() || control.getAttribute('aria-label'))
+        : (control.labels && control.labels.length) || control.getAttribute('aria-label');
+      if (!named) found.push(`unlabelled ${control.tagName.toLowerCase()} ${control.outerHTML.slice(0, 80)}`);
+    }
+    const h1s = [...document.querySelectorAll('h1')].filter(visible);
+    if (h1s.length !== 1) found.push(`${h1s.length} visible h1 elements`);
+    const ids = [...document.querySelectorAll('[id]')].map((el) => el.id);
+    const dup = ids.filter((id, i) => ids.indexOf(id) !== i);
+    if (dup.length) found.push(`duplicate ids: ${[...new Set(dup)].join(', ')}`);
+    for (const img of document.querySelectorAll('img')) if (!img.hasAttribute('alt')) found.push('img without alt');
+    return found;
+  });
+  check(problems.length === 0, `${name}: labelled controls, one h1, unique ids${problems.length ? ` — ${problems.join('; ')}` : ''}`);
+}
+
+async function shot(name) {
+  await checkAccessibility(name);
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  log(`  screenshot ${path}`);
+}
+
+function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'scim-e2e-data-'));
+  temps.push(dataDir);
+  server = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
+  const collect = (chunk) => { serverLog += chunk.toString(); };
+  server.stdout.on('data', collect);
+  server.stderr.on('data', collect);
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not print its address and setup link:\n${serverLog}`)), 20_000);
+    const look = () => {
+      const base = serverLog.match(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+      const setup = serverLog.match(/(https?:\/\/\S+\/setup#token=[A-Za-z0-9_-]+)/);
+      if (base && setup) {
+        clearTimeout(timer);
+        resolvePromise({ base: base[1], setupUrl: setup[1] });
+      }
+    };
+    server.stdout.on('data', look);
+    server.stderr.on('data', look);
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}):\n${serverLog}`));
+    });
+  });
+}
+
+async function stopServer() {
+  if (!server || server.exitCode !== null) return;
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGTERM');
+  const timer = setTimeout(() => server.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function scim(method, url, key, body) {
+  const response = await fetch(url, {
+    method,
+    headers: {
+      Authorization: `Bearer ${key}`,
+      Accept: 'application/scim+json',
+      ...(body ? { 'Content-Type': 'application/scim+json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+const heading = (name) => page.getByRole('heading', { level: 1, name, exact: true });
+const tab = (name) => page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name, exact: true });
+const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  for (const file of readdirSync(artifacts)) {
+    // No stale screenshots from an earlier run (only this script's own kinds of files).
+    if (file.endsWith('.png') || file === 'server.log') rmSync(join(artifacts, file), { force: true });
+  }
+  check(existsSync(binary), `the binary exists (${binary})`);
+  const { base, setupUrl } = await startServer();
+  log(`server at ${base}; setup link found in its log`);
+
+  const profile = mkdtempSync(join(tmpdir(), 'scim-e2e-chromium-'));
+  temps.push(profile);
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: chromiumPath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 860 },
+    locale: 'en-US',
+    timezoneId: 'UTC',
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: base });
+  page = context.pages()[0] || await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on('console', (message) => {
+    if (message.type() !== 'error') return;
+    const text = message.text();
+    if (allowedConsole && allowedConsole.test(text)) return;
+    consoleProblems.push(`console error: ${text}`);
+  });
+  page.on('pageerror', (error) => consoleProblems.push(`page error: ${error.message}`));
+  page.on('dialog', (dialog) => {
+    consoleProblems.push(`unexpected JavaScript dialog: ${dialog.message()}`);
+    dialog.dismiss().catch(() => {});
+  });
+
+  await step('security headers on the page', async () => {
+    const response = await page.goto(`${base}/`);
+    const headers = response.headers();
+    check(response.status() === 200, 'GET / answers 200');
+    const csp = headers['content-security-policy'] || '';
+    check(csp.includes("default-src 'none'") && csp.includes("script-src 'self'") && csp.includes("frame-ancestors 'none'"),
+      `Content-Security-Policy is strict (${csp})`);
+    check(headers['x-frame-options'] === 'DENY', 'X-Frame-Options: DENY');
+    check(headers['x-content-type-options'] === 'nosniff', 'X-Content-Type-Options: nosniff');
+    check(Boolean(headers['referrer-policy']), `Referrer-Policy is set (${headers['referrer-policy']})`);
+    await heading('Finish setting up scim-appliance').waitFor();
+    check(await page.getByText('scim-appliance admin set-password').first().isVisible(),
+      'without the setup link, the page explains how to set the password');
+    for (const asset of ['app.js', 'app.css', 'favicon.svg']) {
+      const r = await fetch(`${base}/assets/${asset}`);
+      check(r.status === 200 && (r.headers.get('x-content-type-options') === 'nosniff'), `/assets/${asset} is served with nosniff`);
+    }
+  });
+
+  await step('first-run setup through the setup link', async () => {
+    const response = await page.goto(setupUrl);
+    check(response.headers()['content-security-policy'] !== undefined, '/setup carries the CSP too');
+    await heading('Choose the admin password').waitFor();
+    await shot('01-setup');
+    await page.getByLabel('New admin password').fill('too short');
+    await page.getByLabel('Confirm the password').fill('too short');
+    await page.getByRole('button', { name: 'Save password and sign in' }).click();
+    await page.getByRole('alert').getByText('must have at least 12 characters').waitFor();
+    check(true, 'a short password is refused with a clear message');
+    await page.getByLabel('New admin password').fill(PASSWORD);
+    await page.getByLabel('Confirm the password').fill(`${PASSWORD}!`);
+    await page.getByRole('button', { name: 'Save password and sign in' }).click();
+    await page.getByRole('alert').getByText('The two passwords are not the same.').waitFor();
+    check(true, 'different confirmation is refused');
+    await page.getByLabel('Confirm the password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Save password and sign in' }).click();
+    await heading('Organizations').waitFor();
+    check(!page.url().includes('token') && new URL(page.url()).pathname === '/', `the token is removed from the URL (${page.url()})`);
+    const cookies = await context.cookies(base);
+    const session = cookies.find((c) => c.name === 'scim_admin_session');
+    check(Boolean(session), 'the session cookie is set');
+    check(session.httpOnly === true, 'the session cookie is HttpOnly');
+    check(session.sameSite === 'Strict', 'the session cookie is SameSite=Strict');
+    await page.getByText('No organizations yet').waitFor();
+    check(true, 'the empty organizations list explains what to do');
+  });
+
+  await step('sign out and sign in again', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await heading('Sign in').waitFor();
+    await page.getByText('You have signed out.').waitFor();
+    await shot('02-sign-in');
+    allowedConsole = /status of 401/;
+    await page.getByLabel('Admin password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const error = page.locator('.form-error');
+    await error.waitFor();
+    check((await error.textContent()).trim().length > 0, `a wrong password shows the API's message (${(await error.textContent()).trim()})`);
+    allowedConsole = null;
+    await page.getByLabel('Admin password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await heading('Organizations').waitFor();
+    check(true, 'signed in with the password');
+  });
+
+  let orgId;
+  let scimUrl;
+  let firstKey;
+  await step('create an organization and set up SCIM', async () => {
+    await page.getByLabel('Name', { exact: true }).fill(ORG_NAME);
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await heading(ORG_NAME).waitFor();
+    check(true, 'the organization name is shown as text, not markup');
+    await tab('SCIM provisioning').click();
+    await until(async () => (await tab('SCIM provisioning').getAttribute('aria-current')) === 'page', 'the SCIM provisioning tab to be current');
+    orgId = decodeURIComponent(new URL(page.url()).hash.split('/')[2]);
+    const enable = page.getByLabel('Enable SCIM');
+    check(!(await enable.isChecked()), 'a new organization has SCIM disabled');
+    await page.getByText('identity providers get 401').first().waitFor();
+    await enable.check();
+    await page.locator('#org-scim-badge', { hasText: 'SCIM on' }).waitFor();
+    check(await enable.isChecked(), 'SCIM is enabled');
+
+    const urlInput = page.getByLabel('SCIM URL');
+    scimUrl = await urlInput.inputValue();
+    check(scimUrl === `${base}/v2/${orgId}`, `the SCIM URL is <public-url>/v2/<org-id> (${scimUrl})`);
+    const urlField = page.locator('.field', { has: urlInput });
+    await urlField.getByRole('button', { name: 'Copy' }).click();
+    await urlField.getByRole('button', { name: 'Copied' }).waitFor();
+    check(await clipboard() === scimUrl, 'the Copy button put the SCIM URL on the clipboard');
+    check(await page.locator('#announcer').textContent() === 'Copied' || await until(async () => (await page.locator('#announcer').textContent()) === 'Copied', 'the announcement'), '"Copied" is announced');
+
+    await page.getByRole('button', { name: 'Generate API key' }).click();
+    await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
+    await page.getByText('This API key can manage your organization’s members.').waitFor();
+    const keyInput = page.getByLabel('API key', { exact: true });
+    check(await keyInput.getAttribute('type') === 'password', 'the new key is masked');
+    await shot('05-settings');
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    check(await keyInput.getAttribute('type') === 'text', 'Reveal shows the key');
+    check(await page.getByRole('button', { name: 'Hide' }).getAttribute('aria-pressed') === 'true', 'the toggle is aria-pressed');
+    firstKey = await keyInput.inputValue();
+    check(firstKey.startsWith('scim_'), 'the key looks like scim_…');
+    const keyField = page.locator('.field', { has: keyInput });
+    await keyField.getByRole('button', { name: 'Copy' }).click();
+    await keyField.getByRole('button', { name: 'Copied' }).waitFor();
+    check(await clipboard() === firstKey, 'the Copy button put the API key on the clipboard');
+    await page.getByRole('button', { name: 'Hide' }).click();
+    check(await keyInput.getAttribute('type') === 'password', 'Hide masks the key again');
+  });
+
+  let userId;
+  let groupId;
+  await step('provision a user and a group through SCIM with the copied URL and key', async () => {
+    const user = await scim('POST', `${scimUrl}/Users`, firstKey, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: USER_NAME,
+      externalId: 'ext-alice-1',
+      name: { givenName: 'Alice', familyName: 'Example' },
+      displayName: DISPLAY_NAME,
+      emails: [{ value: USER_NAME, type: 'work', primary: true }],
+      active: true,
+    });
+    check(user.status === 201, `POST /Users answers 201 (${user.status})`);
+    userId = user.body.id;
+    const group = await scim('POST', `${scimUrl}/Groups`, firstKey, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:Group'],
+      displayName: 'Engineering',
+      externalId: 'ext-eng',
+      members: [{ value: userId }],
+    });
+    check(group.status === 201, `POST /Groups answers 201 (${group.status})`);
+    groupId = group.body.id;
+    const bob = await scim('POST', `${scimUrl}/Users`, firstKey, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'bob@example.com',
+      displayName: 'Bob Builder',
+      emails: [{ value: 'bob@example.com', type: 'work', primary: true }],
+    });
+    check(bob.status === 201, `a second user is created (${bob.status})`);
+  });
+
+  await step('members, member detail, groups and group detail show them', async () => {
+    await tab('Members').click();
+    await page.getByLabel('Search').fill('alice');
+    await until(() => page.url().includes('q=alice'), 'the search to be kept in the URL');
+    const row = page.getByRole('row', { name: new RegExp(USER_NAME.replace('.', '\\.')) });
+    await row.waitFor();
+    check(await row.getByText('Active', { exact: true }).isVisible(), 'the member is listed as Active');
+    check(await row.getByText(DISPLAY_NAME, { exact: true }).isVisible(), 'the display name is shown literally (no markup)');
+    check(await row.getByRole('link', { name: 'Engineering' }).isVisible(), 'the member row lists its group');
+    await page.getByText('1–1 of 1').waitFor();
+    await shot('06-members');
+
+    await page.goto(`${base}/#/orgs/${orgId}/members?per_page=1`);
+    await page.getByText('1–1 of 2').waitFor();
+    check(await page.getByRole('link', { name: USER_NAME, exact: true }).isVisible(), 'page 1 of 1 per page shows alice');
+    await page.getByRole('link', { name: 'Next' }).click();
+    await page.getByText('2–2 of 2').waitFor();
+    check(page.url().includes('page=2') && await page.getByRole('link', { name: 'bob@example.com' }).isVisible(), 'Next shows page 2 (bob) and keeps it in the URL');
+    await page.goBack();
+    await page.getByText('1–1 of 2').waitFor();
+    check(true, 'the browser Back button returns to page 1');
+    await page.getByRole('link', { name: USER_NAME, exact: true }).click();
+    await page.getByRole('heading', { name: 'SCIM resource' }).waitFor();
+    const details = page.locator('dl.details');
+    await details.getByText('ext-alice-1').waitFor();
+    check(await details.getByText(userId).isVisible(), 'the member detail shows the id');
+    const json = JSON.parse(await page.locator('pre.json').textContent());
+    check(json.id === userId && json.userName === USER_NAME && json.name.givenName === 'Alice', 'the full SCIM resource is shown as JSON');
+    await shot('07-member-detail');
+
+    await tab('Groups').click();
+    const groupRow = page.getByRole('row', { name: /Engineering/ });
+    await groupRow.waitFor();
+    check(await groupRow.getByRole('cell', { name: '1', exact: true }).isVisible(), 'the group lists 1 member');
+    await shot('08-groups');
+    await groupRow.getByRole('link', { name: 'Engineering' }).click();
+    await page.getByRole('heading', { name: 'Members of this group' }).waitFor();
+    await page.getByRole('link', { name: USER_NAME }).waitFor();
+    check(page.url().includes(groupId), 'the group detail is the provisioned group');
+    await shot('09-group-detail');
+  });
+
+  await step('the event log lists the provisioning events', async () => {
+    await tab('Event log').click();
+    await page.getByRole('cell', { name: 'OrganizationUser_Invited' }).first().waitFor();
+    await page.getByRole('cell', { name: 'Group_Created' }).waitFor();
+    const scimActor = page.getByRole('row', { name: /Group_Created/ }).getByText('SCIM', { exact: true });
+    check(await scimActor.isVisible(), 'SCIM events name SCIM as the actor');
+    await page.getByLabel('Type').selectOption('Group_Created');
+    await until(() => page.url().includes('type=Group_Created'), 'the type filter in the URL');
+    await until(async () => (await page.getByRole('cell', { name: 'OrganizationUser_Invited' }).count()) === 0, 'the type filter to apply');
+    check(await page.getByRole('cell', { name: 'Group_Created' }).isVisible(), 'filtering by type keeps Group_Created');
+    await page.getByLabel('Type').selectOption('');
+    await page.getByRole('cell', { name: 'OrganizationUser_Invited' }).first().waitFor();
+    await shot('10-events');
+
+    const rows = page.locator('tbody tr');
+    const firstRows = async () => (await rows.allTextContents()).join('|');
+    await page.goto(`${base}/#/orgs/${orgId}/events?limit=2`);
+    await until(async () => (await rows.count()) === 2, 'two events per page');
+    const newest = await firstRows();
+    await page.getByRole('link', { name: 'Older' }).click();
+    await until(async () => page.url().includes('before=') && (await firstRows()) !== newest && (await rows.count()) === 2, 'the older page');
+    const second = await firstRows();
+    await page.getByRole('link', { name: 'Older' }).click();
+    await until(async () => (await firstRows()) !== second && !(await firstRows()).includes(newest), 'the third page');
+    await page.getByRole('link', { name: 'Newer' }).click();
+    await until(async () => (await firstRows()) === second, 'Newer to return to the second page');
+    await page.getByRole('link', { name: 'Newer' }).click();
+    await until(async () => (await firstRows()) === newest && !page.url().includes('before='), 'Newer to return to the newest page');
+    check(true, 'Older and Newer page through the event log');
+  });
+
+  await step('the overview counts and charts the activity', async () => {
+    await tab('Overview').click();
+    const stats = page.locator('dl.stats');
+    await stats.waitFor();
+    const value = async (label) => (await stats.locator('.stat', { has: page.getByText(label, { exact: true }) }).locator('dd').textContent()).trim();
+    check(await value('Members') === '2', 'Members: 2');
+    check(await value('Active') === '2', 'Active: 2');
+    check(await value('Groups') === '1', 'Groups: 1');
+    const chart = page.getByRole('img', { name: /Provisioning events per day/ });
+    await chart.waitFor();
+    check(await page.locator('svg.chart-svg rect.chart-bar').count() >= 1, 'today has a bar in the chart');
+    const description = await page.locator('svg.chart-svg desc').textContent();
+    check(/\d+ events?/.test(description), `the chart has a text alternative (${description})`);
+    await shot('04-overview');
+  });
+
+  await step('revoking through SCIM shows Revoked', async () => {
+    const revoke = await scim('PATCH', `${scimUrl}/Users/${userId}`, firstKey, {
+      schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+      Operations: [{ op: 'replace', path: 'active', value: false }],
+    });
+    check(revoke.status === 200 && revoke.body.active === false, 'PATCH active=false answers 200');
+    await page.goto(`${base}/#/orgs/${orgId}/members?status=revoked`);
+    const row = page.getByRole('row', { name: new RegExp(USER_NAME.replace('.', '\\.')) });
+    await row.getByText('Revoked', { exact: true }).waitFor();
+    check(await page.getByLabel('Status').inputValue() === 'revoked', 'the status filter comes from the URL');
+    await page.goto(`${base}/#/orgs/${orgId}/events`);
+    await page.getByRole('cell', { name: 'OrganizationUser_Revoked' }).waitFor();
+    check(true, 'the Revoked event is in the event log');
+    await page.goto(`${base}/#/orgs/${orgId}/members/${userId}`);
+    await page.getByRole('link', { name: 'Events of this member' }).click();
+    await until(() => page.url().includes(`member=${userId}`), 'the member filter in the URL');
+    await page.getByRole('cell', { name: 'OrganizationUser_Revoked' }).waitFor();
+    await until(async () => (await page.getByRole('cell', { name: 'Group_Created' }).count()) === 0, 'the member filter to apply');
+    check(true, 'the member link filters the event log');
+  });
+
+  await step('rotating the key on the page refuses the old key', async () => {
+    await page.goto(`${base}/#/orgs/${orgId}/settings`);
+    await page.getByRole('button', { name: 'Rotate API key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate the API key?' });
+    await dialog.getByText('stops working immediately').waitFor();
+    await dialog.getByRole('button', { name: 'Rotate API key' }).click();
+    await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const secondKey = await page.getByLabel('API key', { exact: true }).inputValue();
+    check(secondKey.startsWith('scim_') && secondKey !== firstKey, 'a new key is shown');
+    const old = await scim('GET', `${scimUrl}/Users`, firstKey);
+    check(old.status === 401, `the old key gets 401 (${old.status})`);
+    const fresh = await scim('GET', `${scimUrl}/Users`, secondKey);
+    check(fresh.status === 200 && fresh.body.totalResults === 2, `the new key gets 200 (${fresh.status})`);
+  });
+
+  await step('organizations list, rename and delete', async () => {
+    await page.goto(`${base}/#/orgs`);
+    await heading('Organizations').waitFor();
+    await page.getByLabel('Name', { exact: true }).fill('Temporary');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await heading('Temporary').waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Organizations' }).click();
+    const acme = page.getByRole('row', { name: /Acme/ });
+    await acme.waitFor();
+    check(await acme.getByText('SCIM on').isVisible(), 'the list shows SCIM on');
+    check(await acme.getByText('1 / 2').isVisible(), 'the list shows 1 active of 2 members');
+    check(await acme.locator('time').count() === 1, 'the list shows the last provisioning activity');
+    await shot('03-orgs');
+
+    await page.getByRole('button', { name: 'Rename Temporary' }).click();
+    const rename = page.getByRole('dialog');
+    await rename.getByLabel('New name').fill('Short-lived');
+    await rename.getByRole('button', { name: 'Rename' }).click();
+    await page.getByRole('link', { name: 'Short-lived' }).waitFor();
+    check(true, 'renamed through the dialog');
+
+    await page.getByRole('button', { name: 'Delete Short-lived' }).click();
+    const dialog = page.getByRole('dialog');
+    const confirm = dialog.getByRole('button', { name: 'Delete organization' });
+    check(await confirm.isDisabled(), 'delete is disabled until the name is typed');
+    await dialog.getByLabel(/Type the organization name/).fill('Short-lived');
+    check(await confirm.isEnabled(), 'typing the name enables delete');
+    await confirm.click();
+    await page.getByText('“Short-lived” was deleted.').waitFor();
+    check(await page.getByRole('row', { name: /Short-lived/ }).count() === 0, 'the organization is gone');
+  });
+
+  await step('change the password', async () => {
+    await page.getByRole('button', { name: 'Change password' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Change the admin password' });
+    await dialog.getByLabel('Current password').fill(PASSWORD);
+    await dialog.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+    await dialog.getByLabel('Confirm the new password').fill(NEW_PASSWORD);
+    await dialog.getByRole('button', { name: 'Change password' }).click();
+    await page.locator('.banner-success', { hasText: 'The password was changed.' }).waitFor();
+    check(await dialog.count() === 0, 'the dialog closes');
+  });
+
+  await step('a 375 px wide phone', async () => {
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.goto(`${base}/#/orgs/${orgId}/members`);
+    await page.getByRole('row', { name: new RegExp(USER_NAME.replace('.', '\\.')) }).waitFor();
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    check(width <= 375, `nothing overflows the page horizontally (${width}px)`);
+    await shot('11-mobile-members');
+    await page.goto(`${base}/#/orgs/${orgId}`);
+    await page.locator('svg.chart-svg').waitFor();
+    check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the overview fits too');
+    await shot('12-mobile-overview');
+    await page.setViewportSize({ width: 1280, height: 860 });
+  });
+
+  await step('an expired session goes back to sign-in', async () => {
+    await page.goto(`${base}/#/orgs/${orgId}/groups`);
+    await page.getByRole('row', { name: /Engineering/ }).waitFor();
+    await context.clearCookies();
+    allowedConsole = /status of 401/;
+    await tab('Event log').click();
+    await heading('Sign in').waitFor();
+    await page.getByText('Your session has expired.').waitFor();
+    allowedConsole = null;
+    check(true, 'a 401 from the API shows sign-in with a note');
+    await page.getByLabel('Admin password').fill(NEW_PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('cell', { name: 'OrganizationUser_Revoked' }).waitFor();
+    check(true, 'signing in with the new password returns to the page that was open');
+  });
+
+  await step('dark color scheme', async () => {
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.goto(`${base}/#/orgs/${orgId}`);
+    await page.locator('svg.chart-svg').waitFor();
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    check(background !== 'rgb(244, 246, 249)', `prefers-color-scheme: dark changes the colors (${background})`);
+    await shot('13-dark-overview');
+    await page.goto(`${base}/#/orgs/${orgId}/settings`);
+    await page.getByLabel('SCIM URL').waitFor();
+    await shot('14-dark-settings');
+    await page.emulateMedia({ colorScheme: 'light' });
+  });
+
+  check(consoleProblems.length === 0, `no console errors, page errors or CSP violations${consoleProblems.length ? `:\n    ${consoleProblems.join('\n    ')}` : ''}`);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    if (server && server.exitCode === null) server.kill('SIGKILL');
+    process.exit(130);
+  });
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (error) {
+  exitCode = 1;
+  if (!error.message.startsWith('check failed') && !error.message.startsWith('timed out')) failed += 1;
+  log(`FAIL: ${error.stack || error.message}`);
+  if (consoleProblems.length) log(`console problems so far:\n  ${consoleProblems.join('\n  ')}`);
+  if (page) {
+    try {
+      await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true });
+      log(`  screenshot of the failure: ${join(artifacts, 'failure.png')}`);
+    } catch { /* the browser may be gone */ }
+  }
+  log(`--- server log (tail)\n${serverLog.split('\n').slice(-30).join('\n')}`);
+} finally {
+  if (context) await context.close().catch(() => {});
+  await stopServer().catch(() => {});
+  try { writeFileSync(join(artifacts, 'server.log'), serverLog); } catch { /* best effort */ }
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+}
+log(`screenshots and the server log are in ${artifacts}`);
+log(`browser-e2e: ${passed} passed, ${failed} failed`);
+process.exit(exitCode || (failed ? 1 : 0));
