@@ -16,6 +16,7 @@ use crate::startup::Application;
 use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
 use crate::store::{Actor, DB_FILE_NAME, OrgChanges, Organization, Store, SyncMode};
 use crate::timestamp;
+use crate::transfer::{self, Format};
 
 /// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -72,6 +73,34 @@ enum Command {
     /// any problem.
     Check {
         /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an organization's members (with their attributes and status) and groups (with
+    /// their members) as JSON (lossless) or CSV (one row per member).
+    Export {
+        /// Organization id or unique name.
+        org: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: Format,
+        /// Write to this file (created private) instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Add or update members and groups from an export (JSON or CSV) in one transaction: all
+    /// or nothing. Members match by userName, groups by externalId or name.
+    Import {
+        /// Organization id or unique name.
+        org: String,
+        /// The file to read.
+        file: PathBuf,
+        /// Default: from the file name (.csv is CSV, anything else JSON).
+        #[arg(long, value_enum)]
+        format: Option<Format>,
+        /// Check everything and report what would change, without changing anything.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as one JSON object.
         #[arg(long)]
         json: bool,
     },
@@ -253,6 +282,94 @@ fn run(cli: Cli) -> CliResult {
                 "The admin password is set; every earlier session is signed out. Sign in at {}/",
                 configured_public_url(&store, public_url)?
             );
+            Ok(())
+        }
+        Command::Export {
+            org,
+            format,
+            output,
+        } => {
+            init_logging("warn");
+            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let org = store.resolve_org(&org)?;
+            let base_url = format!(
+                "{}/v2/{}",
+                configured_public_url(&store, public_url)?,
+                org.id
+            );
+            let (members, groups) = match &output {
+                Some(path) => {
+                    let mut file = private_file(path)?;
+                    let counts = transfer::export(&store, &org.id, &base_url, format, &mut file)?;
+                    file.flush()?;
+                    counts
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut out = stdout.lock();
+                    transfer::export(&store, &org.id, &base_url, format, &mut out)?
+                }
+            };
+            eprintln!(
+                "Exported {members} members and {groups} groups of \"{}\".",
+                org.name
+            );
+            Ok(())
+        }
+        Command::Import {
+            org,
+            file,
+            format,
+            dry_run,
+            json,
+        } => {
+            init_logging("warn");
+            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let org = store.resolve_org(&org)?;
+            let bytes =
+                std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let format = format.unwrap_or_else(|| Format::from_file_name(&file));
+            let parsed = transfer::parse(format, &bytes)?;
+            let bar =
+                indicatif::ProgressBar::new((parsed.members.len() + parsed.groups.len()) as u64)
+                    .with_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{msg} {wide_bar} {pos}/{len} ({eta} left)",
+                        )
+                        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                    )
+                    .with_message(if dry_run { "checking" } else { "importing" });
+            let report = store.import_directory(
+                &org.id,
+                parsed.members,
+                parsed.groups,
+                parsed.merge,
+                dry_run,
+                &|| bar.inc(1),
+            )?;
+            bar.finish_and_clear();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                let would = if dry_run { "would be " } else { "" };
+                println!(
+                    "Members: {} {would}created, {} {would}updated, {} unchanged.",
+                    report.members_created, report.members_updated, report.members_unchanged
+                );
+                println!(
+                    "Groups: {} {would}created, {} {would}updated, {} unchanged.",
+                    report.groups_created, report.groups_updated, report.groups_unchanged
+                );
+                if !report.unknown_members.is_empty() {
+                    println!(
+                        "Group members not found (left out): {}",
+                        report.unknown_members.join(", ")
+                    );
+                }
+                if dry_run {
+                    println!("Dry run: nothing was changed.");
+                }
+            }
             Ok(())
         }
         Command::Healthcheck { listen } => {
@@ -546,6 +663,17 @@ fn configured_public_url(
             .public_url()?
             .unwrap_or_else(|| DEFAULT_PUBLIC_URL.to_owned()),
     })
+}
+
+/// Creates `path` for writing, readable only by its owner (exports hold personal data).
+fn private_file(path: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    Ok(options
+        .open(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?)
 }
 
 /// The first line of standard input, without its line ending.

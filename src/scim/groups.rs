@@ -227,10 +227,10 @@ pub async fn delete(
 
 /// A POST/PUT body read: the attributes, and the members when the body has a `members` key
 /// (present but empty means "no members").
-type GroupBody = (Map<String, Value>, Option<Vec<MemberRef>>);
+pub(crate) type GroupBody = (Map<String, Value>, Option<Vec<MemberRef>>);
 
 /// Reads a POST/PUT body.
-fn read_group(body: &Value) -> Result<GroupBody, ScimError> {
+pub(crate) fn read_group(body: &Value) -> Result<GroupBody, ScimError> {
     let body = match body {
         Value::Object(fields) => Value::Object(
             fields

@@ -23,7 +23,9 @@ use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
 pub use error::{SCIM_CONTENT_TYPE, ScimError, ScimType, error_chain};
+pub(crate) use groups::read_group;
 pub use routing::canonical_path;
+pub(crate) use users::read_user;
 pub use users::render as render_user;
 
 use crate::auth::ScimCaller;

@@ -189,7 +189,7 @@ pub async fn delete(
 }
 
 /// Reads a POST/PUT body into a user document and checks the user rules.
-fn read_user(body: &Value) -> Result<Map<String, Value>, ScimError> {
+pub(crate) fn read_user(body: &Value) -> Result<Map<String, Value>, ScimError> {
     let mut attrs = read_resource(body, &USER)?;
     attrs.entry("active").or_insert(Value::Bool(true));
     check_user(attrs)

@@ -96,6 +96,16 @@ impl Actor {
     }
 }
 
+/// Where a change came from: a SCIM request (with the API key that authenticated it) or an
+/// operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin<'a> {
+    /// A SCIM request authenticated with the key of this lookup id.
+    Scim(&'a str),
+    /// The command line or the admin page.
+    Operator(Actor),
+}
+
 /// An event about to be written.
 #[derive(Debug)]
 pub struct NewEvent<'a> {
@@ -122,12 +132,16 @@ impl<'a> NewEvent<'a> {
         }
     }
 
-    /// An event caused by a SCIM request authenticated with key `key_id`.
-    pub fn by_scim(event_type: EventType, key_id: &'a str, summary: String) -> NewEvent<'a> {
+    /// An event caused by a change from `origin`.
+    pub fn by(origin: Origin<'a>, event_type: EventType, summary: String) -> NewEvent<'a> {
+        let (actor, key_id) = match origin {
+            Origin::Scim(key_id) => (Actor::Scim, Some(key_id)),
+            Origin::Operator(actor) => (actor, None),
+        };
         NewEvent {
             event_type,
-            actor: Actor::Scim,
-            key_id: Some(key_id),
+            actor,
+            key_id,
             member_id: None,
             group_id: None,
             summary,

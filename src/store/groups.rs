@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::users::{ListQuery, Page, attrs_from_json, list_page};
-use super::{EventType, NewEvent, Store, StoreError};
+use super::{EventType, NewEvent, Origin, Store, StoreError};
 use crate::timestamp;
 
 /// A group as stored.
@@ -82,42 +82,15 @@ impl Store {
         members: Vec<MemberRef>,
         with_members: bool,
     ) -> Result<StoredGroup, StoreError> {
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = timestamp::now();
-        let name = display_name(&attrs);
         self.write(|tx| {
-            check_external_id(tx, org_id, &id, external_id(&attrs))?;
-            tx.prepare_cached(
-                "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id,
-                                     attrs, version, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
-            )?
-            .execute(params![
-                id,
+            insert_group(
+                tx,
                 org_id,
-                name,
-                name.to_lowercase(),
-                external_id(&attrs),
-                Value::Object(attrs.clone()).to_string(),
-                now,
-            ])?;
-            NewEvent::by_scim(
-                EventType::GroupCreated,
-                key_id,
-                format!("Created group \"{name}\""),
-            )
-            .group(&id)
-            .insert(tx, org_id)?;
-            let mut log = MembershipLog::new(org_id, key_id, &id, &name);
-            add_members(tx, org_id, &id, &members, &mut log)?;
-            Ok(StoredGroup {
-                members: with_members.then(|| load_members(tx, &id)).transpose()?,
-                id: id.clone(),
+                Origin::Scim(key_id),
                 attrs,
-                version: 1,
-                created_at: now.clone(),
-                updated_at: now.clone(),
-            })
+                &members,
+                with_members,
+            )
         })
     }
 
@@ -152,7 +125,7 @@ impl Store {
             Ok(apply_change(
                 tx,
                 org_id,
-                key_id,
+                Origin::Scim(key_id),
                 current,
                 change,
                 with_members,
@@ -175,7 +148,7 @@ impl Store {
         self.write(|tx| {
             let group = load_group(tx, org_id, id, false)?;
             check(&group)?;
-            Ok(remove_group(tx, org_id, &group, key_id)?)
+            Ok(remove_group(tx, org_id, &group, Origin::Scim(key_id))?)
         })
     }
 
@@ -198,18 +171,64 @@ impl Store {
     }
 }
 
+/// Inserts a group with its initial members inside the caller's transaction.
+pub(super) fn insert_group(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    origin: Origin<'_>,
+    attrs: Map<String, Value>,
+    members: &[MemberRef],
+    with_members: bool,
+) -> Result<StoredGroup, StoreError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = timestamp::now();
+    let name = display_name(&attrs);
+    check_external_id(tx, org_id, &id, external_id(&attrs))?;
+    tx.prepare_cached(
+        "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id,
+                             attrs, version, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+    )?
+    .execute(params![
+        id,
+        org_id,
+        name,
+        name.to_lowercase(),
+        external_id(&attrs),
+        Value::Object(attrs.clone()).to_string(),
+        now,
+    ])?;
+    NewEvent::by(
+        origin,
+        EventType::GroupCreated,
+        format!("Created group \"{name}\""),
+    )
+    .group(&id)
+    .insert(tx, org_id)?;
+    let mut log = MembershipLog::new(org_id, origin, &id, &name);
+    add_members(tx, org_id, &id, members, &mut log)?;
+    Ok(StoredGroup {
+        members: with_members.then(|| load_members(tx, &id)).transpose()?,
+        id,
+        attrs,
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now,
+    })
+}
+
 fn remove_group(
     tx: &Transaction<'_>,
     org_id: &str,
     group: &StoredGroup,
-    key_id: &str,
+    origin: Origin<'_>,
 ) -> Result<(), StoreError> {
     let id = group.id.as_str();
     touch_members(tx, id, &timestamp::now())?;
     tx.execute("DELETE FROM groups WHERE id = ?1", [id])?;
-    NewEvent::by_scim(
+    NewEvent::by(
+        origin,
         EventType::GroupDeleted,
-        key_id,
         format!("Deleted group \"{}\"", display_name(&group.attrs)),
     )
     .group(id)
@@ -229,7 +248,7 @@ fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
     })
 }
 
-fn load_group(
+pub(super) fn load_group(
     c: &Connection,
     org_id: &str,
     id: &str,
@@ -265,16 +284,16 @@ fn load_members(c: &Connection, group_id: &str) -> Result<Vec<Member>, StoreErro
     Ok(members)
 }
 
-fn apply_change(
+pub(super) fn apply_change(
     tx: &Transaction<'_>,
     org_id: &str,
-    key_id: &str,
+    origin: Origin<'_>,
     current: StoredGroup,
     change: GroupChange,
     with_members: bool,
 ) -> Result<StoredGroup, StoreError> {
     let name = display_name(&change.attrs);
-    let mut log = MembershipLog::new(org_id, key_id, &current.id, &name);
+    let mut log = MembershipLog::new(org_id, origin, &current.id, &name);
     for edit in &change.members {
         match edit {
             MemberEdit::Add(members) => add_members(tx, org_id, &current.id, members, &mut log)?,
@@ -313,9 +332,9 @@ fn apply_change(
     }
     if attrs_changed {
         check_external_id(tx, org_id, &current.id, external_id(&change.attrs))?;
-        NewEvent::by_scim(
+        NewEvent::by(
+            origin,
             EventType::GroupUpdated,
-            key_id,
             format!("Updated group \"{name}\""),
         )
         .group(&current.id)
@@ -407,17 +426,17 @@ fn remove_members(
 /// event log can be filtered by member, and remembers whether anything changed.
 struct MembershipLog<'a> {
     org_id: &'a str,
-    key_id: &'a str,
+    origin: Origin<'a>,
     group_id: &'a str,
     group_name: &'a str,
     changed: bool,
 }
 
 impl<'a> MembershipLog<'a> {
-    fn new(org_id: &'a str, key_id: &'a str, group_id: &'a str, group_name: &'a str) -> Self {
+    fn new(org_id: &'a str, origin: Origin<'a>, group_id: &'a str, group_name: &'a str) -> Self {
         MembershipLog {
             org_id,
-            key_id,
+            origin,
             group_id,
             group_name,
             changed: false,
@@ -434,9 +453,9 @@ impl<'a> MembershipLog<'a> {
         } else {
             format!("Removed from group \"{}\"", self.group_name)
         };
-        NewEvent::by_scim(
+        NewEvent::by(
+            self.origin,
             EventType::OrganizationUserUpdatedGroups,
-            self.key_id,
             summary,
         )
         .member(user_id)

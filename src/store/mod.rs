@@ -16,6 +16,7 @@ pub mod maintenance;
 mod migrations;
 mod orgs;
 mod settings;
+mod transfer;
 mod users;
 mod views;
 
@@ -28,11 +29,12 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use admin::AdminSessionRecord;
-pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent};
+pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent, Origin};
 pub use filter_sql::{SqlFragment, compile_filter, compile_sort};
 pub use groups::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, parse_org_name};
+pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
 pub use users::{GroupRef, ListQuery, Page, StoredUser};
 pub use views::MemberSummary;
 
@@ -148,12 +150,29 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.write_or_discard(true, f)
+    }
+
+    /// Like [`Store::write`], but with `commit` false the transaction is rolled back even when
+    /// `f` succeeds: a dry run that does exactly the work, checks included, and keeps nothing.
+    pub fn write_or_discard<T, E>(
+        &self,
+        commit: bool,
+        f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let mut conn = self.writer.get().map_err(StoreError::from)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
         let value = f(&tx)?;
-        tx.commit().map_err(StoreError::from)?;
+        if commit {
+            tx.commit().map_err(StoreError::from)?;
+        } else {
+            tx.rollback().map_err(StoreError::from)?;
+        }
         Ok(value)
     }
 

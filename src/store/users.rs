@@ -5,7 +5,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use serde_json::{Map, Value};
 
-use super::{EventType, NewEvent, Store, StoreError};
+use super::{EventType, NewEvent, Origin, Store, StoreError};
 use crate::directory::UserFields;
 use crate::timestamp;
 
@@ -62,51 +62,7 @@ impl Store {
         key_id: &str,
         attrs: Map<String, Value>,
     ) -> Result<StoredUser, StoreError> {
-        let fields = UserFields::from_doc(&attrs);
-        let id = uuid::Uuid::new_v4().to_string();
-        let now = timestamp::now();
-        self.write(|tx| {
-            check_unique(tx, org_id, &id, &fields)?;
-            if fields.active {
-                check_seat(tx, org_id, &id)?;
-            }
-            tx.prepare_cached(
-                "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, email_key,
-                                    display_name, display_name_key, active, attrs, version,
-                                    created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11)",
-            )?
-            .execute(params![
-                id,
-                org_id,
-                fields.user_name,
-                fields.user_name_key,
-                fields.external_id,
-                fields.email_key,
-                fields.display_name,
-                fields.display_name.as_deref().map(str::to_lowercase),
-                fields.active,
-                Value::Object(attrs.clone()).to_string(),
-                now,
-            ])?;
-            write_emails(tx, &id, &fields)?;
-            let state = if fields.active { "" } else { " (revoked)" };
-            NewEvent::by_scim(
-                EventType::OrganizationUserInvited,
-                key_id,
-                format!("Invited {}{state}", fields.label()),
-            )
-            .member(&id)
-            .insert(tx, org_id)?;
-            Ok(StoredUser {
-                id: id.clone(),
-                attrs,
-                version: 1,
-                created_at: now.clone(),
-                updated_at: now.clone(),
-                groups: Vec::new(),
-            })
-        })
+        self.write(|tx| insert_user(tx, org_id, Origin::Scim(key_id), attrs))
     }
 
     /// One member of the organization; `NotFound` for unknown ids and other organizations' ids.
@@ -134,7 +90,13 @@ impl Store {
             if attrs == current.attrs {
                 return Ok(current);
             }
-            Ok(save_changed_user(tx, org_id, key_id, current, attrs)?)
+            Ok(save_changed_user(
+                tx,
+                org_id,
+                Origin::Scim(key_id),
+                current,
+                attrs,
+            )?)
         })
     }
 
@@ -153,7 +115,7 @@ impl Store {
         self.write(|tx| {
             let user = load_user(tx, org_id, id)?;
             check(&user)?;
-            Ok(remove_user(tx, org_id, &user, key_id)?)
+            Ok(remove_user(tx, org_id, &user, Origin::Scim(key_id))?)
         })
     }
 
@@ -232,6 +194,72 @@ pub(super) fn attrs_from_json(text: &str) -> Map<String, Value> {
     }
 }
 
+/// Inserts a member inside the caller's transaction, with its uniqueness and seat checks and its
+/// `Invited` event.
+pub(super) fn insert_user(
+    tx: &Transaction<'_>,
+    org_id: &str,
+    origin: Origin<'_>,
+    attrs: Map<String, Value>,
+) -> Result<StoredUser, StoreError> {
+    let fields = UserFields::from_doc(&attrs);
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = timestamp::now();
+    check_unique(tx, org_id, &id, &fields)?;
+    if fields.active {
+        check_seat(tx, org_id, &id)?;
+    }
+    tx.prepare_cached(
+        "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, email_key,
+                            display_name, display_name_key, active, attrs, version,
+                            created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11)",
+    )?
+    .execute(params![
+        id,
+        org_id,
+        fields.user_name,
+        fields.user_name_key,
+        fields.external_id,
+        fields.email_key,
+        fields.display_name,
+        fields.display_name.as_deref().map(str::to_lowercase),
+        fields.active,
+        Value::Object(attrs.clone()).to_string(),
+        now,
+    ])?;
+    write_emails(tx, &id, &fields)?;
+    let state = if fields.active { "" } else { " (revoked)" };
+    NewEvent::by(
+        origin,
+        EventType::OrganizationUserInvited,
+        format!("Invited {}{state}", fields.label()),
+    )
+    .member(&id)
+    .insert(tx, org_id)?;
+    Ok(StoredUser {
+        id,
+        attrs,
+        version: 1,
+        created_at: now.clone(),
+        updated_at: now,
+        groups: Vec::new(),
+    })
+}
+
+/// The member whose userName is `user_name` (case-insensitively), if any.
+pub(super) fn find_user_by_user_name(
+    c: &Connection,
+    org_id: &str,
+    user_name: &str,
+) -> Result<Option<StoredUser>, StoreError> {
+    let id: Option<String> = c
+        .prepare_cached("SELECT id FROM users WHERE org_id = ?1 AND user_name_key = ?2")?
+        .query_row(params![org_id, user_name.to_lowercase()], |r| r.get(0))
+        .optional()?;
+    id.map(|id| load_user(c, org_id, &id)).transpose()
+}
+
 /// A new version for every group the user is a member of: their `members` (or a member's
 /// `display`) are about to change, and their ETags must say so.
 fn touch_groups_of(tx: &Connection, user_id: &str, now: &str) -> rusqlite::Result<usize> {
@@ -246,14 +274,14 @@ fn remove_user(
     tx: &Transaction<'_>,
     org_id: &str,
     user: &StoredUser,
-    key_id: &str,
+    origin: Origin<'_>,
 ) -> Result<(), StoreError> {
     let fields = UserFields::from_doc(&user.attrs);
     touch_groups_of(tx, &user.id, &timestamp::now())?;
     tx.execute("DELETE FROM users WHERE id = ?1", [&user.id])?;
-    NewEvent::by_scim(
+    NewEvent::by(
+        origin,
         EventType::OrganizationUserRemoved,
-        key_id,
         format!("Removed {}", fields.label()),
     )
     .member(&user.id)
@@ -301,10 +329,10 @@ fn groups_of(c: &Connection, user_id: &str) -> Result<Vec<GroupRef>, StoreError>
     Ok(groups)
 }
 
-fn save_changed_user(
+pub(super) fn save_changed_user(
     tx: &Transaction<'_>,
     org_id: &str,
-    key_id: &str,
+    origin: Origin<'_>,
     current: StoredUser,
     attrs: Map<String, Value>,
 ) -> Result<StoredUser, StoreError> {
@@ -344,7 +372,7 @@ fn save_changed_user(
     }
 
     let event = |event_type, summary| {
-        NewEvent::by_scim(event_type, key_id, summary)
+        NewEvent::by(origin, event_type, summary)
             .member(&current.id)
             .insert(tx, org_id)
     };

@@ -396,3 +396,199 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
         );
     }
 }
+
+/// Members and groups as the SCIM API shows them, without ids and timestamps, by userName.
+async fn directory_of(app: &crate::helpers::TestApp, org: &crate::helpers::TestOrg) -> Value {
+    let (_, users) = app
+        .call(org, Method::GET, "Users?sortBy=userName", None)
+        .await;
+    let (_, groups) = app
+        .call(org, Method::GET, "Groups?sortBy=displayName", None)
+        .await;
+    let names: std::collections::HashMap<String, String> = users["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["id"].as_str().unwrap().to_owned(),
+                u["userName"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let strip = |mut v: Value| {
+        let o = v.as_object_mut().unwrap();
+        for k in ["id", "meta", "groups"] {
+            o.remove(k);
+        }
+        if let Some(members) = o.remove("members") {
+            let mut member_names: Vec<&str> = members
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| names[m["value"].as_str().unwrap()].as_str())
+                .collect();
+            member_names.sort();
+            o.insert("members".into(), json!(member_names));
+        }
+        v
+    };
+    json!({
+        "users": users["Resources"].as_array().unwrap().iter().cloned().map(strip).collect::<Vec<_>>(),
+        "groups": groups["Resources"].as_array().unwrap().iter().cloned().map(strip).collect::<Vec<_>>(),
+    })
+}
+
+#[tokio::test]
+async fn export_then_import_into_a_new_org_reproduces_the_directory() {
+    let app = spawn_app().await;
+    let source = app.create_org("Source");
+    for (name, active) in [("alice", true), ("bob", false), ("carol", true)] {
+        app.create_user(
+            &source,
+            json!({"userName": format!("{name}@example.com"), "active": active,
+                   "name": {"givenName": name, "familyName": "Example"},
+                   "emails": [{"value": format!("{name}@work.example"), "type": "work", "primary": true}],
+                   "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
+                   "title": "Engineer"}),
+        )
+        .await;
+    }
+    let (_, users) = app
+        .call(&source, Method::GET, "Users?sortBy=userName", None)
+        .await;
+    let ids: Vec<&str> = users["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["id"].as_str().unwrap())
+        .collect();
+    for (group, members) in [("Engineering", vec![ids[0], ids[1]]), ("Empty", vec![])] {
+        let members: Vec<Value> = members.iter().map(|id| json!({"value": id})).collect();
+        let (status, _) = app
+            .call(&source, Method::POST, "Groups", Some(json!({"displayName": group, "externalId": format!("ext-{group}"), "members": members})))
+            .await;
+        assert_eq!(status, 201);
+    }
+
+    let export = app.data_dir.path().join("source.json");
+    let out = app.cli(&["export", &source.id, "-o", export.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    let target = app.create_org("Target");
+    let dry = app.cli(&[
+        "import",
+        "Target",
+        export.to_str().unwrap(),
+        "--dry-run",
+        "--json",
+    ]);
+    assert!(dry.status.success(), "{dry:?}");
+    let report: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        (
+            report["members_created"].as_u64(),
+            report["groups_created"].as_u64()
+        ),
+        (Some(3), Some(2))
+    );
+    assert_eq!(report["dry_run"], true);
+    let (_, empty) = app.call(&target, Method::GET, "Users?count=0", None).await;
+    assert_eq!(empty["totalResults"], 0, "a dry run changes nothing");
+
+    let out = app.cli(&["import", "Target", export.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("Members: 3 created"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(
+        directory_of(&app, &source).await,
+        directory_of(&app, &target).await
+    );
+
+    // Importing the same file again changes nothing.
+    let again = app.cli(&["import", "Target", export.to_str().unwrap(), "--json"]);
+    let report: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(
+        (
+            report["members_unchanged"].as_u64(),
+            report["groups_unchanged"].as_u64()
+        ),
+        (Some(3), Some(2))
+    );
+
+    // CSV: a round trip through a spreadsheet keeps the fields it has.
+    let csv = app.cli(&["export", "Source", "--format", "csv"]);
+    let text = stdout(&csv);
+    assert!(
+        text.starts_with(
+            "userName,email,displayName,givenName,familyName,externalId,active,groups\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("bob@example.com,bob@work.example,,bob,Example,,false,Engineering"),
+        "{text}"
+    );
+    let csv_file = app.data_dir.path().join("people.csv");
+    std::fs::write(&csv_file, text).unwrap();
+    let third = app.create_org("Third");
+    assert!(
+        app.cli(&["import", "Third", csv_file.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let (_, bob) = app
+        .call(
+            &third,
+            Method::GET,
+            "Users?filter=userName%20eq%20%22bob@example.com%22",
+            None,
+        )
+        .await;
+    assert_eq!(bob["Resources"][0]["active"], false);
+    assert_eq!(bob["Resources"][0]["name"]["givenName"], "bob");
+    let (_, eng) = app
+        .call(
+            &third,
+            Method::GET,
+            "Groups?filter=displayName%20eq%20%22Engineering%22",
+            None,
+        )
+        .await;
+    assert_eq!(eng["Resources"][0]["members"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_import_that_fails_anywhere_writes_nothing() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    app.create_user(
+        &org,
+        json!({"userName": "taken@example.com", "externalId": "E1"}),
+    )
+    .await;
+    let file = app.data_dir.path().join("bad.json");
+    std::fs::write(
+        &file,
+        json!({"members": [
+            {"userName": "new1@example.com"},
+            {"userName": "new2@example.com", "externalId": "E1"}
+        ], "groups": [{"displayName": "G", "members": ["new1@example.com"]}]})
+        .to_string(),
+    )
+    .unwrap();
+    let events_before = app.events(&org).len();
+    let out = app.cli(&["import", &org.id, file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("externalId"), "{}", stderr(&out));
+    let (_, users) = app.call(&org, Method::GET, "Users?count=0", None).await;
+    assert_eq!(users["totalResults"], 1, "new1 was rolled back too");
+    assert_eq!(app.events(&org).len(), events_before);
+
+    std::fs::write(&file, "userName,active\nx@example.com,perhaps\n").unwrap();
+    let out = app.cli(&["import", &org.id, file.to_str().unwrap(), "--format", "csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+}
