@@ -20,6 +20,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
     handle: actix_web::dev::ServerHandle,
+    /// The task running the server; it owns the data-directory lock until it ends.
+    running: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 /// An organization created through the CLI, with its one-time key.
@@ -63,7 +65,7 @@ pub async fn spawn_app_configured(
     let state = app.state();
     let handle = app.handle();
     let setup_link = app.setup_link().map(str::to_owned);
-    tokio::spawn(app.run_until_stopped());
+    let running = tokio::spawn(app.run_until_stopped());
     TestApp {
         address,
         setup_link,
@@ -71,6 +73,7 @@ pub async fn spawn_app_configured(
         client: reqwest::Client::new(),
         state,
         handle,
+        running,
     }
 }
 
@@ -78,6 +81,9 @@ impl TestApp {
     /// Stops the server gracefully and hands back the data directory.
     pub async fn stop(self) -> TempDir {
         self.handle.stop(true).await;
+        // Wait until the server (and with it the data-directory lock) is gone, so that the
+        // directory can be served again at once.
+        let _ = self.running.await;
         self.data_dir
     }
 
