@@ -5,12 +5,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use serde_json::json;
 
 use crate::admin;
 use crate::config::{
-    DEFAULT_BACKUP_KEEP, DEFAULT_EVENT_RETENTION_DAYS, ServeConfig, parse_public_url,
+    DEFAULT_BACKUP_KEEP, DEFAULT_EVENT_RETENTION_DAYS, DEFAULT_MAX_BODY, FileConfig, Given, Layers,
+    LogFormat, Secret, ServeConfig, Source, parse_enum, parse_interval, parse_public_url,
 };
 use crate::startup::Application;
 use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
@@ -30,16 +32,25 @@ const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
                   and groups into per-organization directories at <public-url>/v2/<org-id>."
 )]
 pub struct Cli {
-    /// Directory holding the database file scim-appliance.db.
-    #[arg(long, env = "SCIM_DATA_DIR", default_value = "./data", global = true)]
-    data_dir: PathBuf,
+    /// Directory holding the database file scim-appliance.db [default: ./data]
+    #[arg(long, env = "SCIM_DATA_DIR", global = true)]
+    data_dir: Option<PathBuf>,
     /// Base URL identity providers reach this server at (shown in SCIM URLs and meta.location).
     /// `serve` defaults to http://<listen>; other commands to what `serve` last used.
     #[arg(long, env = "SCIM_PUBLIC_URL", global = true)]
     public_url: Option<String>,
+    /// A TOML file with settings (the flags' names in snake_case); flags and SCIM_* variables
+    /// override it.
+    #[arg(long, env = "SCIM_CONFIG", global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Default `--data-dir`.
+const DEFAULT_DATA_DIR: &str = "./data";
+/// Default `--listen`.
+const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -51,6 +62,9 @@ enum Command {
     /// Manage the administrator of the web configuration page.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Write a consistent copy of the database, also while `serve` is running. Default file:
     /// <data-dir>/backups/scim-appliance-<UTC timestamp>.db
     Backup {
@@ -126,38 +140,51 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address and port to listen on.
-    #[arg(long, env = "SCIM_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: String,
+    /// Address and port to listen on [default: 127.0.0.1:8080]
+    #[arg(long, env = "SCIM_LISTEN")]
+    listen: Option<String>,
     /// Durability of each commit: `normal` survives a crash of the process, `full` also a power
-    /// loss (one fsync per write).
-    #[arg(long, env = "SCIM_SYNC", value_enum, default_value = "normal")]
-    sync: SyncMode,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "SCIM_MAX_BODY", default_value_t = 1024 * 1024)]
-    max_body: usize,
-    /// Log filter, e.g. `info`, `warn` or `scim_appliance=debug`.
-    #[arg(long, env = "SCIM_LOG_LEVEL", default_value = "info")]
-    log_level: String,
-    /// Delete events older than this many days (checked hourly); 0 keeps them forever.
-    #[arg(long, env = "SCIM_EVENT_RETENTION_DAYS", default_value_t = DEFAULT_EVENT_RETENTION_DAYS)]
-    event_retention_days: u32,
+    /// loss (one fsync per write) [default: normal]
+    #[arg(long, env = "SCIM_SYNC", value_enum)]
+    sync: Option<SyncMode>,
+    /// Largest request body accepted, in bytes [default: 1048576]
+    #[arg(long, env = "SCIM_MAX_BODY")]
+    max_body: Option<usize>,
+    /// Log filter, e.g. `info`, `warn` or `scim_appliance=debug` [default: info]
+    #[arg(long, env = "SCIM_LOG_LEVEL")]
+    log_level: Option<String>,
+    /// `text` (one readable line per event) or `json` (one object per line) [default: text]
+    #[arg(long, env = "SCIM_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
+    /// Delete events older than this many days (checked hourly); 0 keeps them forever
+    /// [default: 365]
+    #[arg(long, env = "SCIM_EVENT_RETENTION_DAYS")]
+    event_retention_days: Option<u32>,
     /// Take a backup into <data-dir>/backups this often, e.g. `24h`, `30m`, `7d`.
     #[arg(long, env = "SCIM_BACKUP_EVERY", value_parser = parse_interval)]
     backup_every: Option<std::time::Duration>,
-    /// How many scheduled backups to keep.
-    #[arg(long, env = "SCIM_BACKUP_KEEP", default_value_t = DEFAULT_BACKUP_KEEP,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    backup_keep: u32,
+    /// How many scheduled backups to keep [default: 7]
+    #[arg(long, env = "SCIM_BACKUP_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
+    backup_keep: Option<u32>,
+    /// The admin password to set at start if none is set yet (prefer the _FILE variant).
+    #[arg(long, env = "SCIM_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// A file whose first line is the admin password to set at start if none is set yet.
+    #[arg(long, env = "SCIM_ADMIN_PASSWORD_FILE")]
+    admin_password_file: Option<PathBuf>,
 }
 
-/// A backup interval of at least a minute, in humantime form (`24h`, `90m`, `7d`).
-fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
-    let every = humantime::parse_duration(text).map_err(|e| format!("{e} (try 24h or 30m)"))?;
-    if every < std::time::Duration::from_secs(60) {
-        return Err("the interval must be at least 1m".into());
-    }
-    Ok(every)
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print the configuration `serve` would run with (given the same flags and environment),
+    /// where each value comes from, with secrets redacted.
+    Show {
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,8 +276,12 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Parses the command line, runs it, and turns the outcome into an exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", crate::scim::error_chain(e.as_ref()));
@@ -259,24 +290,93 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> CliResult {
-    let public_url = cli.public_url.as_deref();
+/// Where a flag's value came from: the command line or its `SCIM_*` variable.
+fn given<T>(matches: &[Option<&ArgMatches>], id: &str, value: Option<T>) -> Given<T> {
+    let from_env = matches
+        .iter()
+        .flatten()
+        .find_map(|m| match m.try_get_raw(id) {
+            Ok(Some(_)) => m.value_source(id),
+            _ => None,
+        })
+        == Some(ValueSource::EnvVariable);
+    let source = if from_env {
+        Source::Env(format!("SCIM_{}", id.to_uppercase()))
+    } else {
+        Source::Flag(format!("--{}", id.replace('_', "-")))
+    };
+    Given { value, source }
+}
+
+/// Settings every command shares: the data directory and the public URL.
+struct Common {
+    data_dir: PathBuf,
+    public_url: Option<String>,
+}
+
+fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
+    let file = match &cli.config {
+        Some(path) => Some((path.clone(), FileConfig::read(path)?)),
+        None => None,
+    };
+    let mut layers = Layers::new(file);
+    // Global flags may be given before or after the subcommand.
+    let (name, sub) = matches
+        .subcommand()
+        .map_or(("", None), |(n, m)| (n, Some(m)));
+    let leaf = sub.and_then(|m| m.subcommand().map(|(_, m)| m));
+    let all = [Some(matches), sub, leaf];
+    let common = Common {
+        data_dir: layers
+            .pick(
+                "data_dir",
+                given(&all, "data_dir", cli.data_dir.clone()),
+                |f| f.data_dir.clone().map(Ok),
+                Some(PathBuf::from(DEFAULT_DATA_DIR)),
+            )?
+            .unwrap_or_default(),
+        public_url: layers.pick(
+            "public_url",
+            given(&all, "public_url", cli.public_url.clone()),
+            |f| f.public_url.clone().map(Ok),
+            None,
+        )?,
+    };
+    let public_url = common.public_url.as_deref();
+    if name != "serve" {
+        init_logging("warn", LogFormat::Text);
+    }
     match cli.command {
-        Command::Serve(args) => serve(args, &cli.data_dir, public_url),
+        Command::Serve(args) => {
+            let (config, log_level, log_format) = serve_config(&mut layers, args, &all, &common)?;
+            init_logging(&log_level, log_format);
+            serve(config)
+        }
+        Command::Config(ConfigCommand::Show { json, serve }) => {
+            serve_config(&mut layers, serve, &all, &common)?;
+            let shown = layers.shown();
+            if json {
+                println!("{}", serde_json::to_string_pretty(shown)?);
+            } else {
+                for s in shown {
+                    let value = s.value.as_deref().unwrap_or("(not set)");
+                    println!("{:<22} {:<40} {}", s.name, value, s.source);
+                }
+            }
+            Ok(())
+        }
         Command::Org(command) => {
-            init_logging("warn");
-            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let store = Store::open(&common.data_dir, SyncMode::Full)?;
             let public_url = configured_public_url(&store, public_url)?;
             org_command(&store, &public_url, command)
         }
         Command::Admin(AdminCommand::SetPassword { password_stdin }) => {
-            init_logging("warn");
             let password = if password_stdin {
                 read_password_line()?
             } else {
                 prompt_new_password()?
             };
-            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let store = Store::open(&common.data_dir, SyncMode::Full)?;
             admin::set_admin_password(&store, &password, false)?;
             println!(
                 "The admin password is set; every earlier session is signed out. Sign in at {}/",
@@ -289,8 +389,7 @@ fn run(cli: Cli) -> CliResult {
             format,
             output,
         } => {
-            init_logging("warn");
-            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let store = Store::open(&common.data_dir, SyncMode::Full)?;
             let org = store.resolve_org(&org)?;
             let base_url = format!(
                 "{}/v2/{}",
@@ -323,8 +422,7 @@ fn run(cli: Cli) -> CliResult {
             dry_run,
             json,
         } => {
-            init_logging("warn");
-            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let store = Store::open(&common.data_dir, SyncMode::Full)?;
             let org = store.resolve_org(&org)?;
             let bytes =
                 std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
@@ -378,14 +476,13 @@ fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Backup { file, keep } => {
-            init_logging("warn");
             let target = file.unwrap_or_else(|| {
-                cli.data_dir.join("backups").join(format!(
+                common.data_dir.join("backups").join(format!(
                     "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
                     timestamp::compact(time::OffsetDateTime::now_utc())
                 ))
             });
-            let bytes = maintenance::backup_file(&cli.data_dir.join(DB_FILE_NAME), &target)?;
+            let bytes = maintenance::backup_file(&common.data_dir.join(DB_FILE_NAME), &target)?;
             println!("Backed up to {} ({bytes} bytes).", target.display());
             if let Some(keep) = keep {
                 let dir = target.parent().unwrap_or(Path::new("."));
@@ -396,8 +493,7 @@ fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Restore { file, yes } => {
-            init_logging("warn");
-            let live = cli.data_dir.join(DB_FILE_NAME);
+            let live = common.data_dir.join(DB_FILE_NAME);
             if !yes
                 && live.exists()
                 && !confirm(&format!(
@@ -411,7 +507,7 @@ fn run(cli: Cli) -> CliResult {
                 );
             }
             let stamp = timestamp::compact(time::OffsetDateTime::now_utc());
-            let aside = maintenance::restore(&cli.data_dir, &file, &stamp)?;
+            let aside = maintenance::restore(&common.data_dir, &file, &stamp)?;
             println!("Restored {} from {}.", live.display(), file.display());
             if let Some(aside) = aside {
                 println!("The replaced database is kept as {}.", aside.display());
@@ -419,8 +515,7 @@ fn run(cli: Cli) -> CliResult {
             Ok(())
         }
         Command::Check { json } => {
-            init_logging("warn");
-            let report = maintenance::inspect(&cli.data_dir.join(DB_FILE_NAME))?;
+            let report = maintenance::inspect(&common.data_dir.join(DB_FILE_NAME))?;
             let faults = report.faults();
             if json {
                 let mut value = serde_json::to_value(&report)?;
@@ -454,8 +549,7 @@ fn run(cli: Cli) -> CliResult {
             }
         }
         Command::Events { org, json, limit } => {
-            init_logging("warn");
-            let store = Store::open(&cli.data_dir, SyncMode::Full)?;
+            let store = Store::open(&common.data_dir, SyncMode::Full)?;
             let org = store.resolve_org(&org)?;
             let events = store.list_events(&org.id, limit)?;
             if json {
@@ -474,18 +568,96 @@ fn run(cli: Cli) -> CliResult {
     }
 }
 
-fn serve(args: ServeArgs, data_dir: &Path, public_url: Option<&str>) -> CliResult {
-    init_logging(&args.log_level);
-    let mut config = ServeConfig::new(
-        args.listen,
-        data_dir.to_owned(),
-        public_url,
-        args.sync,
-        args.max_body,
+/// `serve`'s configuration from its layers, with the log level and format.
+fn serve_config(
+    layers: &mut Layers,
+    args: ServeArgs,
+    matches: &[Option<&ArgMatches>],
+    common: &Common,
+) -> Result<(ServeConfig, String, LogFormat), Box<dyn std::error::Error>> {
+    let listen = layers
+        .pick(
+            "listen",
+            given(matches, "listen", args.listen),
+            |f| f.listen.clone().map(Ok),
+            Some(DEFAULT_LISTEN.to_owned()),
+        )?
+        .unwrap_or_default();
+    let sync = layers
+        .pick(
+            "sync",
+            given(matches, "sync", args.sync),
+            |f| f.sync.as_deref().map(parse_enum),
+            Some(SyncMode::Normal),
+        )?
+        .unwrap_or(SyncMode::Normal);
+    let max_body = layers
+        .pick(
+            "max_body",
+            given(matches, "max_body", args.max_body),
+            |f| f.max_body.map(Ok),
+            Some(DEFAULT_MAX_BODY),
+        )?
+        .unwrap_or(DEFAULT_MAX_BODY);
+    let log_level = layers
+        .pick(
+            "log_level",
+            given(matches, "log_level", args.log_level),
+            |f| f.log_level.clone().map(Ok),
+            Some("info".to_owned()),
+        )?
+        .unwrap_or_default();
+    let log_format = layers
+        .pick(
+            "log_format",
+            given(matches, "log_format", args.log_format),
+            |f| f.log_format.as_deref().map(parse_enum),
+            Some(LogFormat::Text),
+        )?
+        .unwrap_or(LogFormat::Text);
+    let retention = layers
+        .pick(
+            "event_retention_days",
+            given(matches, "event_retention_days", args.event_retention_days),
+            |f| f.event_retention_days.map(Ok),
+            Some(DEFAULT_EVENT_RETENTION_DAYS),
+        )?
+        .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS);
+    let backup_every = layers.pick(
+        "backup_every",
+        given(matches, "backup_every", args.backup_every),
+        |f| f.backup_every.as_deref().map(parse_interval),
+        None,
     )?;
-    config.event_retention_days = Some(args.event_retention_days).filter(|d| *d > 0);
-    config.backup_every = args.backup_every;
-    config.backup_keep = args.backup_keep;
+    let backup_keep = layers
+        .pick(
+            "backup_keep",
+            given(matches, "backup_keep", args.backup_keep),
+            |f| f.backup_keep.map(Ok),
+            Some(DEFAULT_BACKUP_KEEP),
+        )?
+        .unwrap_or(DEFAULT_BACKUP_KEEP);
+    let admin_password = layers.secret(
+        "admin_password",
+        given(matches, "admin_password", args.admin_password),
+        given(matches, "admin_password_file", args.admin_password_file),
+        |f| (f.admin_password.clone(), f.admin_password_file.clone()),
+    )?;
+    let mut config = ServeConfig::new(
+        listen,
+        common.data_dir.clone(),
+        common.public_url.as_deref(),
+        sync,
+        max_body,
+    )?;
+    config.event_retention_days = Some(retention).filter(|d| *d > 0);
+    config.backup_every = backup_every;
+    config.backup_keep = backup_keep.max(1);
+    config.initial_admin_password = admin_password.map(Secret);
+    Ok((config, log_level, log_format))
+}
+
+fn serve(config: ServeConfig) -> CliResult {
     actix_web::rt::System::new().block_on(async move {
         let app = Application::build(config)?;
         let state = app.state();
@@ -714,13 +886,18 @@ fn confirm(question: &str) -> Result<bool, std::io::Error> {
     ))
 }
 
-fn init_logging(default_filter: &str) {
+/// Logs to standard error, filtered by `SCIM_LOG` if set, else by `default_filter`.
+fn init_logging(default_filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
 }

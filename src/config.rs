@@ -1,6 +1,11 @@
-//! Validated settings for `serve`, kept apart from the raw command-line arguments in `cli`.
+//! Settings: the validated [`ServeConfig`] that `serve` runs with, kept apart from the raw
+//! command-line arguments in `cli`, and the [`Layers`] they are picked from — a flag, else its
+//! `SCIM_*` environment variable, else the TOML file of `--config`, else the default — with
+//! the source of each value remembered for `scim-appliance config show`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
 
 use crate::store::SyncMode;
 
@@ -25,10 +30,24 @@ pub struct ServeConfig {
     pub backup_every: Option<std::time::Duration>,
     /// Scheduled backups to keep.
     pub backup_keep: u32,
+    /// The admin password to set at start when none is set yet (for unattended installs).
+    pub initial_admin_password: Option<Secret>,
+}
+
+/// A secret value: usable, but never printed by `Debug` (configs get logged).
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// Default `--event-retention-days`.
 pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 365;
+/// Default `--max-body`: 1 MiB.
+pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Default `--backup-keep`.
 pub const DEFAULT_BACKUP_KEEP: u32 = 7;
 
@@ -60,6 +79,7 @@ impl ServeConfig {
             event_retention_days: Some(DEFAULT_EVENT_RETENTION_DAYS),
             backup_every: None,
             backup_keep: DEFAULT_BACKUP_KEEP,
+            initial_admin_password: None,
         })
     }
 }
@@ -82,6 +102,308 @@ pub fn parse_public_url(raw: &str) -> Result<String, ConfigError> {
         )));
     }
     Ok(url.to_owned())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layers: flags > SCIM_* environment > the TOML file of --config > defaults
+
+/// Where a setting's value came from, for `config show`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A command-line flag, e.g. `--listen`.
+    Flag(String),
+    /// An environment variable, e.g. `SCIM_LISTEN`.
+    Env(String),
+    /// The TOML file given with `--config`.
+    File(PathBuf),
+    /// A secret read from a file named by `*_file` / `SCIM_*_FILE` (itself from `from`).
+    SecretFile {
+        path: PathBuf,
+        from: Box<Source>,
+    },
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag(flag) => write!(f, "flag {flag}"),
+            Source::Env(var) => write!(f, "environment {var}"),
+            Source::File(path) => write!(f, "config file {}", path.display()),
+            Source::SecretFile { path, from } => {
+                write!(f, "file {} (named by {from})", path.display())
+            }
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A value given on the command line or in the environment, with which of the two.
+#[derive(Clone, Debug)]
+pub struct Given<T> {
+    pub value: Option<T>,
+    pub source: Source,
+}
+
+impl<T> Given<T> {
+    pub fn none() -> Given<T> {
+        Given {
+            value: None,
+            source: Source::Default,
+        }
+    }
+}
+
+/// The optional TOML file of `--config`: the same settings as `serve`'s flags, in snake_case
+/// (`listen = "0.0.0.0:8080"`, `backup_every = "24h"`, `admin_password_file = "/run/secrets/x"`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub public_url: Option<String>,
+    pub listen: Option<String>,
+    pub sync: Option<String>,
+    pub max_body: Option<usize>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+    pub event_retention_days: Option<u32>,
+    pub backup_every: Option<String>,
+    pub backup_keep: Option<u32>,
+    pub admin_password: Option<String>,
+    pub admin_password_file: Option<PathBuf>,
+}
+
+impl FileConfig {
+    /// Reads the file; a missing file, bad TOML or an unknown key is an error naming it.
+    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read the config file {}: {e}",
+                path.display()
+            ))
+        })?;
+        toml::from_str(&text).map_err(|e| {
+            ConfigError(format!(
+                "the config file {} is not valid: {e}",
+                path.display()
+            ))
+        })
+    }
+}
+
+/// One line of `config show`.
+#[derive(Clone, Debug, Serialize)]
+pub struct Shown {
+    pub name: &'static str,
+    /// The value as text; secrets are shown as `<redacted>`, unset values as `null`.
+    pub value: Option<String>,
+    pub source: String,
+}
+
+/// Picks each setting from its layers and remembers where it came from.
+pub struct Layers {
+    file: FileConfig,
+    file_path: Option<PathBuf>,
+    shown: Vec<Shown>,
+}
+
+impl Layers {
+    pub fn new(file: Option<(PathBuf, FileConfig)>) -> Layers {
+        let (file_path, file) = match file {
+            Some((path, file)) => (Some(path), file),
+            None => (None, FileConfig::default()),
+        };
+        Layers {
+            file,
+            file_path,
+            shown: Vec::new(),
+        }
+    }
+
+    /// The settings picked so far, for `config show`.
+    pub fn shown(&self) -> &[Shown] {
+        &self.shown
+    }
+
+    /// The value of one setting: given (flag or environment), else the file's (parsed with
+    /// `parse`), else `default`.
+    pub fn pick<T: ShowValue>(
+        &mut self,
+        name: &'static str,
+        given: Given<T>,
+        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+        default: Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let (value, source) = match given.value {
+            Some(v) => (Some(v), given.source),
+            None => match file(&self.file) {
+                Some(Ok(v)) => (Some(v), self.file_source()),
+                Some(Err(e)) => {
+                    return Err(ConfigError(format!("{name} in the config file: {e}")));
+                }
+                None => (default, Source::Default),
+            },
+        };
+        self.shown.push(Shown {
+            name,
+            value: value.as_ref().map(ShowValue::show),
+            source: source.to_string(),
+        });
+        Ok(value)
+    }
+
+    /// A secret: given directly (flag, environment, file key), or read from the file named by
+    /// its `_file` variant (whose first line is the secret). Shown redacted.
+    pub fn secret(
+        &mut self,
+        name: &'static str,
+        given: Given<String>,
+        given_file: Given<PathBuf>,
+        file: impl Fn(&FileConfig) -> (Option<String>, Option<PathBuf>),
+    ) -> Result<Option<String>, ConfigError> {
+        let (in_file, in_file_path) = file(&self.file);
+        let (value, source) = if let Some(v) = given.value {
+            (Some(v), given.source)
+        } else if let Some(path) = given_file.value {
+            (
+                Some(read_secret(&path)?),
+                Source::SecretFile {
+                    path,
+                    from: Box::new(given_file.source),
+                },
+            )
+        } else if let Some(v) = in_file {
+            (Some(v), self.file_source())
+        } else if let Some(path) = in_file_path {
+            (
+                Some(read_secret(&path)?),
+                Source::SecretFile {
+                    path,
+                    from: Box::new(self.file_source()),
+                },
+            )
+        } else {
+            (None, Source::Default)
+        };
+        self.shown.push(Shown {
+            name,
+            value: value.as_ref().map(|_| "<redacted>".to_owned()),
+            source: source.to_string(),
+        });
+        Ok(value)
+    }
+
+    fn file_source(&self) -> Source {
+        Source::File(self.file_path.clone().unwrap_or_default())
+    }
+}
+
+/// How a setting's value is printed by `config show`.
+pub trait ShowValue {
+    fn show(&self) -> String;
+}
+
+impl ShowValue for String {
+    fn show(&self) -> String {
+        self.clone()
+    }
+}
+
+impl ShowValue for PathBuf {
+    fn show(&self) -> String {
+        self.display().to_string()
+    }
+}
+
+impl ShowValue for u32 {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ShowValue for usize {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl ShowValue for std::time::Duration {
+    fn show(&self) -> String {
+        humantime::format_duration(*self).to_string()
+    }
+}
+
+impl ShowValue for SyncMode {
+    fn show(&self) -> String {
+        format!("{self:?}").to_lowercase()
+    }
+}
+
+impl ShowValue for LogFormat {
+    fn show(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The first line of a secret file (trailing newline and spaces dropped).
+fn read_secret(path: &Path) -> Result<String, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    let secret = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end()
+        .to_owned();
+    if secret.is_empty() {
+        return Err(ConfigError(format!(
+            "the secret file {} is empty",
+            path.display()
+        )));
+    }
+    Ok(secret)
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+impl std::fmt::Display for LogFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        })
+    }
+}
+
+/// Parses a clap value enum from a config-file string.
+pub fn parse_enum<T: clap::ValueEnum>(text: &str) -> Result<T, String> {
+    T::from_str(text, true).map_err(|_| {
+        let names: Vec<String> = T::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        format!("\"{text}\" is not one of {}", names.join(", "))
+    })
+}
+
+/// A backup interval of at least a minute, in humantime form (`24h`, `90m`, `7d`).
+pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let every = humantime::parse_duration(text).map_err(|e| format!("{e} (try 24h or 30m)"))?;
+    if every < std::time::Duration::from_secs(60) {
+        return Err("the interval must be at least 1m".into());
+    }
+    Ok(every)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::Uri;
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::Authenticator;
@@ -16,6 +17,23 @@ use crate::housekeeping::{self, Housekeeper, Schedule};
 use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
 use crate::{health, scim, web as admin_web};
+
+/// The header a request id travels in (accepted from a proxy when it looks like one).
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id a proxy sent, when it is short and plain, else a new one.
+fn request_id(headers: &actix_web::http::header::HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
 
 /// State shared by every worker.
 pub struct AppState {
@@ -87,6 +105,11 @@ impl Application {
             source,
         })?;
 
+        if let Some(password) = &config.initial_admin_password
+            && crate::admin::set_admin_password(&store, &password.0, true)?
+        {
+            tracing::info!("the admin password was set from the configuration");
+        }
         let admin_auth = AdminAuth::default();
         let setup_link = match store.admin_password_phc()? {
             Some(_) => None,
@@ -138,19 +161,34 @@ impl Application {
                     srv.call(req)
                 })
                 .wrap_fn(|req, srv| {
+                    // One line per request: route template (never the raw path with ids or
+                    // query), status, latency, organization and a request id that is also sent
+                    // back as X-Request-Id. Headers (Authorization) and bodies are never logged.
                     let started = Instant::now();
                     let method = req.method().clone();
+                    let request_id = request_id(req.headers());
                     let fut = srv.call(req);
                     async move {
-                        let res = fut.await?;
+                        let mut res = fut.await?;
                         let route = res.request().match_pattern();
+                        let org = res
+                            .request()
+                            .match_info()
+                            .get("org_id")
+                            .filter(|id| uuid::Uuid::try_parse(id).is_ok())
+                            .map(str::to_owned);
                         tracing::info!(
                             %method,
                             route = route.as_deref().unwrap_or("(unmatched)"),
                             status = res.status().as_u16(),
                             micros = started.elapsed().as_micros() as u64,
+                            org = org.as_deref().unwrap_or("-"),
+                            request_id = %request_id,
                             "request"
                         );
+                        if let Ok(value) = HeaderValue::from_str(&request_id) {
+                            res.headers_mut().insert(REQUEST_ID.clone(), value);
+                        }
                         Ok(res)
                     }
                 })

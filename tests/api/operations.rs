@@ -298,10 +298,47 @@ async fn serve_takes_a_scheduled_backup_at_start_and_keeps_the_rhythm_after_a_re
     );
 }
 
-#[tokio::test]
-async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
+/// Starts the real binary's `serve` on port 0; returns it, its address, and a thread that
+/// collects its log lines until it exits.
+fn serve_binary(
+    data_dir: &Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::thread::JoinHandle<Vec<String>>,
+) {
     use std::io::BufRead;
 
+    let mut server = std::process::Command::new(crate::helpers::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("SCIM_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = server.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split(';').next().unwrap_or_default().to_owned();
+                let _ = addr_tx.send(addr);
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = addr_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    (server, addr, log_reader)
+}
+
+#[tokio::test]
+async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
     let dir = TempDir::new().unwrap();
     let out = cli_in(dir.path(), &["org", "create", "Acme", "--json"]);
     let created: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -309,28 +346,7 @@ async fn sigterm_finishes_in_flight_requests_and_loses_nothing_acknowledged() {
         created["id"].as_str().unwrap().to_owned(),
         created["api_key"].as_str().unwrap().to_owned(),
     );
-    let mut server = std::process::Command::new(crate::helpers::BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let log = server.stderr.take().unwrap();
-    let (port_tx, port_rx) = std::sync::mpsc::channel();
-    let log_reader = std::thread::spawn(move || {
-        let mut lines = Vec::new();
-        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
-                let addr = rest.split(';').next().unwrap_or_default().to_owned();
-                let _ = port_tx.send(addr);
-            }
-            lines.push(line);
-        }
-        lines
-    });
-    let addr = port_rx
-        .recv_timeout(std::time::Duration::from_secs(20))
-        .unwrap();
+    let (mut server, addr, log_reader) = serve_binary(dir.path(), &[]);
     let base = format!("http://{addr}/v2/{org_id}");
 
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -591,4 +607,223 @@ async fn an_import_that_fails_anywhere_writes_nothing() {
     let out = app.cli(&["import", &org.id, file.to_str().unwrap(), "--format", "csv"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn configuration_comes_from_flags_then_environment_then_file_then_defaults() {
+    let dir = TempDir::new().unwrap();
+    let secret = dir.path().join("admin-password");
+    std::fs::write(&secret, "a secret from a file\n").unwrap();
+    let config = dir.path().join("scim.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"0.0.0.0:7000\"\nsync = \"normal\"\nbackup_every = \"12h\"\n\
+             log_format = \"json\"\nadmin_password_file = \"{}\"\n",
+            secret.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::helpers::BIN)
+        .args([
+            "config",
+            "show",
+            "--json",
+            "--listen",
+            "127.0.0.1:9999",
+            "--config",
+        ])
+        .arg(&config)
+        .env("SCIM_SYNC", "full")
+        .env("SCIM_BACKUP_KEEP", "3")
+        .env_remove("SCIM_LISTEN")
+        .env_remove("SCIM_DATA_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!stdout(&out).contains("a secret from a file"));
+    let shown: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let setting = |name: &str| {
+        let s = shown
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        (s["value"].clone(), s["source"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(
+        setting("listen"),
+        (json!("127.0.0.1:9999"), "flag --listen".into())
+    );
+    assert_eq!(
+        setting("sync"),
+        (json!("full"), "environment SCIM_SYNC".into())
+    );
+    assert_eq!(
+        setting("backup_keep"),
+        (json!("3"), "environment SCIM_BACKUP_KEEP".into())
+    );
+    let (every, source) = setting("backup_every");
+    assert_eq!(every, "12h");
+    assert!(source.starts_with("config file"), "{source}");
+    assert_eq!(setting("log_format").0, "json");
+    assert_eq!(setting("max_body"), (json!("1048576"), "default".into()));
+    assert_eq!(setting("data_dir"), (json!("./data"), "default".into()));
+    let (password, source) = setting("admin_password");
+    assert_eq!(password, "<redacted>");
+    assert!(source.contains(secret.to_str().unwrap()), "{source}");
+
+    std::fs::write(&config, "listen = \"x\"\ncolour = \"red\"\n").unwrap();
+    let out = std::process::Command::new(crate::helpers::BIN)
+        .args(["config", "show", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("colour"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn an_admin_password_from_the_configuration_replaces_the_setup_link() {
+    let app = crate::helpers::spawn_app_configured(TempDir::new().unwrap(), None, |c| {
+        c.initial_admin_password = Some(scim_appliance::config::Secret(
+            "set by the installer".into(),
+        ));
+    })
+    .await;
+    assert!(app.setup_link.is_none());
+    assert_eq!(app.sign_in("set by the installer").await.0, 200);
+    // A password changed later is not overwritten by the next start.
+    let admin = app.sign_in("set by the installer").await.1.unwrap();
+    let (status, _) = admin
+        .send(
+            Method::POST,
+            "/password",
+            Some(json!({"current_password": "set by the installer", "new_password": "changed on the page"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let dir = app.stop().await;
+    let app = crate::helpers::spawn_app_configured(dir, None, |c| {
+        c.initial_admin_password = Some(scim_appliance::config::Secret(
+            "set by the installer".into(),
+        ));
+    })
+    .await;
+    assert_eq!(app.sign_in("changed on the page").await.0, 200);
+}
+
+#[tokio::test]
+async fn the_log_has_one_json_line_per_request_and_never_a_key_or_password() {
+    let dir = TempDir::new().unwrap();
+    let (mut server, addr, log_reader) = serve_binary(
+        dir.path(),
+        &["--log-format", "json", "--log-level", "debug"],
+    );
+    let base = format!("http://{addr}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    // The password is set from the CLI here (the setup link in the log works too).
+    let password = "a password nobody should log";
+    let mut child = std::process::Command::new(crate::helpers::BIN)
+        .args(["admin", "set-password", "--password-stdin", "--data-dir"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        format!("{password}\n").as_bytes(),
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let login = client
+        .post(format!("{base}/api/admin/login"))
+        .json(&json!({ "password": password }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status().as_u16(), 200);
+    let csrf = login.json::<Value>().await.unwrap()["csrf_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = |method: Method, path: &str| {
+        client
+            .request(method, format!("{base}/api/admin{path}"))
+            .header("X-CSRF-Token", &csrf)
+    };
+    let org: Value = admin(Method::POST, "/orgs")
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org_id = org["id"].as_str().unwrap().to_owned();
+    admin(Method::PATCH, &format!("/orgs/{org_id}"))
+        .json(&json!({"scim_enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    let key: Value = admin(Method::POST, &format!("/orgs/{org_id}/api-key"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key = key["api_key"].as_str().unwrap().to_owned();
+    let created = client
+        .post(format!("{base}/v2/{org_id}/Users"))
+        .bearer_auth(&key)
+        .header("X-Request-Id", "trace-123")
+        .json(&json!({"userName": "alice@example.com", "password": "user password in a body"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    assert_eq!(created.headers()["x-request-id"], "trace-123");
+    let wrong = client
+        .get(format!("{base}/v2/{org_id}/Users"))
+        .bearer_auth(format!("{key}x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status().as_u16(), 401);
+
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    let log = log_reader.join().unwrap();
+    let text = log.join("\n");
+    for secret in [key.as_str(), password, "user password in a body", &key[5..]] {
+        assert!(!text.contains(secret), "the log holds a secret: {secret}");
+    }
+    let requests: Vec<Value> = log
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["message"] == "request")
+        .collect();
+    assert!(requests.len() >= 6, "{log:?}");
+    let create = requests
+        .iter()
+        .find(|r| r["request_id"] == "trace-123")
+        .expect("the POST /Users line");
+    assert_eq!(create["method"], "POST");
+    assert_eq!(create["route"], "/v2/{org_id}/Users");
+    assert_eq!(create["status"], 201);
+    assert_eq!(create["org"], org_id.as_str());
+    assert!(create["micros"].as_u64().is_some());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r["request_id"].as_str().is_some_and(|id| !id.is_empty()))
+    );
 }
