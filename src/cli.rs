@@ -172,6 +172,15 @@ struct ServeArgs {
     /// A file whose first line is the admin password to set at start if none is set yet.
     #[arg(long, env = "SCIM_ADMIN_PASSWORD_FILE")]
     admin_password_file: Option<PathBuf>,
+    /// Serve Prometheus metrics at /metrics [default: false]
+    #[arg(long, env = "SCIM_METRICS", num_args = 0..=1, default_missing_value = "true")]
+    metrics: Option<bool>,
+    /// Require `Authorization: Bearer <token>` on /metrics (prefer the _FILE variant).
+    #[arg(long, env = "SCIM_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// A file whose first line is the /metrics bearer token.
+    #[arg(long, env = "SCIM_METRICS_TOKEN_FILE")]
+    metrics_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -643,6 +652,20 @@ fn serve_config(
         given(matches, "admin_password_file", args.admin_password_file),
         |f| (f.admin_password.clone(), f.admin_password_file.clone()),
     )?;
+    let metrics = layers
+        .pick(
+            "metrics",
+            given(matches, "metrics", args.metrics),
+            |f| f.metrics.map(Ok),
+            Some(false),
+        )?
+        .unwrap_or(false);
+    let metrics_token = layers.secret(
+        "metrics_token",
+        given(matches, "metrics_token", args.metrics_token),
+        given(matches, "metrics_token_file", args.metrics_token_file),
+        |f| (f.metrics_token.clone(), f.metrics_token_file.clone()),
+    )?;
     let mut config = ServeConfig::new(
         listen,
         common.data_dir.clone(),
@@ -654,6 +677,8 @@ fn serve_config(
     config.backup_every = backup_every;
     config.backup_keep = backup_keep.max(1);
     config.initial_admin_password = admin_password.map(Secret);
+    config.metrics = metrics;
+    config.metrics_token = metrics_token.map(Secret);
     Ok((config, log_level, log_format))
 }
 

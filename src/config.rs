@@ -32,6 +32,10 @@ pub struct ServeConfig {
     pub backup_keep: u32,
     /// The admin password to set at start when none is set yet (for unattended installs).
     pub initial_admin_password: Option<Secret>,
+    /// Serve Prometheus metrics at `/metrics`.
+    pub metrics: bool,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A secret value: usable, but never printed by `Debug` (configs get logged).
@@ -80,6 +84,8 @@ impl ServeConfig {
             backup_every: None,
             backup_keep: DEFAULT_BACKUP_KEEP,
             initial_admin_password: None,
+            metrics: false,
+            metrics_token: None,
         })
     }
 }
@@ -171,6 +177,9 @@ pub struct FileConfig {
     pub backup_keep: Option<u32>,
     pub admin_password: Option<String>,
     pub admin_password_file: Option<PathBuf>,
+    pub metrics: Option<bool>,
+    pub metrics_token: Option<String>,
+    pub metrics_token_file: Option<PathBuf>,
 }
 
 impl FileConfig {
@@ -312,6 +321,12 @@ impl ShowValue for String {
 impl ShowValue for PathBuf {
     fn show(&self) -> String {
         self.display().to_string()
+    }
+}
+
+impl ShowValue for bool {
+    fn show(&self) -> String {
+        self.to_string()
     }
 }
 

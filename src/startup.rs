@@ -12,8 +12,9 @@ use actix_web::{App, HttpServer, web};
 
 use crate::auth::Authenticator;
 use crate::auth::session::AdminAuth;
-use crate::config::ServeConfig;
+use crate::config::{Secret, ServeConfig};
 use crate::housekeeping::{self, Housekeeper, Schedule};
+use crate::metrics::Metrics;
 use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
 use crate::{health, scim, web as admin_web};
@@ -47,6 +48,10 @@ pub struct AppState {
     pub admin_auth: AdminAuth,
     /// Whether the session cookie gets `Secure` (the public URL is https).
     pub secure_cookies: bool,
+    /// Prometheus metrics, when `--metrics` is on.
+    pub metrics: Option<Metrics>,
+    /// The bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Secret>,
 }
 
 /// Why the server could not start.
@@ -125,6 +130,8 @@ impl Application {
             public_url,
             max_body: config.max_body,
             admin_auth,
+            metrics: config.metrics.then(Metrics::default),
+            metrics_token: config.metrics_token.clone(),
         });
         let app_state = state.clone();
         let max_body = config.max_body;
@@ -136,6 +143,7 @@ impl Application {
                 .route("/alive", web::get().to(health::alive))
                 .route("/now", web::get().to(health::alive))
                 .route("/version", web::get().to(health::version))
+                .route("/metrics", web::get().to(crate::metrics::endpoint))
                 .configure(admin_web::configure)
                 .wrap(
                     admin_web::SECURITY_HEADERS
@@ -177,11 +185,26 @@ impl Application {
                             .get("org_id")
                             .filter(|id| uuid::Uuid::try_parse(id).is_ok())
                             .map(str::to_owned);
+                        let route = route.as_deref().unwrap_or("(unmatched)");
+                        let elapsed = started.elapsed();
+                        if let Some(metrics) = res
+                            .request()
+                            .app_data::<web::Data<AppState>>()
+                            .and_then(|s| s.metrics.as_ref())
+                        {
+                            metrics.observe(
+                                method.as_str(),
+                                route,
+                                res.status().as_u16(),
+                                elapsed.as_secs_f64(),
+                                org.as_deref(),
+                            );
+                        }
                         tracing::info!(
                             %method,
-                            route = route.as_deref().unwrap_or("(unmatched)"),
+                            route,
                             status = res.status().as_u16(),
-                            micros = started.elapsed().as_micros() as u64,
+                            micros = elapsed.as_micros() as u64,
                             org = org.as_deref().unwrap_or("-"),
                             request_id = %request_id,
                             "request"

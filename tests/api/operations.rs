@@ -827,3 +827,70 @@ async fn the_log_has_one_json_line_per_request_and_never_a_key_or_password() {
             .all(|r| r["request_id"].as_str().is_some_and(|id| !id.is_empty()))
     );
 }
+
+#[tokio::test]
+async fn metrics_are_off_by_default_and_behind_the_token_when_on() {
+    let app = spawn_app().await;
+    assert_eq!(
+        app.client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+
+    let app = crate::helpers::spawn_app_configured(TempDir::new().unwrap(), None, |c| {
+        c.metrics = true;
+        c.metrics_token = Some(scim_appliance::config::Secret("scrape-token".into()));
+    })
+    .await;
+    let org = app.create_org("Acme");
+    let user = app
+        .create_user(&org, json!({"userName": "a@example.com"}))
+        .await;
+    let id = user["id"].as_str().unwrap();
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    assert_eq!(
+        app.call(&org, Method::PATCH, &format!("Users/{id}"), Some(patch))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(app.call(&org, Method::GET, "Users", None).await.0, 200);
+
+    let scrape = |token: Option<&str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    assert_eq!(scrape(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(scrape(Some("wrong")).await.unwrap().status().as_u16(), 401);
+    let response = scrape(Some("scrape-token")).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    let org_label = format!("org=\"{}\"", org.id);
+    for expected in [
+        "scim_appliance_http_requests_total{method=\"POST\",route=\"/v2/{org_id}/Users\",status=\"201\"} 1".to_owned(),
+        "scim_appliance_http_request_duration_seconds_bucket{le=".to_owned(),
+        format!("scim_appliance_provisioning_operations_total{{{org_label},resource=\"Users\",operation=\"create\"}} 1"),
+        format!("scim_appliance_provisioning_operations_total{{{org_label},resource=\"Users\",operation=\"patch\"}} 1"),
+        format!("scim_appliance_members{{{org_label}}} 1"),
+        format!("scim_appliance_active_members{{{org_label}}} 0"),
+        "scim_appliance_database_bytes ".to_owned(),
+    ] {
+        assert!(text.contains(&expected), "missing {expected} in\n{text}");
+    }
+    assert!(!text.contains(id), "raw ids never become labels");
+}

@@ -1,0 +1,256 @@
+//! Prometheus metrics at `GET /metrics` (with `--metrics`, optionally behind
+//! `--metrics-token`): requests by route template and status, request latency per route,
+//! SCIM provisioning operations per organization, and — read at scrape time — the database size
+//! and each organization's members. Labels are route templates and organization ids only, never
+//! raw paths, so the number of series stays bounded.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use subtle::ConstantTimeEq;
+
+use crate::startup::AppState;
+use crate::store::{DB_FILE_NAME, Store, StoreError};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    org: String,
+    resource: String,
+    operation: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OrgLabels {
+    org: String,
+}
+
+/// The process's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    operations: Family<OperationLabels, Counter>,
+    database_bytes: Gauge,
+    members: Family<OrgLabels, Gauge>,
+    active_members: Family<OrgLabels, Gauge>,
+    groups: Family<OrgLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("scim_appliance");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by method, route template and status",
+            requests.clone(),
+        );
+        // 0.5 ms … ~7 s
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0005, 2.5, 11))
+        });
+        registry.register(
+            "http_request_duration_seconds",
+            "Time to answer a request, by route template",
+            latency.clone(),
+        );
+        let operations = Family::<OperationLabels, Counter>::default();
+        registry.register(
+            "provisioning_operations",
+            "Successful SCIM writes by organization, resource and operation",
+            operations.clone(),
+        );
+        let database_bytes = Gauge::default();
+        registry.register(
+            "database_bytes",
+            "Size of the database file and its write-ahead log",
+            database_bytes.clone(),
+        );
+        let members = Family::<OrgLabels, Gauge>::default();
+        registry.register("members", "Members per organization", members.clone());
+        let active_members = Family::<OrgLabels, Gauge>::default();
+        registry.register(
+            "active_members",
+            "Active (not revoked) members per organization",
+            active_members.clone(),
+        );
+        let groups = Family::<OrgLabels, Gauge>::default();
+        registry.register("groups", "Groups per organization", groups.clone());
+        Metrics {
+            registry,
+            requests,
+            latency,
+            operations,
+            database_bytes,
+            members,
+            active_members,
+            groups,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, org: Option<&str>) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+        if let (Some(org), Some((resource, operation))) = (org, operation(method, route))
+            && (200..300).contains(&status)
+        {
+            self.operations
+                .get_or_create(&OperationLabels {
+                    org: org.to_owned(),
+                    resource: resource.to_owned(),
+                    operation: operation.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// The text exposition, with the database gauges read now.
+    pub fn render(&self, store: &Store) -> Result<String, StoreError> {
+        let dir = store
+            .path()
+            .parent()
+            .map(std::path::Path::to_owned)
+            .unwrap_or_default();
+        let bytes: u64 = ["", "-wal"]
+            .iter()
+            .filter_map(|suffix| {
+                std::fs::metadata(dir.join(format!("{DB_FILE_NAME}{suffix}"))).ok()
+            })
+            .map(|m| m.len())
+            .sum();
+        self.database_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        let orgs = store.list_orgs()?;
+        for family in [&self.members, &self.active_members, &self.groups] {
+            family.clear();
+        }
+        for o in &orgs {
+            let labels = OrgLabels {
+                org: o.org.id.clone(),
+            };
+            let set = |family: &Family<OrgLabels, Gauge>, n: u64| {
+                family
+                    .get_or_create(&labels)
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            };
+            set(&self.members, o.members);
+            set(&self.active_members, o.active_members);
+            set(&self.groups, o.groups);
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .map_err(|_| StoreError::Invalid("metrics could not be encoded".into()))?;
+        Ok(out)
+    }
+}
+
+/// The SCIM write a route template and method stand for, as (resource, operation).
+fn operation(method: &str, route: &str) -> Option<(&'static str, &'static str)> {
+    let rest = route.strip_prefix("/v2/{org_id}/")?;
+    let resource = match rest.split('/').next()? {
+        "Users" => "Users",
+        "Groups" => "Groups",
+        "Bulk" => return (method == "POST").then_some(("Bulk", "bulk")),
+        _ => return None,
+    };
+    let on_item = rest.contains('/');
+    match (method, on_item) {
+        ("POST", false) => Some((resource, "create")),
+        ("PUT", true) => Some((resource, "replace")),
+        ("PATCH", true) => Some((resource, "patch")),
+        ("DELETE", true) => Some((resource, "delete")),
+        _ => None,
+    }
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if state.metrics.is_none() {
+        return HttpResponse::NotFound().finish();
+    }
+    if let Some(token) = &state.metrics_token {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or_default();
+        if !bool::from(presented.as_bytes().ct_eq(token.0.as_bytes())) {
+            return HttpResponse::Unauthorized()
+                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+                .finish();
+        }
+    }
+    let rendered = web::block(move || {
+        let metrics = state.metrics.as_ref();
+        metrics.map_or(Ok(String::new()), |m| m.render(&state.store))
+    })
+    .await;
+    match rendered {
+        Ok(Ok(text)) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(text),
+        Ok(Err(e)) => {
+            tracing::error!(error = %crate::scim::error_chain(&e), "metrics failed");
+            HttpResponse::InternalServerError().finish()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "metrics failed");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::operation;
+
+    #[test]
+    fn scim_writes_are_named_by_route_and_method() {
+        assert_eq!(
+            operation("POST", "/v2/{org_id}/Users"),
+            Some(("Users", "create"))
+        );
+        assert_eq!(
+            operation("PATCH", "/v2/{org_id}/Groups/{id}"),
+            Some(("Groups", "patch"))
+        );
+        assert_eq!(
+            operation("POST", "/v2/{org_id}/Bulk"),
+            Some(("Bulk", "bulk"))
+        );
+        assert_eq!(operation("GET", "/v2/{org_id}/Users/{id}"), None);
+        assert_eq!(operation("POST", "/v2/{org_id}/Users/.search"), None);
+        assert_eq!(operation("POST", "/api/admin/orgs"), None);
+    }
+}
