@@ -124,6 +124,10 @@ enum Command {
         /// The server's listen address.
         #[arg(long, env = "SCIM_LISTEN", default_value = "127.0.0.1:8080")]
         listen: String,
+        /// The server's certificate, when it serves TLS itself (then the probe uses TLS; the
+        /// certificate is not verified: only liveness is asked).
+        #[arg(long, env = "SCIM_TLS_CERT")]
+        tls_cert: Option<PathBuf>,
     },
     /// Show an organization's event log, newest first.
     Events {
@@ -181,6 +185,12 @@ struct ServeArgs {
     /// A file whose first line is the /metrics bearer token.
     #[arg(long, env = "SCIM_METRICS_TOKEN_FILE")]
     metrics_token_file: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, env = "SCIM_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "SCIM_TLS_KEY")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -479,8 +489,9 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
             }
             Ok(())
         }
-        Command::Healthcheck { listen } => {
-            crate::health::probe(&listen, std::time::Duration::from_secs(5))?;
+        Command::Healthcheck { listen, tls_cert } => {
+            let timeout = std::time::Duration::from_secs(5);
+            crate::health::probe(&listen, tls_cert.is_some(), timeout)?;
             println!("ok");
             Ok(())
         }
@@ -666,6 +677,23 @@ fn serve_config(
         given(matches, "metrics_token_file", args.metrics_token_file),
         |f| (f.metrics_token.clone(), f.metrics_token_file.clone()),
     )?;
+    let tls_cert = layers.pick(
+        "tls_cert",
+        given(matches, "tls_cert", args.tls_cert),
+        |f| f.tls_cert.clone().map(Ok),
+        None,
+    )?;
+    let tls_key = layers.pick(
+        "tls_key",
+        given(matches, "tls_key", args.tls_key),
+        |f| f.tls_key.clone().map(Ok),
+        None,
+    )?;
+    let tls = match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     let mut config = ServeConfig::new(
         listen,
         common.data_dir.clone(),
@@ -678,6 +706,7 @@ fn serve_config(
     config.backup_keep = backup_keep.max(1);
     config.initial_admin_password = admin_password.map(Secret);
     config.metrics = metrics;
+    config.tls = tls;
     config.metrics_token = metrics_token.map(Secret);
     Ok((config, log_level, log_format))
 }
@@ -687,9 +716,10 @@ fn serve(config: ServeConfig) -> CliResult {
         let app = Application::build(config)?;
         let state = app.state();
         tracing::info!(
-            "scim-appliance {} listening on http://{}; data in {}; SCIM base URL per organization: \
+            "scim-appliance {} listening on {}://{}; data in {}; SCIM base URL per organization: \
              {}/v2/<org-id>; create an organization with `scim-appliance org create NAME`",
             env!("CARGO_PKG_VERSION"),
+            if app.serves_tls() { "https" } else { "http" },
             app.local_addr(),
             state.store.path().display(),
             state.public_url,

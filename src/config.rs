@@ -19,7 +19,8 @@ pub struct ServeConfig {
     pub listen: String,
     /// Directory holding `scim-appliance.db`.
     pub data_dir: PathBuf,
-    /// Base URL clients reach us at, without a trailing slash; `None` means `http://<bound address>`.
+    /// Base URL clients reach us at, without a trailing slash; `None` means
+    /// `http(s)://<bound address>`.
     pub public_url: Option<String>,
     pub sync: SyncMode,
     /// Largest request body accepted, in bytes.
@@ -36,6 +37,8 @@ pub struct ServeConfig {
     pub metrics: bool,
     /// Bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Secret>,
+    /// PEM certificate chain and private key, to serve HTTPS directly.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A secret value: usable, but never printed by `Debug` (configs get logged).
@@ -86,6 +89,7 @@ impl ServeConfig {
             initial_admin_password: None,
             metrics: false,
             metrics_token: None,
+            tls: None,
         })
     }
 }
@@ -180,6 +184,8 @@ pub struct FileConfig {
     pub metrics: Option<bool>,
     pub metrics_token: Option<String>,
     pub metrics_token_file: Option<PathBuf>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl FileConfig {

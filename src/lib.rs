@@ -25,6 +25,7 @@
 //!   ([`scim::ScimError`]) mapped to RFC 7644 error bodies.
 //! - [`store`]: the SQLite store; the only place SQL lives besides the migrations in `sql/`.
 //! - [`timestamp`]: the one timestamp format stored and shown.
+//! - [`tls`]: optional TLS (`--tls-cert`/`--tls-key`) and the healthcheck's TLS client.
 //! - [`transfer`]: export and import of a directory as JSON or CSV.
 //! - [`web`]: the embedded configuration page (`static/`, compiled in) and the JSON admin API
 //!   under `/api/admin` that it uses (`docs/admin-api.md`).
@@ -41,5 +42,6 @@ pub mod scim;
 pub mod startup;
 pub mod store;
 pub mod timestamp;
+pub mod tls;
 pub mod transfer;
 pub mod web;

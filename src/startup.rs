@@ -59,6 +59,8 @@ pub struct AppState {
 pub enum StartupError {
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -73,6 +75,7 @@ pub struct Application {
     local_addr: SocketAddr,
     state: web::Data<AppState>,
     setup_link: Option<String>,
+    serves_tls: bool,
     /// Held while the server runs: `restore` refuses to replace the database under it.
     _data_dir_lock: DataDirLock,
     /// Event retention and scheduled backups; stops with the server.
@@ -90,10 +93,16 @@ impl Application {
         };
         let listener = TcpListener::bind(&config.listen).map_err(bind_error)?;
         let local_addr = listener.local_addr().map_err(bind_error)?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(|(cert, key)| crate::tls::server_config(cert, key))
+            .transpose()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{local_addr}"));
+            .unwrap_or_else(|| format!("{scheme}://{local_addr}"));
         store.set_public_url(&public_url)?;
 
         let housekeeper = housekeeping::start(
@@ -215,8 +224,12 @@ impl Application {
                         Ok(res)
                     }
                 })
-        })
-        .listen(listener)
+        });
+        let serves_tls = tls.is_some();
+        let server = match tls {
+            Some(tls) => server.listen_rustls_0_23(listener, tls),
+            None => server.listen(listener),
+        }
         .map_err(bind_error)?
         .run();
         Ok(Application {
@@ -224,6 +237,7 @@ impl Application {
             local_addr,
             state,
             setup_link,
+            serves_tls,
             _data_dir_lock: data_dir_lock,
             _housekeeper: housekeeper,
         })
@@ -233,6 +247,11 @@ impl Application {
     /// set (printed in the log by `serve`).
     pub fn setup_link(&self) -> Option<&str> {
         self.setup_link.as_deref()
+    }
+
+    /// Whether the server speaks HTTPS itself.
+    pub fn serves_tls(&self) -> bool {
+        self.serves_tls
     }
 
     /// The address actually bound.

@@ -894,3 +894,67 @@ async fn metrics_are_off_by_default_and_behind_the_token_when_on() {
     }
     assert!(!text.contains(id), "raw ids never become labels");
 }
+
+#[tokio::test]
+async fn serve_speaks_https_with_a_certificate_and_healthcheck_follows() {
+    let dir = TempDir::new().unwrap();
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let tls = (cert.clone(), key.clone());
+    let app = crate::helpers::spawn_app_configured(TempDir::new().unwrap(), None, move |c| {
+        c.tls = Some(tls);
+    })
+    .await;
+    let https = app.address.replace("http://", "https://");
+    assert_eq!(
+        app.state.public_url, https,
+        "the default public URL says https"
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .build()
+        .unwrap();
+    let alive = client.get(format!("{https}/alive")).send().await.unwrap();
+    assert_eq!(alive.status().as_u16(), 200);
+    assert!(
+        app.client.get(app.url("/alive")).send().await.is_err(),
+        "no plain HTTP"
+    );
+
+    let listen = app.address.trim_start_matches("http://").to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::helpers::BIN)
+            .args(["healthcheck", "--listen", &listen, "--tls-cert"])
+            .arg(&cert)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{out:?}");
+
+    // A key that does not match the certificate is refused at start.
+    let other = rcgen::generate_simple_self_signed(vec!["x".into()]).unwrap();
+    std::fs::write(&key, other.signing_key.serialize_pem()).unwrap();
+    let mut config = scim_appliance::config::ServeConfig::new(
+        "127.0.0.1:0".into(),
+        TempDir::new().unwrap().path().to_owned(),
+        None,
+        scim_appliance::store::SyncMode::Normal,
+        1024 * 1024,
+    )
+    .unwrap();
+    config.tls = Some((dir.path().join("cert.pem"), key));
+    let error = scim_appliance::startup::Application::build(config)
+        .err()
+        .expect("refused");
+    assert!(
+        error.to_string().contains("do not work together"),
+        "{error}"
+    );
+}
