@@ -12,7 +12,8 @@ use serde_json::json;
 use crate::admin;
 use crate::config::{
     DEFAULT_BACKUP_KEEP, DEFAULT_EVENT_RETENTION_DAYS, DEFAULT_MAX_BODY, FileConfig, Given, Layers,
-    LogFormat, Secret, ServeConfig, Source, parse_enum, parse_interval, parse_public_url,
+    LogFormat, Networks, Secret, ServeConfig, Source, parse_enum, parse_interval, parse_networks,
+    parse_public_url,
 };
 use crate::startup::Application;
 use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
@@ -118,6 +119,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script, e.g. `scim-appliance completions bash >
+    /// /etc/bash_completion.d/scim-appliance`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `scim-appliance manpage > scim-appliance.1`.
+    Manpage,
     /// Exit 0 when the server at --listen answers /alive with 200 within 5 seconds, else 1
     /// (for container HEALTHCHECK and monitoring).
     Healthcheck {
@@ -191,6 +200,14 @@ struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "SCIM_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// Reverse proxies (addresses or networks, comma-separated) whose X-Forwarded-For header
+    /// names the real client, for throttling and logs, e.g. `127.0.0.1,::1`.
+    #[arg(long, env = "SCIM_TRUSTED_PROXIES", value_parser = parse_networks_arg)]
+    trusted_proxies: Option<Networks>,
+}
+
+fn parse_networks_arg(text: &str) -> Result<Networks, String> {
+    parse_networks(text).map(Networks)
 }
 
 #[derive(Debug, Subcommand)]
@@ -489,6 +506,20 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
             }
             Ok(())
         }
+        Command::Completions { shell } => {
+            let mut command = Cli::command();
+            clap_complete::generate(
+                shell,
+                &mut command,
+                "scim-appliance",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Manpage => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Healthcheck { listen, tls_cert } => {
             let timeout = std::time::Duration::from_secs(5);
             crate::health::probe(&listen, tls_cert.is_some(), timeout)?;
@@ -689,6 +720,16 @@ fn serve_config(
         |f| f.tls_key.clone().map(Ok),
         None,
     )?;
+    let trusted_proxies = layers.pick(
+        "trusted_proxies",
+        given(matches, "trusted_proxies", args.trusted_proxies),
+        |f| {
+            f.trusted_proxies
+                .as_ref()
+                .map(|list| parse_networks(&list.join(",")).map(Networks))
+        },
+        None,
+    )?;
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -707,6 +748,7 @@ fn serve_config(
     config.initial_admin_password = admin_password.map(Secret);
     config.metrics = metrics;
     config.tls = tls;
+    config.trusted_proxies = trusted_proxies.map(|n| n.0).unwrap_or_default();
     config.metrics_token = metrics_token.map(Secret);
     Ok((config, log_level, log_format))
 }

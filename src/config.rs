@@ -39,6 +39,8 @@ pub struct ServeConfig {
     pub metrics_token: Option<Secret>,
     /// PEM certificate chain and private key, to serve HTTPS directly.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Reverse proxies whose `X-Forwarded-For` names the real client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// A secret value: usable, but never printed by `Debug` (configs get logged).
@@ -90,6 +92,7 @@ impl ServeConfig {
             metrics: false,
             metrics_token: None,
             tls: None,
+            trusted_proxies: Vec::new(),
         })
     }
 }
@@ -186,6 +189,7 @@ pub struct FileConfig {
     pub metrics_token_file: Option<PathBuf>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -416,6 +420,30 @@ pub fn parse_enum<T: clap::ValueEnum>(text: &str) -> Result<T, String> {
             .collect();
         format!("\"{text}\" is not one of {}", names.join(", "))
     })
+}
+
+/// Addresses or networks (`127.0.0.1`, `10.0.0.0/8`, `::1`), comma-separated.
+pub fn parse_networks(text: &str) -> Result<Vec<ipnet::IpNet>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            part.parse::<ipnet::IpNet>()
+                .or_else(|_| part.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("\"{part}\" is not an IP address or network"))
+        })
+        .collect()
+}
+
+/// Networks as `config show` prints them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Networks(pub Vec<ipnet::IpNet>);
+
+impl ShowValue for Networks {
+    fn show(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(ToString::to_string).collect();
+        parts.join(",")
+    }
 }
 
 /// A backup interval of at least a minute, in humantime form (`24h`, `90m`, `7d`).

@@ -52,6 +52,35 @@ pub struct AppState {
     pub metrics: Option<Metrics>,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Secret>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl AppState {
+    /// The client's address: the peer, or — when the peer is a trusted proxy — the nearest
+    /// address in `X-Forwarded-For` that is not itself a trusted proxy. Used for sign-in and
+    /// API-key throttling and in logs.
+    pub fn client_ip(&self, req: &actix_web::HttpRequest) -> Option<std::net::IpAddr> {
+        let peer = req.peer_addr()?.ip();
+        let trusted = |ip: &std::net::IpAddr| self.trusted_proxies.iter().any(|n| n.contains(ip));
+        if !trusted(&peer) {
+            return Some(peer);
+        }
+        let forwarded: Vec<std::net::IpAddr> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|part| part.trim().parse().ok())
+            .collect();
+        Some(
+            forwarded
+                .into_iter()
+                .rev()
+                .find(|ip| !trusted(ip))
+                .unwrap_or(peer),
+        )
+    }
 }
 
 /// Why the server could not start.
@@ -141,6 +170,7 @@ impl Application {
             admin_auth,
             metrics: config.metrics.then(Metrics::default),
             metrics_token: config.metrics_token.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
         });
         let app_state = state.clone();
         let max_body = config.max_body;

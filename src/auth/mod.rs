@@ -220,7 +220,7 @@ impl FromRequest for ScimCaller {
             (Some(v), None) => v.to_str().ok().map(str::to_owned),
             _ => None,
         };
-        let client = req.peer_addr().map(|a| a.ip());
+        let client = state.as_ref().and_then(|s| s.client_ip(req));
         Box::pin(async move {
             let state = state
                 .ok_or_else(|| ScimError::Internal("application state is not configured".into()))?;

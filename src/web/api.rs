@@ -102,7 +102,7 @@ pub struct SetupBody {
 
 pub async fn setup(req: HttpRequest, state: State, body: AdminJson<SetupBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = state.client_ip(&req);
     if let Some(retry_after) = state.admin_auth.retry_after(client) {
         return Err(AdminError::TooManyAttempts { retry_after });
     }
@@ -136,7 +136,7 @@ pub struct LoginBody {
 
 pub async fn login(req: HttpRequest, state: State, body: AdminJson<LoginBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = state.client_ip(&req);
     if let Some(retry_after) = state.admin_auth.retry_after(client) {
         return Err(AdminError::TooManyAttempts { retry_after });
     }
@@ -189,7 +189,7 @@ pub async fn change_password(
     state: State,
     body: AdminJson<PasswordBody>,
 ) -> Reply {
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = state.client_ip(&req);
     if let Some(retry_after) = state.admin_auth.retry_after(client) {
         return Err(AdminError::TooManyAttempts { retry_after });
     }

@@ -896,3 +896,50 @@ async fn the_page_and_its_assets_are_served_with_security_headers() {
     let alive = app.client.get(app.url("/alive")).send().await.unwrap();
     assert_eq!(alive.headers()["x-content-type-options"], "nosniff");
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_throttling_keys_on_the_forwarded_client() {
+    let login = |app: &TestApp, forwarded_for: &'static str| {
+        app.browser()
+            .post(app.url("/api/admin/login"))
+            .header("X-Forwarded-For", forwarded_for)
+            .json(&json!({"password": "wrong password!"}))
+            .send()
+    };
+    let app = crate::helpers::spawn_app_configured(tempfile::TempDir::new().unwrap(), None, |c| {
+        c.trusted_proxies = scim_appliance::config::parse_networks("127.0.0.1, ::1").unwrap();
+    })
+    .await;
+    app.admin().await;
+    for _ in 0..10 {
+        assert_eq!(
+            login(&app, "203.0.113.5").await.unwrap().status().as_u16(),
+            401
+        );
+    }
+    assert_eq!(
+        login(&app, "203.0.113.5").await.unwrap().status().as_u16(),
+        429
+    );
+    assert_eq!(
+        login(&app, "198.51.100.7, 203.0.113.9")
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401,
+        "another client behind the same proxy is not blocked"
+    );
+
+    // Without trusted proxies the header is ignored: it cannot be used to dodge the limit.
+    let app = spawn_app().await;
+    app.admin().await;
+    for i in 0..10 {
+        let spoofed: &'static str = ["192.0.2.1", "192.0.2.2"][i % 2];
+        assert_eq!(login(&app, spoofed).await.unwrap().status().as_u16(), 401);
+    }
+    assert_eq!(
+        login(&app, "192.0.2.3").await.unwrap().status().as_u16(),
+        429
+    );
+}

@@ -190,3 +190,24 @@ async fn org_rename_changes_the_name_the_page_shows_and_logs_it() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("must not be empty"));
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_definitions() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(BIN)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}: {out:?}");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            script.contains("scim-appliance") && script.contains("rotate-key"),
+            "{shell}"
+        );
+    }
+    let out = Command::new(BIN).arg("manpage").output().unwrap();
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH scim-appliance 1"), "{page}");
+    assert!(page.contains("healthcheck") && page.contains("backup"));
+}
