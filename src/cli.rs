@@ -936,11 +936,10 @@ fn configured_public_url(
 
 /// Creates `path` for writing, readable only by its owner (exports hold personal data).
 fn private_file(path: &Path) -> Result<std::fs::File, Box<dyn std::error::Error>> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    Ok(options
+    Ok(crate::store::private_options()
+        .write(true)
+        .create(true)
+        .truncate(true)
         .open(path)
         .map_err(|e| format!("cannot write {}: {e}", path.display()))?)
 }

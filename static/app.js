@@ -1423,22 +1423,30 @@ async function renderMembers(ctx) {
     status.value = q.status;
     if (![...perPage.options].some((o) => o.value === String(q.per_page))) perPage.append(h('option', { value: String(q.per_page) }, String(q.per_page)));
     perPage.value = String(q.per_page);
-    view.seq += 1;
-    const mine = view.seq;
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const data = await api('GET', `/orgs/${enc(id)}/members?${qs(q)}`);
-      if (mine !== view.seq || currentView !== view) return;
-      keepPagerFocus(results, () => results.replaceChildren(...membersResults(org, q, data, ctx.path)));
-    } catch (e) {
-      if (mine !== view.seq || e.handled) return;
-      results.replaceChildren(banner('error', e.message));
-    } finally {
-      if (mine === view.seq) results.removeAttribute('aria-busy');
-    }
+    await loadResults(view, results, `/orgs/${enc(id)}/members?${qs(q)}`, (data) => membersResults(org, q, data, ctx.path));
   };
   currentView = view;
   await view.update(ctx.query);
+}
+
+// Loads one page of results into `results`: only the newest request of `view` draws (typing
+// fast must not show an older answer), the region is aria-busy meanwhile, and a failure shows
+// a banner in its place.
+async function loadResults(view, results, path, draw) {
+  view.seq += 1;
+  const mine = view.seq;
+  results.setAttribute('aria-busy', 'true');
+  try {
+    const data = await api('GET', path);
+    if (mine !== view.seq || currentView !== view) return;
+    const nodes = draw(data);
+    keepPagerFocus(results, () => results.replaceChildren(...nodes));
+  } catch (e) {
+    if (mine !== view.seq || e.handled) return;
+    results.replaceChildren(banner('error', e.message));
+  } finally {
+    if (mine === view.seq) results.removeAttribute('aria-busy');
+  }
 }
 
 function membersResults(org, q, data, path) {
@@ -1570,12 +1578,7 @@ async function renderGroups(ctx) {
     if (document.activeElement !== search && search.value.trim() !== q.q) search.value = q.q;
     if (![...perPage.options].some((o) => o.value === String(q.per_page))) perPage.append(h('option', { value: String(q.per_page) }, String(q.per_page)));
     perPage.value = String(q.per_page);
-    view.seq += 1;
-    const mine = view.seq;
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const data = await api('GET', `/orgs/${enc(id)}/groups?${qs(q)}`);
-      if (mine !== view.seq || currentView !== view) return;
+    await loadResults(view, results, `/orgs/${enc(id)}/groups?${qs(q)}`, (data) => {
       const groups = data.groups || [];
       let nodes;
       if (!groups.length) {
@@ -1607,13 +1610,8 @@ async function renderGroups(ctx) {
           }),
         ];
       }
-      keepPagerFocus(results, () => results.replaceChildren(...nodes));
-    } catch (e) {
-      if (mine !== view.seq || e.handled) return;
-      results.replaceChildren(banner('error', e.message));
-    } finally {
-      if (mine === view.seq) results.removeAttribute('aria-busy');
-    }
+      return nodes;
+    });
   };
   currentView = view;
   await view.update(ctx.query);
@@ -1679,19 +1677,7 @@ async function renderGroup(ctx) {
   const view = { key: ctx.key, seq: 0 };
   view.update = async (query) => {
     const q = groupsQuery(query);
-    view.seq += 1;
-    const mine = view.seq;
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const data = await api('GET', `/orgs/${enc(id)}/groups/${enc(groupId)}?${qs({ page: q.page, per_page: q.per_page })}`);
-      if (mine !== view.seq || currentView !== view) return;
-      keepPagerFocus(results, () => results.replaceChildren(...draw(q, data)));
-    } catch (e) {
-      if (mine !== view.seq || e.handled) return;
-      results.replaceChildren(banner('error', e.message));
-    } finally {
-      if (mine === view.seq) results.removeAttribute('aria-busy');
-    }
+    await loadResults(view, results, `/orgs/${enc(id)}/groups/${enc(groupId)}?${qs({ page: q.page, per_page: q.per_page })}`, (data) => draw(q, data));
   };
   currentView = view;
 }
@@ -1761,12 +1747,7 @@ async function renderEvents(ctx) {
     type.value = q.type;
     if (![...limit.options].some((o) => o.value === String(q.limit))) limit.append(h('option', { value: String(q.limit) }, String(q.limit)));
     limit.value = String(q.limit);
-    view.seq += 1;
-    const mine = view.seq;
-    results.setAttribute('aria-busy', 'true');
-    try {
-      const data = await api('GET', `/orgs/${enc(id)}/events?${qs({ type: q.type, member: q.member, before: q.before, limit: q.limit })}`);
-      if (mine !== view.seq || currentView !== view) return;
+    await loadResults(view, results, `/orgs/${enc(id)}/events?${qs({ type: q.type, member: q.member, before: q.before, limit: q.limit })}`, (data) => {
       if (!typesFilled && Array.isArray(data.types)) {
         typesFilled = true;
         const chosen = type.value;
@@ -1774,13 +1755,8 @@ async function renderEvents(ctx) {
         if (chosen && !data.types.includes(chosen)) type.append(h('option', { value: chosen }, chosen));
         type.value = chosen;
       }
-      keepPagerFocus(results, () => results.replaceChildren(...eventsResults(org, q, data, ctx.path, base)));
-    } catch (e) {
-      if (mine !== view.seq || e.handled) return;
-      results.replaceChildren(banner('error', e.message));
-    } finally {
-      if (mine === view.seq) results.removeAttribute('aria-busy');
-    }
+      return eventsResults(org, q, data, ctx.path, base);
+    });
   };
   currentView = view;
   await view.update(ctx.query);

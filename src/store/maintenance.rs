@@ -314,11 +314,9 @@ fn partial_path(target: &Path) -> PathBuf {
 
 /// An empty file only the owner can read, for SQLite to fill.
 fn private_empty_file(path: &Path) -> Result<(), StoreError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    super::private_options()
+        .write(true)
+        .create_new(true)
         .open(path)
         .map(drop)
         .map_err(|source| StoreError::Io {

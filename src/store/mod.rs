@@ -240,15 +240,23 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), StoreError> {
 /// Creates the database file with mode 0600 before SQLite opens it; SQLite gives the `-wal`
 /// and `-shm` files the same permissions, so the hashes never become world-readable.
 fn create_private_file(path: &Path) -> Result<(), StoreError> {
-    let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options
+    private_options()
+        .write(true)
+        .create(true)
+        .truncate(false)
         .open(path)
         .map(drop)
         .map_err(|source| StoreError::Io {
             path: path.to_owned(),
             source,
         })
+}
+
+/// Options for files only their owner may read (the database, backups, exports): new files
+/// get mode 0600 on Unix.
+pub fn private_options() -> OpenOptions {
+    let mut options = OpenOptions::new();
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
 }

@@ -93,6 +93,18 @@ pub async fn session(req: HttpRequest, state: State) -> Reply {
     ))
 }
 
+/// The client's address, unless it has failed to sign in too often (then 429).
+fn unthrottled_client(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<std::net::IpAddr>, AdminError> {
+    let client = state.client_ip(req);
+    match state.admin_auth.retry_after(client) {
+        Some(retry_after) => Err(AdminError::TooManyAttempts { retry_after }),
+        None => Ok(client),
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetupBody {
@@ -102,10 +114,7 @@ pub struct SetupBody {
 
 pub async fn setup(req: HttpRequest, state: State, body: AdminJson<SetupBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = state.client_ip(&req);
-    if let Some(retry_after) = state.admin_auth.retry_after(client) {
-        return Err(AdminError::TooManyAttempts { retry_after });
-    }
+    let client = unthrottled_client(&req, &state)?;
     let SetupBody { token, password } = body.0;
     if !state.admin_auth.setup_token_matches(&token) {
         state.admin_auth.record_failure(client);
@@ -136,10 +145,7 @@ pub struct LoginBody {
 
 pub async fn login(req: HttpRequest, state: State, body: AdminJson<LoginBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = state.client_ip(&req);
-    if let Some(retry_after) = state.admin_auth.retry_after(client) {
-        return Err(AdminError::TooManyAttempts { retry_after });
-    }
+    let client = unthrottled_client(&req, &state)?;
     let password = body.0.password;
     let new = blocking(&state, move |s| {
         if admin::verify_admin_password(s, &password)? {
@@ -189,10 +195,7 @@ pub async fn change_password(
     state: State,
     body: AdminJson<PasswordBody>,
 ) -> Reply {
-    let client = state.client_ip(&req);
-    if let Some(retry_after) = state.admin_auth.retry_after(client) {
-        return Err(AdminError::TooManyAttempts { retry_after });
-    }
+    let client = unthrottled_client(&req, &state)?;
     let PasswordBody {
         current_password,
         new_password,
