@@ -3,6 +3,7 @@
 use scim_appliance::config::ServeConfig;
 use scim_appliance::startup::Application;
 use scim_appliance::store::{DB_FILE_NAME, SCHEMA_VERSION, SyncMode};
+use serde_json::Value;
 
 use crate::helpers::{cli_in, spawn_app};
 
@@ -86,4 +87,107 @@ async fn a_database_from_a_newer_version_is_refused_and_left_untouched() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("schema version"), "{stderr}");
     assert_eq!(std::fs::read(&path).unwrap(), before, "file untouched");
+}
+
+/// A database written by the first landed release (schema version 2, commit 847f851), with
+/// members, a revoked member, a deleted member, a group and events: served by this binary, it is
+/// migrated after a backup, and everything the old server showed is still there.
+#[tokio::test]
+async fn a_database_from_the_first_release_is_upgraded_without_losing_anything() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/schema-v2");
+    let expected: Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("expected.json")).unwrap()).unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
+    std::fs::copy(
+        fixture.join("scim-appliance.db"),
+        dir.path().join("scim-appliance.db"),
+    )
+    .unwrap();
+
+    let app = crate::helpers::spawn_app_in(dir).await;
+    let org = crate::helpers::TestOrg {
+        id: expected["org_id"].as_str().unwrap().to_owned(),
+        key: expected["api_key"].as_str().unwrap().to_owned(),
+        scim_url: app.url(&format!("/v2/{}", expected["org_id"].as_str().unwrap())),
+    };
+    let without_location = |mut v: Value| {
+        v["meta"].as_object_mut().unwrap().remove("location");
+        if let Some(list) = v.get_mut("groups").and_then(Value::as_array_mut) {
+            for g in list {
+                g.as_object_mut().unwrap().remove("$ref");
+            }
+        }
+        if let Some(list) = v.get_mut("members").and_then(Value::as_array_mut) {
+            for m in list {
+                m.as_object_mut().unwrap().remove("$ref");
+            }
+        }
+        v
+    };
+    let (status, users) = app
+        .call(&org, reqwest::Method::GET, "Users?sortBy=userName", None)
+        .await;
+    assert_eq!(status, 200, "the old key still works");
+    let now: Vec<Value> = users["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(without_location)
+        .collect();
+    let then: Vec<Value> = expected["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(without_location)
+        .collect();
+    assert_eq!(now, then);
+    let (_, groups) = app.call(&org, reqwest::Method::GET, "Groups", None).await;
+    let now: Vec<Value> = groups["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(without_location)
+        .collect();
+    let then: Vec<Value> = expected["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .cloned()
+        .map(without_location)
+        .collect();
+    assert_eq!(now, then);
+    let events = app.events(&org);
+    assert_eq!(&Value::Array(events), &expected["events"]);
+    let (status, _) = app
+        .call(
+            &org,
+            reqwest::Method::GET,
+            &format!("Users/{}", expected["carol_deleted"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "the deleted member stays deleted");
+
+    let backups: Vec<String> = std::fs::read_dir(app.data_dir.path().join("backups"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        backups.len() == 1 && backups[0].starts_with("pre-migration-v2-to-v3-"),
+        "{backups:?}"
+    );
+    assert!(
+        app.setup_link.is_some(),
+        "the admin page asks for a password on an upgraded install"
+    );
+    let out = app.cli(&["check", "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["schema_version"],
+        scim_appliance::store::SCHEMA_VERSION
+    );
+    assert_eq!(report["ok"], true);
 }
