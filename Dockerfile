@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # A small image: the static-ish release binary on distroless (glibc, no shell, non-root).
 #
 #   docker build -t scim-appliance .
