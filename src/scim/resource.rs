@@ -19,6 +19,12 @@ pub const MAX_MULTI_VALUES: usize = 100;
 /// Most members one group request may carry.
 pub const MAX_MEMBERS_PER_REQUEST: usize = 50_000;
 
+/// Longest identifier-like string accepted (`userName`, `externalId`, `displayName`, email
+/// values), in characters: they are indexed, compared and shown in lists.
+pub const MAX_NAME_CHARS: usize = 1024;
+/// Longest value of any other string attribute, in bytes (room for a certificate or a photo URL).
+pub const MAX_STRING_BYTES: usize = 16 * 1024;
+
 /// Extension URNs some clients send in place of the real one.
 const ENTERPRISE_ALIASES: &[&str] = &[
     "urn:scim:schemas:extension:enterprise:2.0",
@@ -338,7 +344,10 @@ fn read_single(attr: &Attribute, value: &Value, path: &str) -> Result<Option<Val
         },
         AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => {
             match value {
-                Value::String(s) => Ok(Some(Value::String(s.clone()))),
+                Value::String(s) => {
+                    check_length(path, s)?;
+                    Ok(Some(Value::String(s.clone())))
+                }
                 _ => Err(invalid(format!(
                     "\"{path}\" must be a string, not {}.",
                     kind_of(value)
@@ -346,6 +355,28 @@ fn read_single(attr: &Attribute, value: &Value, path: &str) -> Result<Option<Val
             }
         }
     }
+}
+
+/// Refuses strings longer than the limits above; `path` names the attribute as sent.
+fn check_length(path: &str, s: &str) -> Result<(), ScimError> {
+    let leaf = path.rsplit(['.', ':']).next().unwrap_or(path);
+    let name_like = ["userName", "externalId", "displayName"]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(path))
+        || (path.to_ascii_lowercase().starts_with("emails") && leaf.eq_ignore_ascii_case("value"));
+    if name_like && s.chars().count() > MAX_NAME_CHARS {
+        return Err(invalid(format!(
+            "\"{path}\" is {} characters long; at most {MAX_NAME_CHARS} are accepted.",
+            s.chars().count()
+        )));
+    }
+    if s.len() > MAX_STRING_BYTES {
+        return Err(invalid(format!(
+            "\"{path}\" is {} bytes long; at most {MAX_STRING_BYTES} are accepted.",
+            s.len()
+        )));
+    }
+    Ok(())
 }
 
 fn kind_of(value: &Value) -> &'static str {

@@ -889,3 +889,45 @@ async fn filters_never_reach_other_organizations() {
         assert_eq!(list["totalResults"], 0, "{filter}");
     }
 }
+
+#[tokio::test]
+async fn overlong_strings_are_refused_with_invalid_value_and_change_nothing() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let long_name = format!("{}@example.com", "a".repeat(1100));
+    for body in [
+        json!({"userName": long_name}),
+        json!({"userName": "ok@example.com", "emails": [{"value": long_name}]}),
+        json!({"userName": "ok@example.com", "title": "t".repeat(17_000)}),
+    ] {
+        let (status, error) = app.call(&org, Method::POST, "Users", Some(body)).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["scimType"], "invalidValue");
+        assert!(
+            error["detail"].as_str().unwrap().contains("at most"),
+            "{error}"
+        );
+    }
+    let fits = format!("{}@example.com", "a".repeat(1000));
+    let user = app.create_user(&org, json!({ "userName": fits })).await;
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "d".repeat(1025)}]});
+    let id = user["id"].as_str().unwrap();
+    let (status, _) = app
+        .call(&org, Method::PATCH, &format!("Users/{id}"), Some(patch))
+        .await;
+    assert_eq!(status, 400);
+    let (_, after) = app
+        .call(&org, Method::GET, &format!("Users/{id}"), None)
+        .await;
+    assert_eq!(after["meta"]["version"], user["meta"]["version"]);
+    let (status, _) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({"displayName": "g".repeat(1025)})),
+        )
+        .await;
+    assert_eq!(status, 400);
+}
