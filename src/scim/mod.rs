@@ -38,18 +38,23 @@ use projection::Projection;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/v2/{org_id}")
-            .service(one_method("/Users/.search", web::post().to(search::users)))
+            .service(one_method(
+                "/Users/.search",
+                "POST",
+                web::post().to(search::users),
+            ))
             .service(one_method(
                 "/Groups/.search",
+                "POST",
                 web::post().to(search::groups),
             ))
-            .service(one_method("/.search", web::post().to(search::all)))
-            .service(one_method("/Bulk", web::post().to(bulk::bulk)))
+            .service(one_method("/.search", "POST", web::post().to(search::all)))
+            .service(one_method("/Bulk", "POST", web::post().to(bulk::bulk)))
             .service(
                 web::resource("/Users")
                     .route(web::get().to(users::list))
                     .route(web::post().to(users::create))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(|req| method_not_allowed(req, "GET, POST"))),
             )
             .service(
                 web::resource("/Users/{id}")
@@ -57,13 +62,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(users::replace))
                     .route(web::patch().to(users::patch))
                     .route(web::delete().to(users::delete))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(|req| method_not_allowed(req, ITEM_METHODS))),
             )
             .service(
                 web::resource("/Groups")
                     .route(web::get().to(groups::list))
                     .route(web::post().to(groups::create))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(|req| method_not_allowed(req, "GET, POST"))),
             )
             .service(
                 web::resource("/Groups/{id}")
@@ -71,34 +76,45 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::put().to(groups::replace))
                     .route(web::patch().to(groups::patch))
                     .route(web::delete().to(groups::delete))
-                    .default_service(web::to(method_not_allowed)),
+                    .default_service(web::to(|req| method_not_allowed(req, ITEM_METHODS))),
             )
             .service(one_method(
                 "/ServiceProviderConfig",
+                "GET",
                 web::get().to(discovery::service_provider_config),
             ))
-            .service(one_method("/Schemas", web::get().to(discovery::schemas)))
+            .service(one_method(
+                "/Schemas",
+                "GET",
+                web::get().to(discovery::schemas),
+            ))
             .service(one_method(
                 "/Schemas/{id}",
+                "GET",
                 web::get().to(discovery::schema),
             ))
             .service(one_method(
                 "/ResourceTypes",
+                "GET",
                 web::get().to(discovery::resource_types),
             ))
             .service(one_method(
                 "/ResourceTypes/{id}",
+                "GET",
                 web::get().to(discovery::resource_type),
             ))
             .default_service(web::to(unknown_path)),
     );
 }
 
+/// The methods of a single user or group.
+const ITEM_METHODS: &str = "GET, PUT, PATCH, DELETE";
+
 /// A resource answering one method; every other method gets 405 with an Error body.
-fn one_method(path: &str, route: actix_web::Route) -> actix_web::Resource {
+fn one_method(path: &str, allow: &'static str, route: actix_web::Route) -> actix_web::Resource {
     web::resource(path)
         .route(route)
-        .default_service(web::to(method_not_allowed))
+        .default_service(web::to(move |req| method_not_allowed(req, allow)))
 }
 
 /// What every SCIM operation needs: the store, who is asking, and the base URL resources are
@@ -199,11 +215,17 @@ pub(crate) fn read_response(
     resource_response(StatusCode::OK, rendered, projection)
 }
 
-async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ScimError> {
-    Err(ScimError::MethodNotAllowed(format!(
-        "{} is not supported on this endpoint",
+/// 405 with an Error body and the `Allow` header RFC 9110 asks for.
+async fn method_not_allowed(req: actix_web::HttpRequest, allow: &'static str) -> HttpResponse {
+    let error = ScimError::MethodNotAllowed(format!(
+        "{} is not supported on this endpoint; it allows {allow}",
         req.method()
-    )))
+    ));
+    let mut response = actix_web::ResponseError::error_response(&error);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
 }
 
 /// Any other path under an organization: authenticated first, so paths cannot be probed

@@ -93,8 +93,19 @@ async fn discovery_refuses_writes_unknown_ids_and_unknown_paths() {
     for path in ["ServiceProviderConfig", "Schemas", "ResourceTypes"] {
         for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
             let response = app.scim(&org, method.clone(), path, None).await;
+            assert_eq!(response.headers()["allow"], "GET");
             assert_scim_error(response, 405).await;
         }
+    }
+    for (path, method, allow) in [
+        ("Users", Method::DELETE, "GET, POST"),
+        ("Groups", Method::PUT, "GET, POST"),
+        ("Users/x", Method::POST, "GET, PUT, PATCH, DELETE"),
+        ("Bulk", Method::GET, "POST"),
+    ] {
+        let response = app.scim(&org, method, path, None).await;
+        assert_eq!(response.headers()["allow"], allow, "{path}");
+        assert_scim_error(response, 405).await;
     }
     // Without a key, nothing is revealed.
     let response = app
