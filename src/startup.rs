@@ -194,7 +194,12 @@ impl Application {
                 // gzip when the client asks: a 50,000-member group is ~10 MB of JSON, ~1 MB gzipped.
                 .wrap(actix_web::middleware::Compress::default())
                 .wrap_fn(|mut req, srv| {
-                    // Runs before routing: canonical SCIM endpoint names (see scim::routing).
+                    // Runs before routing. HEAD is answered as GET: the HTTP layer decided
+                    // from the original method that no body is sent (RFC 9110 §9.3.2).
+                    if req.method() == actix_web::http::Method::HEAD {
+                        req.head_mut().method = actix_web::http::Method::GET;
+                    }
+                    // Canonical SCIM endpoint names (see scim::routing).
                     if let Some(path) = scim::canonical_path(req.path()) {
                         let uri = match req.query_string() {
                             "" => path,
