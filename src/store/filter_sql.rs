@@ -230,6 +230,10 @@ impl<'r> Compiler<'r> {
         if let Some(column) = self.column(&at) {
             let (sql, params) = match test {
                 Some((op, value)) => column_compare(&column, op, value),
+                // The `active` column holds the member's state (active unless revoked), even
+                // after a PATCH unassigned the attribute; `pr` asks about the attribute, so the
+                // document answers it.
+                None if matches!(column, Column::Bool(_)) => return Ok(None),
                 None => column_present(&column),
             };
             return Ok(Some(Part::Sql(sql, params)));

@@ -472,6 +472,13 @@ async fn removing_active_leaves_it_unassigned_and_the_member_active() {
         .call(&org, Method::GET, "Users?filter=active eq true", None)
         .await;
     assert_eq!(active["totalResults"], 1, "still an active member");
+    let (_, present) = app
+        .call(&org, Method::GET, "Users?filter=active pr", None)
+        .await;
+    assert_eq!(
+        present["totalResults"], 0,
+        "but the attribute is not present"
+    );
     assert!(
         !app.event_types(&org)
             .contains(&"OrganizationUser_Revoked".to_owned())
