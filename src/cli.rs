@@ -16,7 +16,7 @@ use crate::config::{
     parse_public_url,
 };
 use crate::startup::Application;
-use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
+use crate::store::maintenance;
 use crate::store::{Actor, DB_FILE_NAME, OrgChanges, Organization, Store, SyncMode};
 use crate::timestamp;
 use crate::transfer::{self, Format};
@@ -528,10 +528,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
         }
         Command::Backup { file, keep } => {
             let target = file.unwrap_or_else(|| {
-                common.data_dir.join("backups").join(format!(
-                    "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
-                    timestamp::compact(time::OffsetDateTime::now_utc())
-                ))
+                maintenance::default_backup_path(&common.data_dir.join("backups"))
             });
             let bytes = maintenance::backup_file(&common.data_dir.join(DB_FILE_NAME), &target)?;
             println!("Backed up to {} ({bytes} bytes).", target.display());

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, SystemTime};
 
-use crate::store::maintenance::{self, BACKUP_PREFIX, BACKUP_SUFFIX};
+use crate::store::maintenance;
 use crate::store::{DB_FILE_NAME, Store};
 use crate::timestamp;
 
@@ -92,10 +92,7 @@ fn scheduled_backup(
     dir: &Path,
     keep: usize,
 ) -> Result<PathBuf, crate::store::StoreError> {
-    let target = dir.join(format!(
-        "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
-        timestamp::compact(time::OffsetDateTime::now_utc())
-    ));
+    let target = maintenance::default_backup_path(dir);
     maintenance::backup_file(source, &target)?;
     maintenance::prune_backups(dir, keep)?;
     Ok(target)
@@ -104,16 +101,8 @@ fn scheduled_backup(
 /// When the newest default-named backup was written, so a restarted server keeps the rhythm
 /// instead of starting the interval over (or never reaching it, if restarted daily).
 fn newest_backup(dir: &Path) -> Option<SystemTime> {
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(BACKUP_PREFIX) && n.ends_with(BACKUP_SUFFIX))
-        })
-        .filter_map(|e| e.metadata().ok()?.modified().ok())
-        .max()
+    let newest = maintenance::default_backups(dir).ok()?.pop()?;
+    std::fs::metadata(newest).ok()?.modified().ok()
 }
 
 #[cfg(test)]

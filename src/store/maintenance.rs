@@ -17,8 +17,8 @@ use super::{DB_FILE_NAME, SCHEMA_VERSION, StoreError};
 /// Name of the lock file `serve` holds in the data directory.
 const LOCK_FILE_NAME: &str = "scim-appliance.lock";
 /// Prefix and suffix of backup files made with a default name, so `--keep` prunes only those.
-pub const BACKUP_PREFIX: &str = "scim-appliance-";
-pub const BACKUP_SUFFIX: &str = ".db";
+const BACKUP_PREFIX: &str = "scim-appliance-";
+const BACKUP_SUFFIX: &str = ".db";
 
 /// What a database file holds, and whatever is wrong with it.
 #[derive(Debug, Serialize)]
@@ -143,15 +143,22 @@ pub fn backup_file(source: &Path, target: &Path) -> Result<u64, StoreError> {
     written
 }
 
-/// Deletes the oldest default-named backups in `dir` beyond the newest `keep`; returns the
-/// deleted files. Names carry a UTC timestamp, so name order is age order.
-pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, StoreError> {
-    let io = |source| StoreError::Io {
-        path: dir.to_owned(),
-        source,
-    };
+/// A default-named backup file in `dir` for now: `scim-appliance-<UTC timestamp>.db`.
+pub fn default_backup_path(dir: &Path) -> PathBuf {
+    dir.join(format!(
+        "{BACKUP_PREFIX}{}{BACKUP_SUFFIX}",
+        crate::timestamp::compact(time::OffsetDateTime::now_utc())
+    ))
+}
+
+/// The default-named backups in `dir`, oldest first (names carry a UTC timestamp, so name
+/// order is age order).
+pub fn default_backups(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map_err(io)?
+        .map_err(|source| StoreError::Io {
+            path: dir.to_owned(),
+            source,
+        })?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| {
@@ -161,10 +168,20 @@ pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, StoreError
         })
         .collect();
     backups.sort();
+    Ok(backups)
+}
+
+/// Deletes the oldest default-named backups in `dir` beyond the newest `keep`; returns the
+/// deleted files.
+pub fn prune_backups(dir: &Path, keep: usize) -> Result<Vec<PathBuf>, StoreError> {
+    let backups = default_backups(dir)?;
     let excess = backups.len().saturating_sub(keep);
     let doomed: Vec<PathBuf> = backups.into_iter().take(excess).collect();
     for path in &doomed {
-        std::fs::remove_file(path).map_err(io)?;
+        std::fs::remove_file(path).map_err(|source| StoreError::Io {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(doomed)
 }
