@@ -13,6 +13,8 @@ pub struct IssuedApiKey {
     pub token: String,
     /// Its public lookup id (also inside the token), shown beside the key from then on.
     pub key_id: String,
+    /// When it was issued.
+    pub created_at: String,
 }
 
 /// Creates an organization. `with_key` gives the command line's one-step setup (SCIM enabled,
@@ -28,7 +30,8 @@ pub fn create_org(
     }
     let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
     let org = store.create_org(name, Some(issued(&key)), actor)?;
-    Ok((org, Some(issued_api_key(key))))
+    let created_at = org.created_at.clone();
+    Ok((org, Some(issued_api_key(key, created_at))))
 }
 
 /// Issues the organization's API key, replacing the current one (which stops working at once).
@@ -38,8 +41,8 @@ pub fn issue_api_key(
     actor: Actor,
 ) -> Result<IssuedApiKey, StoreError> {
     let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
-    store.replace_api_key(org_id, issued(&key), actor)?;
-    Ok(issued_api_key(key))
+    let created_at = store.replace_api_key(org_id, issued(&key), actor)?;
+    Ok(issued_api_key(key, created_at))
 }
 
 /// Sets the admin password (after checking its length) and signs out every session. With
@@ -72,9 +75,10 @@ fn issued(key: &api_key::GeneratedKey) -> IssuedKey<'_> {
     }
 }
 
-fn issued_api_key(key: api_key::GeneratedKey) -> IssuedApiKey {
+fn issued_api_key(key: api_key::GeneratedKey, created_at: String) -> IssuedApiKey {
     IssuedApiKey {
         token: key.token,
         key_id: key.key_id,
+        created_at,
     }
 }

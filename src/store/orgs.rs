@@ -187,13 +187,13 @@ impl Store {
     }
 
     /// Issues the organization's API key, replacing the current one if any; the old key stops
-    /// working on the next request.
+    /// working on the next request. Returns when the new key was issued.
     pub fn replace_api_key(
         &self,
         org_id: &str,
         key: IssuedKey<'_>,
         actor: Actor,
-    ) -> Result<(), StoreError> {
+    ) -> Result<String, StoreError> {
         let now = timestamp::now();
         self.write(|tx| {
             require_org(tx, org_id)?;
@@ -206,7 +206,7 @@ impl Store {
                 format!("API key {what}; the new key id is {}", key.key_id),
             )
             .insert(tx, org_id)?;
-            Ok(())
+            Ok(now.clone())
         })
     }
 

@@ -335,11 +335,10 @@ pub async fn issue_api_key(_admin: Admin, state: State, path: web::Path<String>)
     let org_id = path.into_inner();
     let body = blocking(&state, move |s| {
         let key = admin::issue_api_key(s, &org_id, Actor::Admin)?;
-        let summary = s.org_summary(&org_id)?;
         Ok(json!({
             "api_key": key.token,
             "key_id": key.key_id,
-            "created_at": summary.key_created_at,
+            "created_at": key.created_at,
             "scim_url": format!("{public_url}/v2/{org_id}"),
         }))
     })
