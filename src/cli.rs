@@ -363,19 +363,16 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
     let leaf = sub.and_then(|m| m.subcommand().map(|(_, m)| m));
     let all = [Some(matches), sub, leaf];
     let common = Common {
-        data_dir: layers
-            .pick(
-                "data_dir",
-                given(&all, "data_dir", cli.data_dir.clone()),
-                |f| f.data_dir.clone().map(Ok),
-                Some(PathBuf::from(DEFAULT_DATA_DIR)),
-            )?
-            .unwrap_or_default(),
+        data_dir: layers.pick_or(
+            "data_dir",
+            given(&all, "data_dir", cli.data_dir.clone()),
+            |f| f.data_dir.clone().map(Ok),
+            PathBuf::from(DEFAULT_DATA_DIR),
+        )?,
         public_url: layers.pick(
             "public_url",
             given(&all, "public_url", cli.public_url.clone()),
             |f| f.public_url.clone().map(Ok),
-            None,
         )?,
     };
     let public_url = common.public_url.as_deref();
@@ -623,100 +620,77 @@ fn serve_config(
     matches: &[Option<&ArgMatches>],
     common: &Common,
 ) -> Result<(ServeConfig, String, LogFormat), Box<dyn std::error::Error>> {
-    let listen = layers
-        .pick(
-            "listen",
-            given(matches, "listen", args.listen),
-            |f| f.listen.clone().map(Ok),
-            Some(DEFAULT_LISTEN.to_owned()),
-        )?
-        .unwrap_or_default();
-    let sync = layers
-        .pick(
-            "sync",
-            given(matches, "sync", args.sync),
-            |f| f.sync.as_deref().map(parse_enum),
-            Some(SyncMode::Normal),
-        )?
-        .unwrap_or(SyncMode::Normal);
-    let max_body = layers
-        .pick(
-            "max_body",
-            given(matches, "max_body", args.max_body),
-            |f| f.max_body.map(Ok),
-            Some(DEFAULT_MAX_BODY),
-        )?
-        .unwrap_or(DEFAULT_MAX_BODY);
-    let log_level = layers
-        .pick(
-            "log_level",
-            given(matches, "log_level", args.log_level),
-            |f| f.log_level.clone().map(Ok),
-            Some("info".to_owned()),
-        )?
-        .unwrap_or_default();
-    let log_format = layers
-        .pick(
-            "log_format",
-            given(matches, "log_format", args.log_format),
-            |f| f.log_format.as_deref().map(parse_enum),
-            Some(LogFormat::Text),
-        )?
-        .unwrap_or(LogFormat::Text);
-    let retention = layers
-        .pick(
-            "event_retention_days",
-            given(matches, "event_retention_days", args.event_retention_days),
-            |f| f.event_retention_days.map(Ok),
-            Some(DEFAULT_EVENT_RETENTION_DAYS),
-        )?
-        .unwrap_or(DEFAULT_EVENT_RETENTION_DAYS);
+    let listen = layers.pick_or(
+        "listen",
+        given(matches, "listen", args.listen),
+        |f| f.listen.clone().map(Ok),
+        DEFAULT_LISTEN.to_owned(),
+    )?;
+    let sync = layers.pick_or(
+        "sync",
+        given(matches, "sync", args.sync),
+        |f| f.sync.as_deref().map(parse_enum),
+        SyncMode::Normal,
+    )?;
+    let max_body = layers.pick_or(
+        "max_body",
+        given(matches, "max_body", args.max_body),
+        |f| f.max_body.map(Ok),
+        DEFAULT_MAX_BODY,
+    )?;
+    let log_level = layers.pick_or(
+        "log_level",
+        given(matches, "log_level", args.log_level),
+        |f| f.log_level.clone().map(Ok),
+        "info".to_owned(),
+    )?;
+    let log_format = layers.pick_or(
+        "log_format",
+        given(matches, "log_format", args.log_format),
+        |f| f.log_format.as_deref().map(parse_enum),
+        LogFormat::Text,
+    )?;
+    let retention = layers.pick_or(
+        "event_retention_days",
+        given(matches, "event_retention_days", args.event_retention_days),
+        |f| f.event_retention_days.map(Ok),
+        DEFAULT_EVENT_RETENTION_DAYS,
+    )?;
     let backup_every = layers.pick(
         "backup_every",
         given(matches, "backup_every", args.backup_every),
         |f| f.backup_every.as_deref().map(parse_interval),
-        None,
     )?;
-    let backup_keep = layers
-        .pick(
-            "backup_keep",
-            given(matches, "backup_keep", args.backup_keep),
-            |f| f.backup_keep.map(Ok),
-            Some(DEFAULT_BACKUP_KEEP),
-        )?
-        .unwrap_or(DEFAULT_BACKUP_KEEP);
+    let backup_keep = layers.pick_or(
+        "backup_keep",
+        given(matches, "backup_keep", args.backup_keep),
+        |f| f.backup_keep.map(Ok),
+        DEFAULT_BACKUP_KEEP,
+    )?;
     let admin_password = layers.secret(
         "admin_password",
         given(matches, "admin_password", args.admin_password),
         given(matches, "admin_password_file", args.admin_password_file),
         |f| (f.admin_password.clone(), f.admin_password_file.clone()),
     )?;
-    let metrics = layers
-        .pick(
-            "metrics",
-            given(matches, "metrics", args.metrics),
-            |f| f.metrics.map(Ok),
-            Some(false),
-        )?
-        .unwrap_or(false);
+    let metrics = layers.pick_or(
+        "metrics",
+        given(matches, "metrics", args.metrics),
+        |f| f.metrics.map(Ok),
+        false,
+    )?;
     let metrics_token = layers.secret(
         "metrics_token",
         given(matches, "metrics_token", args.metrics_token),
         given(matches, "metrics_token_file", args.metrics_token_file),
         |f| (f.metrics_token.clone(), f.metrics_token_file.clone()),
     )?;
-    let tls_cert = layers.pick(
-        "tls_cert",
-        given(matches, "tls_cert", args.tls_cert),
-        |f| f.tls_cert.clone().map(Ok),
-        None,
-    )?;
-    let tls_key = layers.pick(
-        "tls_key",
-        given(matches, "tls_key", args.tls_key),
-        |f| f.tls_key.clone().map(Ok),
-        None,
-    )?;
+    let tls_cert = layers.pick("tls_cert", given(matches, "tls_cert", args.tls_cert), |f| {
+        f.tls_cert.clone().map(Ok)
+    })?;
+    let tls_key = layers.pick("tls_key", given(matches, "tls_key", args.tls_key), |f| {
+        f.tls_key.clone().map(Ok)
+    })?;
     let trusted_proxies = layers.pick(
         "trusted_proxies",
         given(matches, "trusted_proxies", args.trusted_proxies),
@@ -725,7 +699,6 @@ fn serve_config(
                 .as_ref()
                 .map(|list| parse_networks(&list.join(",")).map(Networks))
         },
-        None,
     )?;
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),

@@ -244,31 +244,60 @@ impl Layers {
         &self.shown
     }
 
-    /// The value of one setting: given (flag or environment), else the file's (parsed with
-    /// `parse`), else `default`.
+    /// The value of an optional setting: given (flag or environment), else the file's
+    /// (parsed by `file`), else unset.
     pub fn pick<T: ShowValue>(
         &mut self,
         name: &'static str,
         given: Given<T>,
         file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
-        default: Option<T>,
     ) -> Result<Option<T>, ConfigError> {
-        let (value, source) = match given.value {
-            Some(v) => (Some(v), given.source),
-            None => match file(&self.file) {
-                Some(Ok(v)) => (Some(v), self.file_source()),
-                Some(Err(e)) => {
-                    return Err(ConfigError(format!("{name} in the config file: {e}")));
-                }
-                None => (default, Source::Default),
-            },
+        let (value, source) = match self.layered(name, given, file)? {
+            Some((value, source)) => (Some(value), source),
+            None => (None, Source::Default),
         };
+        self.record(name, value.as_ref().map(ShowValue::show), source);
+        Ok(value)
+    }
+
+    /// Like [`Layers::pick`], for a setting that falls back to `default`.
+    pub fn pick_or<T: ShowValue>(
+        &mut self,
+        name: &'static str,
+        given: Given<T>,
+        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        let (value, source) = self
+            .layered(name, given, file)?
+            .unwrap_or((default, Source::Default));
+        self.record(name, Some(value.show()), source);
+        Ok(value)
+    }
+
+    /// The given value, else the file's, with its source; `None` when neither layer has one.
+    fn layered<T>(
+        &self,
+        name: &'static str,
+        given: Given<T>,
+        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+    ) -> Result<Option<(T, Source)>, ConfigError> {
+        if let Some(value) = given.value {
+            return Ok(Some((value, given.source)));
+        }
+        match file(&self.file) {
+            Some(Ok(value)) => Ok(Some((value, self.file_source()))),
+            Some(Err(e)) => Err(ConfigError(format!("{name} in the config file: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    fn record(&mut self, name: &'static str, value: Option<String>, source: Source) {
         self.shown.push(Shown {
             name,
-            value: value.as_ref().map(ShowValue::show),
+            value,
             source: source.to_string(),
         });
-        Ok(value)
     }
 
     /// A secret: given directly (flag, environment, file key), or read from the file named by
@@ -304,11 +333,11 @@ impl Layers {
         } else {
             (None, Source::Default)
         };
-        self.shown.push(Shown {
+        self.record(
             name,
-            value: value.as_ref().map(|_| "<redacted>".to_owned()),
-            source: source.to_string(),
-        });
+            value.as_ref().map(|_| "<redacted>".to_owned()),
+            source,
+        );
         Ok(value)
     }
 
