@@ -128,37 +128,16 @@ async fn a_database_from_the_first_release_is_upgraded_without_losing_anything()
         .call(&org, reqwest::Method::GET, "Users?sortBy=userName", None)
         .await;
     assert_eq!(status, 200, "the old key still works");
-    let now: Vec<Value> = users["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .cloned()
-        .map(without_location)
-        .collect();
-    let then: Vec<Value> = expected["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .cloned()
-        .map(without_location)
-        .collect();
-    assert_eq!(now, then);
+    let stripped = |list: &Value| -> Vec<Value> {
+        let items = list.as_array().unwrap().iter().cloned();
+        items.map(without_location).collect()
+    };
+    assert_eq!(stripped(&users["Resources"]), stripped(&expected["users"]));
     let (_, groups) = app.call(&org, reqwest::Method::GET, "Groups", None).await;
-    let now: Vec<Value> = groups["Resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .cloned()
-        .map(without_location)
-        .collect();
-    let then: Vec<Value> = expected["groups"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .cloned()
-        .map(without_location)
-        .collect();
-    assert_eq!(now, then);
+    assert_eq!(
+        stripped(&groups["Resources"]),
+        stripped(&expected["groups"])
+    );
     let events = app.events(&org);
     assert_eq!(&Value::Array(events), &expected["events"]);
     let (status, _) = app
