@@ -381,6 +381,11 @@ fn compare(attr: &str, op: CompareOp, value: CompValue) -> Result<Filter, AdminE
     Ok(Filter::Compare { path, op, value })
 }
 
+/// Rows before the 1-based `page`.
+fn offset(page: u64, per_page: u32) -> u64 {
+    (page - 1).saturating_mul(u64::from(per_page))
+}
+
 /// `attr1 co q or attr2 co q or …` for a search box, with an optional extra condition.
 fn search_filter(
     rt: &ResourceType,
@@ -428,7 +433,7 @@ fn list_query(
         filter: search_filter(rt, search_attrs, q, and)?,
         sort: Some(compile_sort(sort_by, rt).map_err(|e| AdminError::Internal(e.to_string()))?),
         descending: false,
-        start_index: (page - 1).saturating_mul(u64::from(per_page)) + 1,
+        start_index: offset(page, per_page) + 1,
         count: u64::from(per_page),
     })
 }
@@ -569,9 +574,8 @@ pub async fn get_group(
     let (group, members) = blocking(&state, move |s| {
         s.get_org(&org_id)?;
         let group = s.get_group(&org_id, &group_id, false)?;
-        let offset = (page - 1).saturating_mul(u64::from(per_page));
         let members = s
-            .group_member_page(&org_id, &group_id, offset, per_page)?
+            .group_member_page(&org_id, &group_id, offset(page, per_page), per_page)?
             .ok_or_else(|| AdminError::NotFound(format!("no group has the id \"{group_id}\"")))?;
         Ok((group, members))
     })
