@@ -58,16 +58,6 @@ pub fn set_admin_password(
     store.set_admin_password_phc(&phc, only_if_unset)
 }
 
-/// Whether `candidate` is the admin password. Always runs argon2 once, also when no password is
-/// set, so the answer takes the same time either way.
-pub fn verify_admin_password(store: &Store, candidate: &str) -> Result<bool, StoreError> {
-    let phc = store.admin_password_phc()?;
-    Ok(password::verify_or_dummy(
-        candidate.as_bytes(),
-        phc.as_deref(),
-    ))
-}
-
 fn issued(key: &api_key::GeneratedKey) -> IssuedKey<'_> {
     IssuedKey {
         key_id: &key.key_id,

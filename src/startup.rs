@@ -11,6 +11,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::Authenticator;
+use crate::auth::gate::Argon2Gate;
 use crate::auth::session::AdminAuth;
 use crate::config::{Secret, ServeConfig};
 use crate::housekeeping::{self, Housekeeper, Schedule};
@@ -40,6 +41,8 @@ fn request_id(headers: &actix_web::http::header::HeaderMap) -> String {
 pub struct AppState {
     pub store: Store,
     pub auth: Arc<Authenticator>,
+    /// The bound on argon2 work every password and key check goes through.
+    pub argon2: Arc<Argon2Gate>,
     /// Base URL for `meta.location` and `Location` headers, without a trailing slash.
     pub public_url: String,
     /// Largest request body accepted, in bytes (`--max-body`).
@@ -161,9 +164,11 @@ impl Application {
                 admin_auth.issue_setup_token()?
             )),
         };
+        let argon2 = Arc::new(Argon2Gate::for_this_machine());
         let state = web::Data::new(AppState {
             store,
-            auth: Arc::new(Authenticator::default()),
+            auth: Arc::new(Authenticator::new(Arc::clone(&argon2))),
+            argon2,
             secure_cookies: public_url.starts_with("https://"),
             public_url,
             max_body: config.max_body,

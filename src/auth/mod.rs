@@ -8,20 +8,26 @@
 //!    the organization in the URL); a token without a well-formed id, or whose id is unknown,
 //!    is rejected without argon2;
 //! 2. a token whose SHA-256 is cached with the same row (key id and PHC string) is accepted;
-//! 3. otherwise argon2 verifies it on the blocking pool, single-flight per token, and a success
-//!    is cached. Because step 1 reads the row on every request, rotation and disabling take
-//!    effect immediately even for cached tokens.
+//! 3. otherwise argon2 verifies it through the process's [`gate::Argon2Gate`], single-flight per
+//!    token, and a success is cached. Because step 1 reads the row on every request, rotation
+//!    and disabling take effect immediately even for cached tokens.
+//!
+//! Failures are throttled per client address *and* key ([`throttle`]): a stranger's bad tokens
+//! from an address an identity provider shares (Entra ID and Okta send from addresses shared by
+//! many tenants) cannot lock another organization's key out, and a cached key is never
+//! throttled. Tokens that name no key of the organization cost no argon2 and are throttled per
+//! address only.
 
 pub mod api_key;
+pub mod gate;
 pub mod password;
 pub mod session;
-mod throttle;
+pub mod throttle;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -32,11 +38,13 @@ use sha2::{Digest, Sha256};
 use crate::scim::ScimError;
 use crate::startup::AppState;
 use crate::store::{ApiKeyRecord, Store};
-use throttle::Throttle;
+use gate::Argon2Gate;
+use throttle::{ClientKey, Throttle};
 
 /// Verified tokens remembered at most; the cache is emptied when it fills (keys are few).
 const MAX_CACHED_TOKENS: usize = 4096;
-/// Failed attempts per client address and window before 429.
+/// Failed attempts per client address and key (or, for tokens naming no key, per address) and
+/// window before 429.
 const MAX_FAILURES: u32 = 20;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
@@ -57,10 +65,14 @@ pub struct ScimCaller {
 pub struct Authenticator {
     /// SHA-256 of a verified token → the key row it was verified against.
     verified: Mutex<HashMap<TokenDigest, CachedKey>>,
-    /// One lock per token being verified, so concurrent first requests run argon2 once.
-    in_flight: Mutex<HashMap<TokenDigest, Arc<Mutex<()>>>>,
-    throttle: Throttle,
-    argon2_runs: AtomicU64,
+    /// One lock per token being verified, so concurrent first requests run argon2 once. Async,
+    /// so that requests waiting for it hold no thread.
+    in_flight: InFlightMap,
+    /// Failures for keys that exist: argon2 ran (or would have).
+    key_failures: Throttle<(ClientKey, String)>,
+    /// Failures for tokens that name no key of the organization (no argon2 involved).
+    unknown_failures: Throttle<ClientKey>,
+    argon2: Arc<Argon2Gate>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -69,21 +81,17 @@ struct CachedKey {
     phc: String,
 }
 
-impl Default for Authenticator {
-    fn default() -> Self {
+impl Authenticator {
+    /// An authenticator whose argon2 runs go through `argon2` (shared with every other check
+    /// of the process).
+    pub fn new(argon2: Arc<Argon2Gate>) -> Authenticator {
         Authenticator {
             verified: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
-            throttle: Throttle::new(MAX_FAILURES, FAILURE_WINDOW),
-            argon2_runs: AtomicU64::new(0),
+            key_failures: Throttle::new(MAX_FAILURES, FAILURE_WINDOW),
+            unknown_failures: Throttle::new(MAX_FAILURES, FAILURE_WINDOW),
+            argon2,
         }
-    }
-}
-
-impl Authenticator {
-    /// How many argon2 verifications this process has run (for tests and metrics).
-    pub fn argon2_runs(&self) -> u64 {
-        self.argon2_runs.load(Ordering::Relaxed)
     }
 
     /// Authenticates a request for `org_id` carrying the `Authorization` header value `header`.
@@ -100,13 +108,12 @@ impl Authenticator {
             ));
         };
         let token = strip_bearer(header);
-        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
-        let blocked = client.and_then(|ip| self.throttle.retry_after(ip));
+        let client = ClientKey::of(client);
 
         let org_id = uuid::Uuid::try_parse(org_id).ok().map(|u| u.to_string());
         let key_id = api_key::key_id_of(token).map(str::to_owned);
         let (Some(org_id), Some(key_id)) = (org_id, key_id) else {
-            return Err(self.failure(client, blocked));
+            return Err(self.unknown_key(client));
         };
 
         let record = {
@@ -114,18 +121,12 @@ impl Authenticator {
             web::block(move || store.api_key_for(&org_id, &key_id)).await??
         };
         let Some(record) = record else {
-            return Err(self.failure(client, blocked));
+            return Err(self.unknown_key(client));
         };
 
+        let digest: TokenDigest = Sha256::digest(token.as_bytes()).into();
         if !self.is_cached(&digest, &record) {
-            if let Some(retry_after) = blocked {
-                return Err(ScimError::TooManyRequests { retry_after });
-            }
-            let this = Arc::clone(self);
-            let (token, record) = (token.to_owned(), record.clone());
-            if !web::block(move || this.verify_once(digest, &token, &record)).await? {
-                return Err(self.failure(client, None));
-            }
+            self.verify_once(digest, token, &record, client).await?;
         }
         if !record.scim_enabled {
             return Err(ScimError::Unauthorized(
@@ -138,15 +139,13 @@ impl Authenticator {
         })
     }
 
-    /// Counts a failed attempt and picks the answer: 429 when already blocked, else 401.
-    fn failure(&self, client: Option<IpAddr>, blocked: Option<u64>) -> ScimError {
-        if let Some(retry_after) = blocked {
-            return ScimError::TooManyRequests { retry_after };
+    /// A token that names no key of the organization: 401, or 429 once the address has sent
+    /// too many.
+    fn unknown_key(&self, client: ClientKey) -> ScimError {
+        match self.unknown_failures.reserve(client) {
+            Ok(_counted) => ScimError::Unauthorized(INVALID_KEY.into()),
+            Err(retry_after) => ScimError::TooManyRequests { retry_after },
         }
-        if let Some(ip) = client {
-            self.throttle.record_failure(ip);
-        }
-        ScimError::Unauthorized(INVALID_KEY.into())
     }
 
     fn is_cached(&self, digest: &TokenDigest, record: &ApiKeyRecord) -> bool {
@@ -156,41 +155,78 @@ impl Authenticator {
             .is_some_and(|c| c.key_id == record.key_id && c.phc == record.phc)
     }
 
-    /// Runs argon2 for `token` unless a concurrent request for the same token already proved
-    /// it; blocking, so it runs on the blocking pool.
-    fn verify_once(&self, digest: TokenDigest, token: &str, record: &ApiKeyRecord) -> bool {
-        let slot = {
-            let mut in_flight = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(in_flight.entry(digest).or_default())
-        };
-        let guard = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let ok = self.is_cached(&digest, record) || {
-            self.argon2_runs.fetch_add(1, Ordering::Relaxed);
-            let ok = api_key::verify(token, &record.phc);
-            if ok {
-                let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-                if verified.len() >= MAX_CACHED_TOKENS {
-                    verified.clear();
-                }
-                verified.insert(
-                    digest,
-                    CachedKey {
-                        key_id: record.key_id.clone(),
-                        phc: record.phc.clone(),
-                    },
-                );
+    /// Proves `token` against `record` with argon2, unless a concurrent request for the same
+    /// token already did. The attempt is reserved against the throttle before argon2 runs.
+    async fn verify_once(
+        &self,
+        digest: TokenDigest,
+        token: &str,
+        record: &ApiKeyRecord,
+        client: ClientKey,
+    ) -> Result<(), ScimError> {
+        let turn = InFlight::join(&self.in_flight, digest);
+        let _turn = turn.slot.lock().await;
+        if self.is_cached(&digest, record) {
+            return Ok(());
+        }
+        let attempt = self
+            .key_failures
+            .reserve((client, record.key_id.clone()))
+            .map_err(|retry_after| ScimError::TooManyRequests { retry_after })?;
+        let (token, phc) = (token.to_owned(), record.phc.clone());
+        let valid = match self.argon2.run(move || api_key::verify(&token, &phc)).await {
+            Ok(valid) => valid,
+            Err(busy) => {
+                attempt.not_checked();
+                return Err(ScimError::Busy {
+                    retry_after: busy.retry_after,
+                });
             }
-            ok
         };
-        drop(guard);
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&digest);
-        ok
+        if !valid {
+            return Err(ScimError::Unauthorized(INVALID_KEY.into()));
+        }
+        attempt.succeeded();
+        let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= MAX_CACHED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(
+            digest,
+            CachedKey {
+                key_id: record.key_id.clone(),
+                phc: record.phc.clone(),
+            },
+        );
+        Ok(())
+    }
+}
+
+type InFlightMap = Mutex<HashMap<TokenDigest, Arc<tokio::sync::Mutex<()>>>>;
+
+/// A request's place among those verifying the same token; the map entry goes with the last
+/// one, also when a request is abandoned midway.
+struct InFlight<'a> {
+    map: &'a InFlightMap,
+    digest: TokenDigest,
+    slot: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> InFlight<'a> {
+    fn join(map: &'a InFlightMap, digest: TokenDigest) -> InFlight<'a> {
+        let mut entries = map.lock().unwrap_or_else(PoisonError::into_inner);
+        let slot = Arc::clone(entries.entry(digest).or_default());
+        InFlight { map, digest, slot }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        // Only the map and this request hold the slot: nobody else is waiting for it.
+        if Arc::strong_count(&self.slot) == 2 {
+            entries.remove(&self.digest);
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
 use super::api_key::{SECRET_ALPHABET, random_string};
-use super::throttle::Throttle;
+use super::throttle::{Attempt, ClientKey, Throttle};
 use crate::store::{Store, StoreError};
 use crate::timestamp;
 
@@ -38,7 +38,7 @@ type Digest32 = [u8; 32];
 pub struct AdminAuth {
     /// SHA-256 of the one-time setup token, while no password is set and it is unused.
     setup_token: Mutex<Option<Digest32>>,
-    throttle: Throttle,
+    throttle: Throttle<ClientKey>,
 }
 
 /// A session just started: the cookie value to set (never stored) and what the page needs.
@@ -89,16 +89,11 @@ impl AdminAuth {
         *self.lock_setup() = None;
     }
 
-    /// Seconds `client` must wait before trying to sign in again, when it failed too often.
-    pub fn retry_after(&self, client: Option<IpAddr>) -> Option<u64> {
-        client.and_then(|ip| self.throttle.retry_after(ip))
-    }
-
-    /// Counts a failed sign-in or setup attempt.
-    pub fn record_failure(&self, client: Option<IpAddr>) {
-        if let Some(ip) = client {
-            self.throttle.record_failure(ip);
-        }
+    /// Reserves one sign-in, setup or password-change attempt for `client`, before the
+    /// password or token is checked; `Err` holds the seconds to wait when the client has failed
+    /// too often. The attempt counts as failed unless it is settled as succeeded.
+    pub fn reserve_attempt(&self, client: Option<IpAddr>) -> Result<Attempt<'_, ClientKey>, u64> {
+        self.throttle.reserve(ClientKey::of(client))
     }
 
     fn lock_setup(&self) -> std::sync::MutexGuard<'_, Option<Digest32>> {

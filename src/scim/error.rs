@@ -84,6 +84,9 @@ pub enum ScimError {
     /// 503: the service cannot answer right now (e.g. the database is unusable).
     #[error("{0}")]
     Unavailable(String),
+    /// 503 with `Retry-After`: too many credential checks are queued (see `auth::gate`).
+    #[error("the server is busy checking credentials; retry in {retry_after} seconds")]
+    Busy { retry_after: u64 },
     /// 500; the cause is logged, not sent.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
@@ -158,7 +161,7 @@ impl ResponseError for ScimError {
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ScimError::UnresolvedReference(_) => StatusCode::CONFLICT,
-            ScimError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ScimError::Unavailable(_) | ScimError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -175,7 +178,7 @@ impl ResponseError for ScimError {
                     HeaderValue::from_static("Bearer realm=\"SCIM\""),
                 ));
             }
-            ScimError::TooManyRequests { retry_after } => {
+            ScimError::TooManyRequests { retry_after } | ScimError::Busy { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
             }
             _ => {}

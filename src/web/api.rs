@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 use super::AdminError;
 use super::extract::{Admin, AdminJson, check_origin, current_session};
 use crate::admin;
+use crate::auth::password;
 use crate::auth::session::{self, NewSession, SESSION_COOKIE};
+use crate::auth::throttle::{Attempt, ClientKey};
 use crate::directory::UserFields;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::schema::{GROUP, ResourceType, USER};
@@ -93,15 +95,42 @@ pub async fn session(req: HttpRequest, state: State) -> Reply {
     ))
 }
 
-/// The client's address, unless it has failed to sign in too often (then 429).
-fn unthrottled_client(
+/// Reserves a sign-in attempt for the client: 429 when it has failed too often. Reserved
+/// before anything is checked, so concurrent attempts are limited like consecutive ones.
+fn reserve_attempt<'a>(
     req: &HttpRequest,
+    state: &'a AppState,
+) -> Result<Attempt<'a, ClientKey>, AdminError> {
+    state
+        .admin_auth
+        .reserve_attempt(state.client_ip(req))
+        .map_err(|retry_after| AdminError::TooManyAttempts { retry_after })
+}
+
+/// Whether `candidate` is the admin password: one argon2 run through the process's gate, also
+/// when no password is set (against a dummy hash), so the answer takes the same time either
+/// way. The attempt is given back when the password is right or was not checked (busy).
+async fn admin_password_matches(
     state: &AppState,
-) -> Result<Option<std::net::IpAddr>, AdminError> {
-    let client = state.client_ip(req);
-    match state.admin_auth.retry_after(client) {
-        Some(retry_after) => Err(AdminError::TooManyAttempts { retry_after }),
-        None => Ok(client),
+    attempt: Attempt<'_, ClientKey>,
+    candidate: String,
+) -> Result<bool, AdminError> {
+    let store = state.store.clone();
+    let phc = web::block(move || store.admin_password_phc()).await??;
+    let checked = state
+        .argon2
+        .run(move || password::verify_or_dummy(candidate.as_bytes(), phc.as_deref()))
+        .await;
+    match checked {
+        Ok(true) => {
+            attempt.succeeded();
+            Ok(true)
+        }
+        Ok(false) => Ok(false),
+        Err(busy) => {
+            attempt.not_checked();
+            Err(busy.into())
+        }
     }
 }
 
@@ -114,10 +143,10 @@ pub struct SetupBody {
 
 pub async fn setup(req: HttpRequest, state: State, body: AdminJson<SetupBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = unthrottled_client(&req, &state)?;
+    let attempt = reserve_attempt(&req, &state)?;
     let SetupBody { token, password } = body.0;
     if !state.admin_auth.setup_token_matches(&token) {
-        state.admin_auth.record_failure(client);
+        drop(attempt);
         let already = blocking(&state, |s| Ok(s.admin_password_phc()?.is_some())).await?;
         return Err(if already {
             AdminError::AlreadySetUp
@@ -125,6 +154,7 @@ pub async fn setup(req: HttpRequest, state: State, body: AdminJson<SetupBody>) -
             AdminError::InvalidSetupToken
         });
     }
+    attempt.succeeded();
     let new = blocking(&state, move |s| {
         if !admin::set_admin_password(s, &password, true)? {
             return Err(AdminError::AlreadySetUp);
@@ -145,24 +175,13 @@ pub struct LoginBody {
 
 pub async fn login(req: HttpRequest, state: State, body: AdminJson<LoginBody>) -> Reply {
     check_origin(&req, &state)?;
-    let client = unthrottled_client(&req, &state)?;
-    let password = body.0.password;
-    let new = blocking(&state, move |s| {
-        if admin::verify_admin_password(s, &password)? {
-            Ok(Some(session::start_session(s)?))
-        } else {
-            Ok(None)
-        }
-    })
-    .await?;
-    match new {
-        Some(new) => Ok(signed_in(&state, &new)),
-        None => {
-            state.admin_auth.record_failure(client);
-            tracing::warn!(client = ?client, "failed admin sign-in");
-            Err(AdminError::WrongPassword)
-        }
+    let attempt = reserve_attempt(&req, &state)?;
+    if !admin_password_matches(&state, attempt, body.0.password).await? {
+        tracing::warn!(client = ?state.client_ip(&req), "failed admin sign-in");
+        return Err(AdminError::WrongPassword);
     }
+    let new = blocking(&state, |s| Ok(session::start_session(s)?)).await?;
+    Ok(signed_in(&state, &new))
 }
 
 pub async fn logout(Admin(active): Admin, state: State) -> Reply {
@@ -195,26 +214,20 @@ pub async fn change_password(
     state: State,
     body: AdminJson<PasswordBody>,
 ) -> Reply {
-    let client = unthrottled_client(&req, &state)?;
+    let attempt = reserve_attempt(&req, &state)?;
     let PasswordBody {
         current_password,
         new_password,
     } = body.0;
+    if !admin_password_matches(&state, attempt, current_password).await? {
+        return Err(AdminError::WrongPassword);
+    }
     let new = blocking(&state, move |s| {
-        if !admin::verify_admin_password(s, &current_password)? {
-            return Ok(None);
-        }
         admin::set_admin_password(s, &new_password, false)?;
-        Ok(Some(session::start_session(s)?))
+        Ok(session::start_session(s)?)
     })
     .await?;
-    match new {
-        Some(new) => Ok(signed_in(&state, &new)),
-        None => {
-            state.admin_auth.record_failure(client);
-            Err(AdminError::WrongPassword)
-        }
-    }
+    Ok(signed_in(&state, &new))
 }
 
 // ---------------------------------------------------------------------------------------------

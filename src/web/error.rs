@@ -33,6 +33,8 @@ pub enum AdminError {
     UnsupportedMediaType,
     #[error("too many failed attempts from this address; try again in {retry_after} seconds")]
     TooManyAttempts { retry_after: u64 },
+    #[error("the server is busy checking passwords; try again in {retry_after} seconds")]
+    Busy { retry_after: u64 },
     #[error("internal error")]
     Internal(String),
 }
@@ -50,6 +52,7 @@ impl AdminError {
             AdminError::TooLarge(_) => "too_large",
             AdminError::UnsupportedMediaType => "unsupported_media_type",
             AdminError::TooManyAttempts { .. } => "too_many_attempts",
+            AdminError::Busy { .. } => "busy",
             AdminError::Internal(_) => "internal",
         }
     }
@@ -62,6 +65,14 @@ impl From<StoreError> for AdminError {
             StoreError::Invalid(m) | StoreError::Conflict(m) => AdminError::Invalid(m),
             StoreError::SeatLimit => AdminError::Invalid(e.to_string()),
             other => AdminError::Internal(crate::scim::error_chain(&other)),
+        }
+    }
+}
+
+impl From<crate::auth::gate::Busy> for AdminError {
+    fn from(busy: crate::auth::gate::Busy) -> Self {
+        AdminError::Busy {
+            retry_after: busy.retry_after,
         }
     }
 }
@@ -83,6 +94,7 @@ impl ResponseError for AdminError {
             AdminError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AdminError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -94,7 +106,8 @@ impl ResponseError for AdminError {
         }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let AdminError::TooManyAttempts { retry_after } = self {
+        if let AdminError::TooManyAttempts { retry_after } | AdminError::Busy { retry_after } = self
+        {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         response.json(json!({

@@ -182,7 +182,7 @@ impl TestApp {
     }
 
     pub fn argon2_runs(&self) -> u64 {
-        self.state.auth.argon2_runs()
+        self.state.argon2.runs()
     }
 }
 
