@@ -1,7 +1,7 @@
 //! Prometheus metrics at `GET /metrics` (with `--metrics`, optionally behind
 //! `--metrics-token`): requests by route template and status, request latency per route,
-//! SCIM provisioning operations per organization, and — read at scrape time — the database size
-//! and each organization's members. Labels are route templates and organization ids only, never
+//! SCIM provisioning operations per organization, and — read at scrape time — the database size,
+//! each organization's members, and the argon2 gate's runs and refusals. Labels are route templates and organization ids only, never
 //! raw paths, so the number of series stays bounded.
 
 use actix_web::http::header;
@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use subtle::ConstantTimeEq;
 
+use crate::auth::gate::Argon2Gate;
 use crate::startup::AppState;
 use crate::store::{DB_FILE_NAME, Store, StoreError};
 
@@ -51,6 +52,11 @@ pub struct Metrics {
     members: Family<OrgLabels, Gauge>,
     active_members: Family<OrgLabels, Gauge>,
     groups: Family<OrgLabels, Gauge>,
+    argon2_runs: Counter,
+    argon2_refused: Counter,
+    argon2_peak: Gauge,
+    /// Serializes the catch-up of the counters above from the gate's own counts.
+    argon2_sync: std::sync::Mutex<()>,
 }
 
 impl Default for Metrics {
@@ -93,6 +99,24 @@ impl Default for Metrics {
         );
         let groups = Family::<OrgLabels, Gauge>::default();
         registry.register("groups", "Groups per organization", groups.clone());
+        let argon2_runs = Counter::default();
+        registry.register(
+            "argon2_runs",
+            "argon2 verifications run (API keys seen for the first time, admin sign-ins)",
+            argon2_runs.clone(),
+        );
+        let argon2_refused = Counter::default();
+        registry.register(
+            "argon2_refused",
+            "Credential checks refused with 503 because the argon2 queue was full",
+            argon2_refused.clone(),
+        );
+        let argon2_peak = Gauge::default();
+        registry.register(
+            "argon2_peak_concurrent",
+            "The most argon2 runs under way at once since start (bounded by the gate's slots)",
+            argon2_peak.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -102,6 +126,10 @@ impl Default for Metrics {
             members,
             active_members,
             groups,
+            argon2_runs,
+            argon2_refused,
+            argon2_peak,
+            argon2_sync: std::sync::Mutex::new(()),
         }
     }
 }
@@ -134,8 +162,22 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the database gauges read now.
-    pub fn render(&self, store: &Store) -> Result<String, StoreError> {
+    /// The text exposition, with the database gauges and the gate's counts read now.
+    pub fn render(&self, store: &Store, argon2: &Argon2Gate) -> Result<String, StoreError> {
+        {
+            let _sync = self
+                .argon2_sync
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (counter, now) in [
+                (&self.argon2_runs, argon2.runs()),
+                (&self.argon2_refused, argon2.refused()),
+            ] {
+                counter.inc_by(now.saturating_sub(counter.get()));
+            }
+            self.argon2_peak
+                .set(i64::try_from(argon2.peak_running()).unwrap_or(i64::MAX));
+        }
         let dir = store
             .path()
             .parent()
@@ -213,7 +255,7 @@ pub async fn endpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpRespo
     }
     let rendered = web::block(move || {
         let metrics = state.metrics.as_ref();
-        metrics.map_or(Ok(String::new()), |m| m.render(&state.store))
+        metrics.map_or(Ok(String::new()), |m| m.render(&state.store, &state.argon2))
     })
     .await;
     match rendered {

@@ -323,3 +323,42 @@ pub async fn assert_scim_error(response: reqwest::Response, status: u16) -> Valu
     );
     body
 }
+
+/// Starts the real binary's `serve` on port 0; returns it, its address, and a thread that
+/// collects its log lines until it exits.
+pub fn serve_binary(
+    data_dir: &Path,
+    extra: &[&str],
+) -> (
+    std::process::Child,
+    String,
+    std::thread::JoinHandle<Vec<String>>,
+) {
+    use std::io::BufRead;
+
+    let mut server = std::process::Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .args(extra)
+        .env_remove("SCIM_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = server.stderr.take().unwrap();
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let log_reader = std::thread::spawn(move || {
+        let mut lines = Vec::new();
+        for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                let addr = rest.split(';').next().unwrap_or_default().to_owned();
+                let _ = addr_tx.send(addr);
+            }
+            lines.push(line);
+        }
+        lines
+    });
+    let addr = addr_rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap();
+    (server, addr, log_reader)
+}

@@ -7,6 +7,7 @@ mod cli;
 mod groups;
 mod health;
 mod helpers;
+mod hostile;
 mod idp_entra;
 mod idp_google;
 mod idp_jumpcloud;
