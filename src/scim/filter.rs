@@ -113,6 +113,15 @@ pub fn parse(text: &str) -> Result<Filter, FilterError> {
             text.len()
         ));
     }
+    parse_canonical(text)
+}
+
+/// Parses the canonical text ([`Filter`]'s `Display`) of a filter [`parse`] accepted, as the
+/// store's `scim_match` SQL function receives it. Quoting bare words and writing numbers and
+/// spaces canonically can make that text longer than the client's, so the length bound is not
+/// applied again; the depth and term bounds are, and hold, since the canonical text never nests
+/// deeper than the client's nor adds comparisons.
+pub fn parse_canonical(text: &str) -> Result<Filter, FilterError> {
     let mut parser = Parser {
         tokens: tokenize(text)?,
         pos: 0,
@@ -509,15 +518,57 @@ impl fmt::Display for CompValue {
 }
 
 /// Canonical text that [`parse`] reads back into the same filter.
+///
+/// The store hands this text to SQLite, where [`parse_canonical`] reads it again under the same
+/// depth bound, so it must never nest deeper than the text the filter was parsed from: and/or
+/// chains are written flat (`a or b or c`, as the parser groups to the left), parentheses appear
+/// only where the parser would otherwise group differently (so the client's text had them
+/// there too), and `attr[a or b].sub eq v` keeps its last comparison outside the brackets.
+/// Every group written thus stands for a group of the original on the same path, whatever its
+/// shape; writing each `and`/`or` in parentheses once made a flat 34-term chain 33 levels deep.
 impl fmt::Display for Filter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Filter::Compare { path, op, value } => write!(f, "{path} {op} {value}"),
             Filter::Present(path) => write!(f, "{path} pr"),
-            Filter::And(a, b) => write!(f, "({a} and {b})"),
-            Filter::Or(a, b) => write!(f, "({a} or {b})"),
+            Filter::Or(a, b) => {
+                write!(f, "{a} or ")?;
+                write_operand(f, b, matches!(**b, Filter::Or(..)))
+            }
+            Filter::And(a, b) => {
+                write_operand(f, a, matches!(**a, Filter::Or(..)))?;
+                f.write_str(" and ")?;
+                write_operand(f, b, matches!(**b, Filter::Or(..) | Filter::And(..)))
+            }
             Filter::Not(a) => write!(f, "not ({a})"),
-            Filter::ValuePath { path, filter } => write!(f, "{path}[{filter}]"),
+            Filter::ValuePath { path, filter } => match &**filter {
+                Filter::And(inner, tail) if tail.is_element_tail() => {
+                    write!(f, "{path}[{inner}].{tail}")
+                }
+                inner => write!(f, "{path}[{inner}]"),
+            },
+        }
+    }
+}
+
+/// An operand of `and`/`or`, in parentheses where the parser would otherwise group differently.
+fn write_operand(f: &mut fmt::Formatter<'_>, operand: &Filter, grouped: bool) -> fmt::Result {
+    if grouped {
+        write!(f, "({operand})")
+    } else {
+        write!(f, "{operand}")
+    }
+}
+
+impl Filter {
+    /// Whether this can follow `attr[…].` (`value eq "x"`, `value pr`): a test of one plainly
+    /// named sub-attribute.
+    fn is_element_tail(&self) -> bool {
+        match self {
+            Filter::Compare { path, .. } | Filter::Present(path) => {
+                path.urn.is_none() && path.sub.is_none()
+            }
+            _ => false,
         }
     }
 }
@@ -848,6 +899,113 @@ fn compare_text(attr: &Attribute, actual: &str, op: CompareOp, expected: &str) -
     }
 }
 
+/// Random filter texts at the bounds, for this module's tests and the store's SQL tests.
+#[cfg(test)]
+pub(crate) mod strategies {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::{MAX_DEPTH, MAX_LENGTH, MAX_TERMS};
+
+    /// A comparison or value path as text, with the comparisons it counts and the levels it
+    /// nests (1 for `attr[…]`).
+    pub type Leaf = (String, usize, usize);
+
+    /// A leaf and whether `and` (else `or`) joins it to the one before.
+    type Link = (Leaf, bool);
+
+    /// `not (…)` or else `(…)` around what is built so far, joined (`and` or else `or`) to a side
+    /// chain that comes first or else last.
+    type Layer = (bool, Vec<Link>, bool, bool);
+
+    /// Texts [`super::parse`] accepts, built from `leaf`s: wide ones (chains of up to
+    /// [`MAX_TERMS`] comparisons, links randomly `and` or `or`) and deep ones (up to
+    /// [`MAX_DEPTH`] layers of `not (…)` and `(…)`, each joined to a short chain).
+    pub fn bounded_text(leaf: BoxedStrategy<Leaf>) -> impl Strategy<Value = String> {
+        let link = (leaf, any::<bool>());
+        // One link is a bare leaf, several are a parenthesised group.
+        let item = prop_oneof![3 => vec(link.clone(), 1), 1 => vec(link.clone(), 2..=3)];
+        let layer = (
+            any::<bool>(),
+            vec(link, 0..=2),
+            any::<bool>(),
+            any::<bool>(),
+        );
+        let wide = (
+            vec((item.clone(), any::<bool>()), 1..=MAX_TERMS),
+            vec(layer.clone(), 0..=2),
+        );
+        let deep = (
+            vec((item, any::<bool>()), 1..=4),
+            prop_oneof![vec(layer.clone(), MAX_DEPTH), vec(layer, 0..MAX_DEPTH)],
+        );
+        prop_oneof![wide, deep]
+            .prop_map(|(core, layers)| build(core, layers))
+            .prop_filter("at most MAX_LENGTH bytes", |text| text.len() <= MAX_LENGTH)
+    }
+
+    /// Assembles the text, leaving out items that would pass [`MAX_TERMS`] and layers that
+    /// would pass [`MAX_DEPTH`].
+    fn build(core: Vec<(Vec<Link>, bool)>, layers: Vec<Layer>) -> String {
+        let mut terms = 0;
+        let mut fits = |links: &[Link]| {
+            let more: usize = links.iter().map(|((_, n, _), _)| n).sum();
+            let fits = terms + more <= MAX_TERMS;
+            if fits {
+                terms += more;
+            }
+            fits
+        };
+        let mut text = String::new();
+        let mut depth = 0;
+        for (item, and) in core {
+            if !fits(&item) {
+                continue;
+            }
+            let grouped = item.len() > 1;
+            let nested = item.iter().map(|((_, _, d), _)| *d).max().unwrap_or(0);
+            depth = depth.max(nested + usize::from(grouped));
+            if !text.is_empty() {
+                text.push_str(if and { " and " } else { " or " });
+            }
+            if grouped {
+                text.push_str(&format!("({})", chain(&item)));
+            } else {
+                text.push_str(&chain(&item));
+            }
+        }
+        for (negated, side, side_first, and) in layers.into_iter().take(MAX_DEPTH - depth) {
+            let wrapped = if negated {
+                format!("not ({text})")
+            } else {
+                format!("({text})")
+            };
+            let side: Vec<Link> = side
+                .into_iter()
+                .filter(|l| fits(std::slice::from_ref(l)))
+                .collect();
+            let word = if and { "and" } else { "or" };
+            text = match (side.is_empty(), side_first) {
+                (true, _) => wrapped,
+                (false, true) => format!("{} {word} {wrapped}", chain(&side)),
+                (false, false) => format!("{wrapped} {word} {}", chain(&side)),
+            };
+        }
+        text
+    }
+
+    fn chain(links: &[Link]) -> String {
+        let mut text = String::new();
+        for (i, ((leaf, _, _), and)) in links.iter().enumerate() {
+            if i > 0 {
+                text.push_str(if *and { " and " } else { " or " });
+            }
+            text.push_str(leaf);
+        }
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -983,6 +1141,31 @@ mod tests {
                 .unwrap_err()
                 .0
                 .contains("bytes")
+        );
+    }
+
+    #[test]
+    fn canonical_text_is_flat_and_groups_only_where_the_parser_needs_it() {
+        let wide = (0..MAX_TERMS)
+            .map(|i| format!("title co \"x{i}\""))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        for text in [
+            wide.as_str(),
+            r#"a eq "1" and b eq "2" and c eq "3" or d eq "4""#,
+            r#"a eq "1" and (b eq "2" or c eq "3")"#,
+            r#"a eq "1" or (b eq "2" or c eq "3")"#,
+            r#"a eq "1" and (b eq "2" and c eq "3")"#,
+            r#"not (a eq "1" or b pr)"#,
+            r#"emails[type eq "work" or type eq "home"].value eq "x""#,
+        ] {
+            assert_eq!(parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(
+            parse(r#"((a eq "1")) or ((b eq "2"))"#)
+                .unwrap()
+                .to_string(),
+            r#"a eq "1" or b eq "2""#
         );
     }
 
@@ -1168,7 +1351,90 @@ mod tests {
             })
         }
 
+        /// Short values, so that a hundred comparisons fit in [`MAX_LENGTH`].
+        fn arb_short_value() -> impl Strategy<Value = CompValue> {
+            prop_oneof![
+                "[a-z\"\\\\ é]{0,4}".prop_map(CompValue::String),
+                any::<bool>().prop_map(CompValue::Bool),
+                any::<i32>().prop_map(|n| CompValue::Number(n.into())),
+                Just(CompValue::Null),
+            ]
+        }
+
+        fn arb_short_comparison(simple_paths: bool) -> BoxedStrategy<String> {
+            let path = if simple_paths {
+                "[a-zA-Z][a-zA-Z0-9]{0,6}"
+                    .prop_map(|attr| AttrPath {
+                        urn: None,
+                        attr,
+                        sub: None,
+                    })
+                    .boxed()
+            } else {
+                arb_path().boxed()
+            };
+            (path, proptest::option::of((arb_op(), arb_short_value())))
+                .prop_filter_map("keywords are not attribute names", |(path, test)| {
+                    let keyword = ["and", "or", "not"]
+                        .iter()
+                        .any(|k| path.attr.eq_ignore_ascii_case(k));
+                    (!keyword).then(|| match test {
+                        Some((op, value)) => format!("{path} {op} {value}"),
+                        None => format!("{path} pr"),
+                    })
+                })
+                .boxed()
+        }
+
+        /// A comparison, or a value path with up to three comparisons inside and one after.
+        fn arb_bounded_leaf() -> BoxedStrategy<strategies::Leaf> {
+            let value_path = (
+                "[a-zA-Z][a-zA-Z0-9]{0,6}",
+                proptest::collection::vec((arb_short_comparison(true), any::<bool>()), 1..=3),
+                proptest::option::of(arb_short_comparison(true)),
+            )
+                .prop_filter_map(
+                    "keywords are not attribute names",
+                    |(attr, inner, tail)| {
+                        if ["and", "or", "not"]
+                            .iter()
+                            .any(|k| attr.eq_ignore_ascii_case(k))
+                        {
+                            return None;
+                        }
+                        let terms = inner.len() + usize::from(tail.is_some());
+                        let mut text = format!("{attr}[");
+                        for (i, (comparison, and)) in inner.iter().enumerate() {
+                            if i > 0 {
+                                text.push_str(if *and { " and " } else { " or " });
+                            }
+                            text.push_str(comparison);
+                        }
+                        text.push(']');
+                        if let Some(tail) = tail {
+                            text.push_str(&format!(".{tail}"));
+                        }
+                        Some((text, terms, 1))
+                    },
+                );
+            prop_oneof![
+                3 => arb_short_comparison(false).prop_map(|text| (text, 1, 0)),
+                1 => value_path,
+            ]
+            .boxed()
+        }
+
         proptest! {
+            /// The store's `scim_match` reads the canonical text back with the depth and term
+            /// bounds, so it must never need more of either than the client's text did.
+            #[test]
+            fn canonical_text_parses_back_within_the_bounds(
+                text in strategies::bounded_text(arb_bounded_leaf())
+            ) {
+                let f = parse(&text).unwrap();
+                prop_assert_eq!(parse_canonical(&f.to_string()).unwrap(), f);
+            }
+
             #[test]
             fn display_round_trips(f in arb_filter()) {
                 let text = f.to_string();

@@ -105,7 +105,7 @@ pub(super) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
         };
         let filter = ctx.get_or_create_aux(1, |v| -> Result<Filter, FilterError> {
             let text = v.as_str().map_err(|_| FilterError("not text".into()))?;
-            filter::parse(text)
+            filter::parse_canonical(text)
         })?;
         let doc: Map<String, Value> = match ctx.get_raw(0) {
             ValueRef::Text(t) => serde_json::from_slice(t).unwrap_or_default(),
