@@ -13,6 +13,17 @@
 //!
 //! Text columns named `*_key` hold Rust's Unicode lower case, so case-insensitive comparisons
 //! lower-case the filter value the same way; `scim_fold()` is that function inside SQL.
+//!
+//! Every filter [`filter::parse`] accepts compiles to SQL that SQLite accepts, by construction
+//! rather than by checking: an `and`/`or` chain becomes one flat SQL group with one
+//! `scim_match` call for all its in-memory operands, so the SQL nests only where the filter
+//! does, a few levels per group. SQLite's expression tree gains one level per operand of a
+//! chain and about three per group, so its height stays near `MAX_TERMS + 4 * MAX_DEPTH`
+//! (about 110 for 100 `sw` terms, or for 32 nested `not`s), far below `SQLITE_MAX_EXPR_DEPTH`
+//! (1000); a comparison binds at most two parameters, far below `SQLITE_MAX_VARIABLE_NUMBER`
+//! (32766); and `scim_match` reads its text back with [`filter::parse_canonical`], whose bounds
+//! the canonical text meets whenever the client's did.
+//! An error from SQLite is thus never the client's doing, and stays a 500.
 
 use rusqlite::Connection;
 use rusqlite::functions::FunctionFlags;
@@ -178,25 +189,8 @@ impl<'r> Compiler<'r> {
     }
 
     fn node(&self, f: &Filter) -> Result<Part, FilterError> {
-        let combine = |a: &Filter,
-                       b: &Filter,
-                       word: &str,
-                       rebuild: fn(Box<Filter>, Box<Filter>) -> Filter| {
-            match (self.node(a)?, self.node(b)?) {
-                (Part::Memory(a), Part::Memory(b)) => {
-                    Ok(Part::Memory(rebuild(Box::new(a), Box::new(b))))
-                }
-                (a, b) => {
-                    let (a, mut pa) = self.to_sql(a);
-                    let (b, pb) = self.to_sql(b);
-                    pa.extend(pb);
-                    Ok(Part::Sql(format!("({a} {word} {b})"), pa))
-                }
-            }
-        };
         match f {
-            Filter::And(a, b) => combine(a, b, "AND", Filter::And),
-            Filter::Or(a, b) => combine(a, b, "OR", Filter::Or),
+            Filter::And(..) | Filter::Or(..) => self.chain(f),
             Filter::Not(a) => Ok(match self.node(a)? {
                 Part::Memory(a) => Part::Memory(Filter::Not(Box::new(a))),
                 Part::Sql(sql, params) => Part::Sql(format!("NOT ifnull({sql}, 0)"), params),
@@ -205,6 +199,48 @@ impl<'r> Compiler<'r> {
                 .leaf(leaf)?
                 .unwrap_or_else(|| Part::Memory(leaf.clone()))),
         }
+    }
+
+    /// An `and`/`or` chain as one flat SQL group, its in-memory operands gathered into one
+    /// `scim_match` call. Both words are associative, so however the filter grouped its
+    /// operands, neither the SQL nor the canonical text nests deeper than the filter did
+    /// (building one level per operand made a 34-term chain too deep to parse again).
+    fn chain(&self, f: &Filter) -> Result<Part, FilterError> {
+        let and = matches!(f, Filter::And(..));
+        let join = |a, b| {
+            if and {
+                Filter::And(Box::new(a), Box::new(b))
+            } else {
+                Filter::Or(Box::new(a), Box::new(b))
+            }
+        };
+        let mut sql = Vec::new();
+        let mut params = Vec::new();
+        let mut memory = None;
+        for operand in chain_operands(f) {
+            match self.node(operand)? {
+                Part::Sql(s, p) => {
+                    sql.push(s);
+                    params.extend(p);
+                }
+                Part::Memory(m) => {
+                    memory = Some(match memory.take() {
+                        Some(before) => join(before, m),
+                        None => m,
+                    });
+                }
+            }
+        }
+        if let Some(m) = memory {
+            if sql.is_empty() {
+                return Ok(Part::Memory(m));
+            }
+            let (s, p) = self.to_sql(Part::Memory(m));
+            sql.push(s);
+            params.extend(p);
+        }
+        let word = if and { " AND " } else { " OR " };
+        Ok(Part::Sql(format!("({})", sql.join(word)), params))
     }
 
     /// SQL for a comparison, presence test or value path, or `None` when the document must
@@ -370,23 +406,44 @@ fn not_filterable(path: &AttrPath) -> FilterError {
     FilterError(format!("Filtering on \"{path}\" is not supported."))
 }
 
+/// The operands of the `and` (or `or`) chain `f`, in order, however it is grouped:
+/// `(a and b) and c` and `a and (b and c)` both give `[a, b, c]`.
+fn chain_operands(f: &Filter) -> Vec<&Filter> {
+    let mut operands = Vec::new();
+    let mut pending = vec![f];
+    while let Some(g) = pending.pop() {
+        match (f, g) {
+            (Filter::And(..), Filter::And(a, b)) | (Filter::Or(..), Filter::Or(a, b)) => {
+                pending.push(b);
+                pending.push(a);
+            }
+            _ => operands.push(g),
+        }
+    }
+    operands
+}
+
 /// The WHERE condition on a side-table element for `attr[filter]`; `None` if some
 /// sub-attribute it names has no column. (The mapped names, `value`, `type` and `display`,
 /// are lower case, so matching them case-insensitively is lower-casing.)
 fn element_sql(f: &Filter, join: &Join) -> Result<Option<(String, Vec<SqlValue>)>, FilterError> {
     Ok(Some(match f {
-        Filter::And(a, b) | Filter::Or(a, b) => {
+        Filter::And(..) | Filter::Or(..) => {
             let word = if matches!(f, Filter::And(..)) {
-                "AND"
+                " AND "
             } else {
-                "OR"
+                " OR "
             };
-            let (Some((a, mut pa)), Some((b, pb))) = (element_sql(a, join)?, element_sql(b, join)?)
-            else {
-                return Ok(None);
-            };
-            pa.extend(pb);
-            (format!("({a} {word} {b})"), pa)
+            let mut conditions = Vec::new();
+            let mut params = Vec::new();
+            for operand in chain_operands(f) {
+                let Some((sql, p)) = element_sql(operand, join)? else {
+                    return Ok(None);
+                };
+                conditions.push(sql);
+                params.extend(p);
+            }
+            (format!("({})", conditions.join(word)), params)
         }
         Filter::Not(a) => match element_sql(a, join)? {
             Some((sql, params)) => (format!("NOT ifnull({sql}, 0)"), params),
