@@ -561,18 +561,27 @@ mod tests {
     //! The SQL fast paths must agree with the in-memory evaluator on every filter: both are
     //! run over the same users and compared.
     use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use proptest::collection::vec;
     use proptest::prelude::*;
+    use proptest::sample::select;
     use serde_json::json;
 
     use super::*;
-    use crate::store::{Actor, IssuedKey, ListQuery, Store, SyncMode};
+    use crate::scim::filter::strategies::{Leaf, bounded_text};
+    use crate::scim::filter::{MAX_DEPTH, MAX_LENGTH, MAX_TERMS};
+    use crate::scim::{ScimError, ScimType};
+    use crate::store::{Actor, IssuedKey, ListQuery, Store, StoreError, SyncMode};
+
+    /// A stored user's id and document.
+    type UserDoc = (String, Map<String, Value>);
 
     struct Fixture {
         _dir: tempfile::TempDir,
         store: Store,
         org: String,
-        users: Vec<(String, Map<String, Value>)>,
+        users: Vec<UserDoc>,
     }
 
     fn fixture() -> &'static Fixture {
@@ -677,7 +686,246 @@ mod tests {
         })
     }
 
+    /// The ids of `users` (in creation order) that the filter selects through SQL, and those
+    /// the in-memory evaluator selects.
+    fn both_ways(
+        org: &str,
+        users: &[UserDoc],
+        text: &str,
+    ) -> Result<(Vec<String>, Vec<String>), StoreError> {
+        let parsed = filter::parse(text).unwrap();
+        let fragment = compile_filter(&parsed, &USER).unwrap();
+        let page = fixture().store.list_users(
+            org,
+            &ListQuery {
+                filter: Some((fragment.sql, fragment.params)),
+                start_index: 1,
+                count: 100,
+                ..ListQuery::default()
+            },
+        )?;
+        let from_sql = page.items.into_iter().map(|u| u.id).collect();
+        let from_memory = users
+            .iter()
+            .filter(|(_, doc)| filter::matches_resource(&parsed, &USER, doc))
+            .map(|(id, _)| id.clone())
+            .collect();
+        Ok((from_sql, from_memory))
+    }
+
+    /// A new organization in the fixture's store holding those of `docs` it accepts (some
+    /// random ones take a userName or email another already has).
+    fn org_with_users(docs: Vec<Value>) -> (String, Vec<UserDoc>) {
+        static ORGS: AtomicUsize = AtomicUsize::new(0);
+        let n = ORGS.fetch_add(1, Ordering::Relaxed);
+        let store = &fixture().store;
+        let key_id = format!("random-{n}");
+        let org = store
+            .create_org(
+                &key_id,
+                Some(IssuedKey {
+                    key_id: &key_id,
+                    phc: "x",
+                }),
+                Actor::Cli,
+            )
+            .unwrap()
+            .id;
+        let users = docs
+            .into_iter()
+            .filter_map(|doc| {
+                let attrs = doc.as_object()?.clone();
+                let user = store.create_user(&org, &key_id, attrs).ok()?;
+                Some((user.id, user.attrs))
+            })
+            .collect();
+        (org, users)
+    }
+
+    const WORDS: [&str; 10] = [
+        "bjensen",
+        "BJENSEN",
+        "zoë",
+        "ZOË",
+        "x",
+        "e1",
+        "E1",
+        "İstanbul",
+        "work",
+        "",
+    ];
+
+    fn arb_user() -> impl Strategy<Value = Value> {
+        let word = || select(WORDS.to_vec());
+        let email = (
+            select(vec![
+                "bjensen@example.com",
+                "x@work.example",
+                "zoë@example.com",
+                "Babs@Home.org",
+            ]),
+            proptest::option::of(select(vec!["work", "Work", "home"])),
+            proptest::option::of(any::<bool>()),
+        )
+            .prop_map(|(value, kind, primary)| {
+                let mut email = json!({ "value": value });
+                if let Some(kind) = kind {
+                    email["type"] = json!(kind);
+                }
+                if let Some(primary) = primary {
+                    email["primary"] = json!(primary);
+                }
+                email
+            });
+        (
+            (word(), select(vec!["", "@example.com", ".m"])),
+            proptest::option::of(word()),
+            proptest::option::of(word()),
+            proptest::option::of(word()),
+            proptest::option::of(word()),
+            any::<bool>(),
+            vec(email, 0..=2),
+        )
+            .prop_map(
+                |((name, suffix), display, external, title, given, active, emails)| {
+                    let mut doc = json!({ "userName": format!("{name}{suffix}x") });
+                    for (key, value) in [
+                        ("displayName", display),
+                        ("externalId", external),
+                        ("title", title),
+                        ("nickName", given),
+                    ] {
+                        if let Some(value) = value {
+                            doc[key] = json!(value);
+                        }
+                    }
+                    if let Some(given) = given {
+                        doc["name"] = json!({ "givenName": given });
+                    }
+                    // As `POST /Users` stores it: the `active` column answers `active eq`,
+                    // and holds "active" too when a PATCH removes the attribute.
+                    doc["active"] = json!(active);
+                    if !emails.is_empty() {
+                        doc["emails"] = json!(emails);
+                    }
+                    doc
+                },
+            )
+    }
+
+    /// User attributes (and email sub-attributes) with a column, and whether they are boolean.
+    const INDEXED: [(&str, bool); 7] = [
+        ("userName", false),
+        ("displayName", false),
+        ("externalId", false),
+        ("emails", false),
+        ("emails.value", false),
+        ("emails.type", false),
+        ("active", true),
+    ];
+    const EMAIL_INDEXED: [(&str, bool); 2] = [("value", false), ("type", false)];
+    /// Attributes only the document holds, which `scim_match` answers.
+    const DOCUMENT_ONLY: [(&str, bool); 4] = [
+        ("title", false),
+        ("nickName", false),
+        ("name.givenName", false),
+        ("emails.primary", true),
+    ];
+    const EMAIL_DOCUMENT_ONLY: [(&str, bool); 1] = [("primary", true)];
+
+    /// A well-typed comparison or presence test on one of `paths`.
+    fn arb_typed_comparison(paths: Vec<(&'static str, bool)>) -> BoxedStrategy<String> {
+        let words: Vec<String> = WORDS.iter().map(|w| format!("{w:?}")).collect();
+        select(paths)
+            .prop_flat_map(move |(path, boolean)| {
+                let value = if boolean {
+                    (
+                        select(vec!["eq", "ne"]),
+                        any::<bool>().prop_map(|b| b.to_string()),
+                    )
+                        .boxed()
+                } else {
+                    (
+                        select(vec!["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"]),
+                        select(words.clone()),
+                    )
+                        .boxed()
+                };
+                prop_oneof![
+                    4 => value.prop_map(move |(o, v)| format!("{path} {o} {v}")),
+                    1 => select(vec!["eq", "ne"]).prop_map(move |o| format!("{path} {o} null")),
+                    1 => Just(format!("{path} pr")),
+                ]
+            })
+            .boxed()
+    }
+
+    /// A comparison, or an `emails[…]` value path with one or two comparisons inside and
+    /// perhaps one after, on indexed attributes, document-only ones, or both.
+    fn arb_typed_leaf(indexed: bool, document_only: bool) -> BoxedStrategy<Leaf> {
+        let pick = |a: &[(&'static str, bool)], b: &[(&'static str, bool)]| {
+            let mut paths = Vec::new();
+            if indexed {
+                paths.extend_from_slice(a);
+            }
+            if document_only {
+                paths.extend_from_slice(b);
+            }
+            paths
+        };
+        let element = pick(&EMAIL_INDEXED, &EMAIL_DOCUMENT_ONLY);
+        let value_path = (
+            arb_typed_comparison(element.clone()),
+            proptest::option::of((any::<bool>(), arb_typed_comparison(element.clone()))),
+            proptest::option::of(arb_typed_comparison(element)),
+        )
+            .prop_map(|(first, second, tail)| {
+                let mut text = format!("emails[{first}");
+                let mut terms = 1;
+                if let Some((and, second)) = second {
+                    text.push_str(if and { " and " } else { " or " });
+                    text.push_str(&second);
+                    terms += 1;
+                }
+                text.push(']');
+                if let Some(tail) = tail {
+                    text.push_str(&format!(".{tail}"));
+                    terms += 1;
+                }
+                (text, terms, 1)
+            });
+        prop_oneof![
+            4 => arb_typed_comparison(pick(&INDEXED, &DOCUMENT_ONLY))
+                .prop_map(|text| (text, 1, 0)),
+            1 => value_path,
+        ]
+        .boxed()
+    }
+
+    /// Filters within the bounds on indexed attributes only (all SQL), document-only ones
+    /// (all `scim_match`), or both mixed.
+    fn arb_bounded_filter() -> impl Strategy<Value = String> {
+        prop_oneof![
+            bounded_text(arb_typed_leaf(true, false)),
+            bounded_text(arb_typed_leaf(false, true)),
+            bounded_text(arb_typed_leaf(true, true)),
+        ]
+    }
+
     proptest! {
+        /// Deep and wide filters, up to every bound, over users with random attributes: SQL
+        /// never fails and selects exactly what the evaluator does.
+        #[test]
+        fn sql_and_memory_agree_up_to_the_bounds(
+            docs in vec(arb_user(), 1..=6),
+            text in arb_bounded_filter(),
+        ) {
+            let (org, users) = org_with_users(docs);
+            let (from_sql, from_memory) = both_ways(&org, &users, &text)
+                .map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+            prop_assert_eq!(from_sql, from_memory, "{}", text);
+        }
+
         #[test]
         fn sql_and_memory_agree(text in arb_filter()) {
             let f = fixture();
@@ -699,6 +947,81 @@ mod tests {
                 .map(|(id, _)| id.as_str())
                 .collect();
             prop_assert_eq!(from_sql, from_memory, "{} => {}", text, fragment.sql);
+        }
+    }
+
+    #[test]
+    fn filters_at_each_bound_run_and_one_past_it_is_an_invalid_filter() {
+        let chain = |n: usize, term: &dyn Fn(usize) -> String, word: &str| {
+            (0..n).map(term).collect::<Vec<_>>().join(word)
+        };
+        let title = |i: usize| format!("title co \"x{i}\"");
+        let mixed = |i: usize| {
+            if i.is_multiple_of(2) {
+                format!("userName sw \"x{i}\"")
+            } else {
+                format!("emails[primary eq true and value co \"x{i}\"]")
+            }
+        };
+        let nested = |depth: usize, inner: &str| {
+            let mut text = inner.to_owned();
+            for i in 0..depth {
+                text = if i % 2 == 0 {
+                    format!("not ({text})")
+                } else {
+                    format!("title eq \"{i}\" or (userName pr and {text})")
+                };
+            }
+            text
+        };
+        let long = |bytes: usize| {
+            let head = "title co \"\"";
+            format!("title co \"{}\"", "x".repeat(bytes - head.len()))
+        };
+        let at_bounds = [
+            chain(34, &title, " or "),
+            chain(MAX_TERMS, &title, " or "),
+            chain(MAX_TERMS, &title, " and "),
+            chain(MAX_TERMS / 2, &mixed, " or "),
+            chain(MAX_TERMS / 2, &mixed, " and "),
+            nested(MAX_DEPTH, "title pr"),
+            nested(
+                MAX_DEPTH - 1,
+                &format!(
+                    "emails[{}]",
+                    chain(40, &title, " or ").replace("title", "value")
+                ),
+            ),
+            format!("{}title pr{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH)),
+            long(MAX_LENGTH),
+        ];
+        let f = fixture();
+        for text in &at_bounds {
+            let (from_sql, from_memory) =
+                both_ways(&f.org, &f.users, text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(from_sql, from_memory, "{text}");
+        }
+        assert_eq!(long(MAX_LENGTH).len(), MAX_LENGTH);
+
+        for (text, reason) in [
+            (chain(MAX_TERMS + 1, &title, " or "), "comparisons"),
+            (nested(MAX_DEPTH + 1, "title pr"), "deeper"),
+            (
+                format!(
+                    "{}title pr{}",
+                    "(".repeat(MAX_DEPTH + 1),
+                    ")".repeat(MAX_DEPTH + 1)
+                ),
+                "deeper",
+            ),
+            (long(MAX_LENGTH + 1), "bytes"),
+        ] {
+            let e = filter::parse(&text).expect_err(&text);
+            assert!(e.0.contains(reason), "{text}: {e}");
+            let ScimError::BadRequest { scim_type, .. } = ScimError::from(e) else {
+                panic!("{text}: not a 400");
+            };
+            assert_eq!(scim_type, Some(ScimType::InvalidFilter));
         }
     }
 
