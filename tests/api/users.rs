@@ -779,6 +779,65 @@ async fn a_bad_filter_gets_400_invalid_filter() {
 }
 
 #[tokio::test]
+async fn filters_up_to_the_documented_bounds_answer_and_one_past_them_is_invalid_filter() {
+    let (app, org) = setup().await;
+    let mut ids = Vec::new();
+    for (user_name, title) in [
+        ("a@example.com", Some("Senior x5")),
+        ("b@example.com", Some("X71")),
+        ("c@example.com", Some("y")),
+        ("d@example.com", None),
+    ] {
+        let mut body = json!({ "userName": user_name });
+        if let Some(title) = title {
+            body["title"] = json!(title);
+        }
+        let user = app.create_user(&org, body).await;
+        ids.push(user["id"].as_str().unwrap().to_owned());
+    }
+    let titles = |n: usize| {
+        (0..n)
+            .map(|i| format!("title co \"x{i}\""))
+            .collect::<Vec<_>>()
+            .join(" or ")
+    };
+    let negated = |depth: usize| {
+        format!(
+            "{}title co \"x5\" or title eq \"y\"{}",
+            "not (".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+
+    for (filter, expected) in [
+        (titles(34), [&ids[0], &ids[1]]),
+        (titles(100), [&ids[0], &ids[1]]),
+        (negated(32), [&ids[0], &ids[2]]),
+    ] {
+        let (status, list) = app
+            .call(&org, Method::GET, &format!("Users?filter={filter}"), None)
+            .await;
+        assert_eq!(status, 200, "{filter}: {list}");
+        let found: Vec<&str> = list["Resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, expected, "{filter}");
+        assert_eq!(list["totalResults"], 2, "{filter}");
+    }
+
+    for filter in [titles(101), negated(33)] {
+        let response = app
+            .scim(&org, Method::GET, &format!("Users?filter={filter}"), None)
+            .await;
+        let error = assert_scim_error(response, 400).await;
+        assert_eq!(error["scimType"], "invalidFilter", "{filter}");
+    }
+}
+
+#[tokio::test]
 async fn any_attribute_filters_combine_with_indexed_ones_and_sort() {
     let (app, org) = setup().await;
     let bjensen = app.create_user(&org, full_user()).await;
