@@ -333,9 +333,9 @@ fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberE
             };
             member_refs(read.as_ref()).map_err(|e| number_error(n, e))
         };
-        match op.path.as_deref() {
-            Some(path) if is_members_path(path) => {
-                let rest = path["members".len()..].trim();
+        match (op.path.as_deref(), op.path.as_deref().and_then(members_path_rest)) {
+            (Some(path), Some(rest)) => {
+                let rest = rest.trim();
                 if rest.is_empty() {
                     edits.push(match op.kind {
                         OpKind::Add => MemberEdit::Add(read_members(op.value.as_ref())?),
@@ -378,7 +378,7 @@ fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberE
                     ));
                 }
             }
-            None if op.kind != OpKind::Remove => {
+            (None, _) if op.kind != OpKind::Remove => {
                 // Okta: {"op":"replace","value":{"id":…,"displayName":…}}; a no-path value may
                 // also carry members.
                 let Some(fields) = op.value.as_ref().and_then(Value::as_object) else {
@@ -413,14 +413,18 @@ fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberE
     ))
 }
 
-fn is_members_path(path: &str) -> bool {
+/// What follows `members` in a PATCH path (`members`, `members[…]`, either optionally
+/// URN-qualified), or `None` when the path names another attribute.
+fn members_path_rest(path: &str) -> Option<&str> {
     let path = path
         .get(..GROUP_URN.len() + 1)
         .filter(|p| p.eq_ignore_ascii_case(&format!("{GROUP_URN}:")))
         .map_or(path, |_| &path[GROUP_URN.len() + 1..]);
-    path.get(..7)
-        .is_some_and(|p| p.eq_ignore_ascii_case("members"))
-        && matches!(path.as_bytes().get(7), None | Some(b'[') | Some(b' '))
+    let rest = path
+        .get(..7)
+        .filter(|p| p.eq_ignore_ascii_case("members"))
+        .map(|_| &path[7..])?;
+    matches!(rest.as_bytes().first(), None | Some(b'[') | Some(b' ')).then_some(rest)
 }
 
 /// `members[value eq "id"]` (optionally several joined by `or`) names the ids directly; any

@@ -605,3 +605,39 @@ async fn bitwardens_single_member_add_needs_no_value() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(f.member_ids(&group).await, vec![f.users[2].clone()]);
 }
+
+#[tokio::test]
+async fn urn_qualified_members_paths_add_filter_and_remove_members() {
+    let f = fixture().await;
+    let group = f
+        .create_group(json!({"displayName": "All", "members": []}))
+        .await;
+    let [a, b] = [&f.users[0], &f.users[1]];
+    let urn = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+    let (status, body) = f
+        .patch(&group, json!([
+            {"op": "add", "path": format!("{urn}:members"), "value": [{"value": a}, {"value": b}]}
+        ]))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(f.member_ids(&group).await, f.sorted(&[0, 1]));
+
+    let (status, body) = f
+        .patch(
+            &group,
+            json!([{"op": "remove", "path": format!("{urn}:members[value eq \"{a}\"]")}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(f.member_ids(&group).await, f.sorted(&[1]));
+
+    let (status, body) = f
+        .patch(
+            &group,
+            json!([{"op": "remove", "path": format!("{}:MEMBERS", urn.to_uppercase())}]),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(f.member_ids(&group).await.is_empty());
+}
