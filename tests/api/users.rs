@@ -95,21 +95,29 @@ async fn the_password_is_not_stored_anywhere() {
     let (app, org) = setup().await;
     app.create_user(
         &org,
-        json!({"userName": "pw@example.com", "password": "Sup3rSecretPassw0rd!"}),
+        json!({
+            "userName": "pw@example.com",
+            "displayName": "Stored Marker 7f3a",
+            "password": "Sup3rSecretPassw0rd!"
+        }),
     )
     .await;
 
+    // Every file of the data directory (the database, its WAL, anything else).
     let mut bytes = Vec::new();
-    for suffix in ["", "-wal"] {
-        if let Ok(b) = std::fs::read(
-            app.data_dir
-                .path()
-                .join(format!("scim-appliance.db{suffix}")),
-        ) {
-            bytes.extend(b);
+    for entry in std::fs::read_dir(app.data_dir.path()).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.is_file() {
+            bytes.extend(std::fs::read(&path).expect("readable"));
         }
     }
-    assert!(!String::from_utf8_lossy(&bytes).contains("Sup3rSecretPassw0rd!"));
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(
+        text.contains("Stored Marker 7f3a"),
+        "the files read hold the user ({} bytes)",
+        bytes.len()
+    );
+    assert!(!text.contains("Sup3rSecretPassw0rd!"));
 }
 
 #[tokio::test]
