@@ -133,6 +133,9 @@ impl From<StoreError> for ScimError {
         match e {
             StoreError::NotFound(detail) => ScimError::NotFound(detail),
             StoreError::Invalid(detail) => ScimError::bad_request(ScimType::InvalidValue, detail),
+            StoreError::InvalidFilter(detail) => {
+                ScimError::bad_request(ScimType::InvalidFilter, detail)
+            }
             StoreError::Conflict(detail) => ScimError::Conflict(detail),
             e @ StoreError::SeatLimit => ScimError::BadRequest {
                 scim_type: None,

@@ -1,7 +1,7 @@
 //! SCIM filter expressions (RFC 7644 §3.4.2.2): parsing, checking against a schema, and
 //! evaluation against a JSON document.
 //!
-//! Lists compile filters to SQL in the store (`store::compile_filter`). Attributes with an
+//! The store compiles filters to SQL for lists (`store/filter_sql.rs`). Attributes with an
 //! index become indexed SQL; every other comparison is evaluated here, row by row, through the
 //! `scim_match` SQL function, so a comparison means the same thing on every path. PATCH value
 //! filters (`emails[type eq "work"]`) use [`matches_element`].

@@ -106,7 +106,7 @@ pub(crate) fn delete_op(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), S
 
 /// A ListResponse page of groups, projected.
 pub(crate) fn list_op(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
-    let query = params.list_query(&GROUP)?;
+    let query = params.list_query()?;
     let projection = params.projection(&GROUP);
     let page = ctx
         .store
@@ -333,7 +333,10 @@ fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberE
             };
             member_refs(read.as_ref()).map_err(|e| number_error(n, e))
         };
-        match (op.path.as_deref(), op.path.as_deref().and_then(members_path_rest)) {
+        match (
+            op.path.as_deref(),
+            op.path.as_deref().and_then(members_path_rest),
+        ) {
             (Some(path), Some(rest)) => {
                 let rest = rest.trim();
                 if rest.is_empty() {

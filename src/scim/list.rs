@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::projection::Projection;
 use super::schema::ResourceType;
 use super::{ScimError, ScimType, filter};
-use crate::store::{ListQuery, compile_filter, compile_sort};
+use crate::store::ListQuery;
 
 /// Results per page when the client does not say.
 pub const DEFAULT_COUNT: u64 = 100;
@@ -91,23 +91,23 @@ impl QueryParams {
         Ok((start, count))
     }
 
-    /// The store query: filter and sort compiled to SQL for `rt`, and paging.
-    pub fn list_query(&self, rt: &ResourceType) -> Result<ListQuery, ScimError> {
+    /// The store query: the parsed filter, the sort path and paging. The store checks both
+    /// against the resource type's schema when it compiles them.
+    pub fn list_query(&self) -> Result<ListQuery, ScimError> {
         let (start_index, count) = self.paging()?;
         let filter = match self.filter.as_deref().map(str::trim) {
-            Some(text) if !text.is_empty() => {
-                let fragment = compile_filter(&filter::parse(text)?, rt)?;
-                Some((fragment.sql, fragment.params))
-            }
+            Some(text) if !text.is_empty() => Some(filter::parse(text)?),
             _ => None,
         };
-        let sort = match self.sort_by.as_deref().map(str::trim) {
-            Some(path) if !path.is_empty() => Some(compile_sort(path, rt)?),
-            _ => None,
-        };
+        let sort_by = self
+            .sort_by
+            .as_deref()
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+            .map(str::to_owned);
         Ok(ListQuery {
             filter,
-            sort,
+            sort_by,
             descending: self.descending()?,
             start_index,
             count,

@@ -75,7 +75,7 @@ pub(crate) fn delete_op(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), S
 
 /// A ListResponse page of members, projected.
 pub(crate) fn list_op(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
-    let query = params.list_query(&USER)?;
+    let query = params.list_query()?;
     let page = ctx.store.list_users(&ctx.org_id, &query)?;
     let projection = params.projection(&USER);
     let resources = page

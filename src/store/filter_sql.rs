@@ -32,18 +32,28 @@ use serde_json::{Map, Value};
 
 use crate::scim::filter::{self, AttrPath, CompValue, CompareOp, Filter, FilterError};
 use crate::scim::schema::{AttrRef, AttrType, Attribute, GROUP, ResourceType, USER};
+use crate::store::StoreError;
 use crate::timestamp;
 
 /// A WHERE fragment with `?` placeholders, and its parameters in order.
 #[derive(Debug, Default)]
-pub struct SqlFragment {
+pub(super) struct SqlFragment {
     pub sql: String,
     pub params: Vec<SqlValue>,
 }
 
+impl From<FilterError> for StoreError {
+    fn from(e: FilterError) -> Self {
+        StoreError::InvalidFilter(e.0)
+    }
+}
+
 /// Compiles a filter for a list of `rt` resources; rejects unknown attributes and ill-typed
 /// comparisons (400 `invalidFilter`).
-pub fn compile_filter(filter: &Filter, rt: &ResourceType) -> Result<SqlFragment, FilterError> {
+pub(super) fn compile_filter(
+    filter: &Filter,
+    rt: &ResourceType,
+) -> Result<SqlFragment, FilterError> {
     filter::check(filter, rt)?;
     let compiler = Compiler::new(rt);
     Ok(compiler.finish(compiler.node(filter)?))
@@ -51,7 +61,7 @@ pub fn compile_filter(filter: &Filter, rt: &ResourceType) -> Result<SqlFragment,
 
 /// The ORDER BY expression for `sortBy` (RFC 7644 §3.4.2.3). Multi-valued attributes sort by
 /// their first value (emails by the member email: primary, else work, else first).
-pub fn compile_sort(path: &str, rt: &ResourceType) -> Result<String, FilterError> {
+pub(super) fn compile_sort(path: &str, rt: &ResourceType) -> Result<String, FilterError> {
     let attr_path = AttrPath::parse(path.trim())?;
     let at = attr_path.resolve(rt)?;
     let compiler = Compiler::new(rt);
@@ -694,11 +704,10 @@ mod tests {
         text: &str,
     ) -> Result<(Vec<String>, Vec<String>), StoreError> {
         let parsed = filter::parse(text).unwrap();
-        let fragment = compile_filter(&parsed, &USER).unwrap();
         let page = fixture().store.list_users(
             org,
             &ListQuery {
-                filter: Some((fragment.sql, fragment.params)),
+                filter: Some(parsed.clone()),
                 start_index: 1,
                 count: 100,
                 ..ListQuery::default()
@@ -936,7 +945,7 @@ mod tests {
                 return Ok(());
             };
             let page = f.store.list_users(&f.org, &ListQuery {
-                filter: Some((fragment.sql.clone(), fragment.params)),
+                filter: Some(parsed.clone()),
                 start_index: 1,
                 count: 100,
                 ..ListQuery::default()

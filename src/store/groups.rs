@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::users::{ListQuery, Page, attrs_from_json, list_page};
 use super::{EventType, NewEvent, Origin, Store, StoreError};
+use crate::scim::schema::GROUP;
 use crate::timestamp;
 
 /// A group as stored.
@@ -160,7 +161,7 @@ impl Store {
         with_members: bool,
     ) -> Result<Page<StoredGroup>, StoreError> {
         self.read(|c| {
-            let mut page = list_page(c, "groups g", GROUP_COLUMNS, org_id, query, group_from_row)?;
+            let mut page = list_page(c, &GROUP, GROUP_COLUMNS, org_id, query, group_from_row)?;
             if with_members {
                 for group in &mut page.items {
                     group.members = Some(load_members(c, &group.id)?);

@@ -30,7 +30,6 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use admin::AdminSessionRecord;
 pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent, Origin};
-pub use filter_sql::{SqlFragment, compile_filter, compile_sort};
 pub use groups::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, parse_org_name};
@@ -94,6 +93,9 @@ pub enum StoreError {
     /// User-supplied input broke a rule; the message says which.
     #[error("{0}")]
     Invalid(String),
+    /// A list's filter or sort names an unknown attribute or compares it the wrong way.
+    #[error("{0}")]
+    InvalidFilter(String),
     /// A uniqueness rule would be broken (409 `uniqueness`).
     #[error("{0}")]
     Conflict(String),
@@ -146,7 +148,7 @@ impl Store {
 
     /// Runs `f` inside one write transaction, committed only if `f` succeeds. A SCIM operation,
     /// its side effects and its events all go through one call, so they land together or not at all.
-    pub fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
+    fn write<T, E>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {
@@ -155,7 +157,7 @@ impl Store {
 
     /// Like [`Store::write`], but with `commit` false the transaction is rolled back even when
     /// `f` succeeds: a dry run that does exactly the work, checks included, and keeps nothing.
-    pub fn write_or_discard<T, E>(
+    fn write_or_discard<T, E>(
         &self,
         commit: bool,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
@@ -177,7 +179,7 @@ impl Store {
     }
 
     /// Runs `f` on a read-only connection.
-    pub fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
+    fn read<T, E>(&self, f: impl FnOnce(&Connection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError>,
     {

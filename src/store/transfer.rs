@@ -58,7 +58,7 @@ impl Store {
         let mut members = Vec::new();
         loop {
             let query = ListQuery {
-                sort: Some("u.user_name_key".into()),
+                sort_by: Some("userName".into()),
                 start_index: members.len() as u64 + 1,
                 count: EXPORT_PAGE,
                 ..ListQuery::default()

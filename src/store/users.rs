@@ -5,8 +5,11 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
 use serde_json::{Map, Value};
 
+use super::filter_sql::{compile_filter, compile_sort};
 use super::{EventType, NewEvent, Origin, Store, StoreError};
 use crate::directory::UserFields;
+use crate::scim::filter::Filter;
+use crate::scim::schema::{ResourceType, USER};
 use crate::timestamp;
 
 /// A user as stored: its canonical attribute document and bookkeeping.
@@ -30,14 +33,14 @@ pub struct GroupRef {
     pub display: String,
 }
 
-/// A page request, after filter and sort have been compiled to SQL by
-/// [`compile_filter`](super::compile_filter) and [`compile_sort`](super::compile_sort).
-#[derive(Debug, Default)]
+/// A page request in the protocol's terms; the store compiles the filter and the sort to SQL
+/// itself, so no caller ever hands it SQL.
+#[derive(Clone, Debug, Default)]
 pub struct ListQuery {
-    /// WHERE fragment with `?` placeholders, and its parameters in order.
-    pub filter: Option<(String, Vec<SqlValue>)>,
-    /// ORDER BY expression for `sortBy`.
-    pub sort: Option<String>,
+    /// Which resources; checked against the resource type's schema when compiled.
+    pub filter: Option<Filter>,
+    /// The attribute path results are sorted by (`sortBy`), e.g. `userName`.
+    pub sort_by: Option<String>,
     pub descending: bool,
     /// 1-based index of the first result.
     pub start_index: u64,
@@ -126,7 +129,7 @@ impl Store {
         query: &ListQuery,
     ) -> Result<Page<StoredUser>, StoreError> {
         self.read(|c| {
-            let mut page = list_page(c, "users u", USER_COLUMNS, org_id, query, user_from_row)?;
+            let mut page = list_page(c, &USER, USER_COLUMNS, org_id, query, user_from_row)?;
             for user in &mut page.items {
                 user.groups = groups_of(c, &user.id)?;
             }
@@ -135,20 +138,38 @@ impl Store {
     }
 }
 
-/// One page of `table` (`"users u"` or `"groups g"`, the alias used by compiled filters and
-/// sorts) within an organization: the filtered total, then the rows of the page, ordered by
-/// the sort expression (NULLs last) and then by creation.
+/// One page of `rt`'s table (`users u` or `groups g`, the aliases compiled filters and sorts
+/// use) within an organization: the filtered total, then the rows of the page, ordered by the
+/// sort expression (NULLs last) and then by creation. A filter or sort the schema does not
+/// allow is [`StoreError::InvalidFilter`], before any SQL runs.
 pub(super) fn list_page<T>(
     c: &Connection,
-    table: &str,
+    rt: &ResourceType,
     columns: &str,
     org_id: &str,
     query: &ListQuery,
     from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
 ) -> Result<Page<T>, StoreError> {
-    let alias = table.rsplit(' ').next().unwrap_or(table);
-    let (filter_sql, filter_params) = match &query.filter {
-        Some((sql, params)) => (format!(" AND ({sql})"), params.as_slice()),
+    let (table, alias) = if rt.name == USER.name {
+        ("users u", "u")
+    } else {
+        ("groups g", "g")
+    };
+    let filter = query
+        .filter
+        .as_ref()
+        .map(|f| compile_filter(f, rt))
+        .transpose()?;
+    let sort = query
+        .sort_by
+        .as_deref()
+        .map(|path| compile_sort(path, rt))
+        .transpose()?;
+    let (filter_sql, filter_params) = match &filter {
+        Some(fragment) => (
+            format!(" AND ({})", fragment.sql),
+            fragment.params.as_slice(),
+        ),
         None => (String::new(), &[][..]),
     };
     let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
@@ -166,7 +187,7 @@ pub(super) fn list_page<T>(
         });
     }
     let direction = if query.descending { "DESC" } else { "ASC" };
-    let order = match &query.sort {
+    let order = match &sort {
         Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, {alias}.rowid"),
         None => format!("{alias}.rowid"),
     };

@@ -16,11 +16,9 @@ use crate::auth::session::{self, NewSession, SESSION_COOKIE};
 use crate::auth::throttle::{Attempt, ClientKey};
 use crate::directory::UserFields;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
-use crate::scim::schema::{GROUP, ResourceType, USER};
 use crate::startup::AppState;
 use crate::store::{
-    Actor, EventQuery, EventType, ListQuery, OrgChanges, OrgSummary, Store, StoredGroup,
-    StoredUser, compile_filter, compile_sort,
+    Actor, EventQuery, EventType, ListQuery, OrgChanges, OrgSummary, Store, StoredGroup, StoredUser,
 };
 use crate::timestamp;
 
@@ -401,11 +399,10 @@ fn offset(page: u64, per_page: u32) -> u64 {
 
 /// `attr1 co q or attr2 co q or …` for a search box, with an optional extra condition.
 fn search_filter(
-    rt: &ResourceType,
     attrs: &[&str],
     q: Option<&str>,
     and: Option<Filter>,
-) -> Result<Option<(String, Vec<rusqlite::types::Value>)>, AdminError> {
+) -> Result<Option<Filter>, AdminError> {
     let q = q.map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_SEARCH_CHARS) {
         return Err(AdminError::Invalid(format!(
@@ -421,21 +418,13 @@ fn search_filter(
             .reduce(|a, b| Filter::Or(Box::new(a), Box::new(b))),
         None => None,
     };
-    let filter = match (search, and) {
+    Ok(match (search, and) {
         (Some(a), Some(b)) => Some(Filter::And(Box::new(a), Box::new(b))),
         (a, b) => a.or(b),
-    };
-    filter
-        .map(|f| {
-            compile_filter(&f, rt)
-                .map(|fragment| (fragment.sql, fragment.params))
-                .map_err(|e| AdminError::Internal(e.to_string()))
-        })
-        .transpose()
+    })
 }
 
 fn list_query(
-    rt: &ResourceType,
     search_attrs: &[&str],
     q: Option<&str>,
     and: Option<Filter>,
@@ -443,8 +432,8 @@ fn list_query(
     (page, per_page): (u64, u32),
 ) -> Result<ListQuery, AdminError> {
     Ok(ListQuery {
-        filter: search_filter(rt, search_attrs, q, and)?,
-        sort: Some(compile_sort(sort_by, rt).map_err(|e| AdminError::Internal(e.to_string()))?),
+        filter: search_filter(search_attrs, q, and)?,
+        sort_by: Some(sort_by.to_owned()),
         descending: false,
         start_index: offset(page, per_page) + 1,
         count: u64::from(per_page),
@@ -505,7 +494,6 @@ pub async fn list_members(
         .map(|active| compare("active", CompareOp::Eq, CompValue::Bool(active)))
         .transpose()?;
     let query = list_query(
-        &USER,
         &["userName", "emails.value", "displayName", "externalId"],
         params.q.as_deref(),
         status_filter,
@@ -548,7 +536,6 @@ pub async fn list_groups(
     let params: DirectoryQuery = query(&req)?;
     let paging = paging(params.page, params.per_page)?;
     let query = list_query(
-        &GROUP,
         &["displayName", "externalId"],
         params.q.as_deref(),
         None,

@@ -62,7 +62,9 @@ impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => AdminError::NotFound(m),
-            StoreError::Invalid(m) | StoreError::Conflict(m) => AdminError::Invalid(m),
+            StoreError::Invalid(m) | StoreError::InvalidFilter(m) | StoreError::Conflict(m) => {
+                AdminError::Invalid(m)
+            }
             StoreError::SeatLimit => AdminError::Invalid(e.to_string()),
             other => AdminError::Internal(crate::scim::error_chain(&other)),
         }
