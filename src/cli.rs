@@ -17,7 +17,7 @@ use crate::config::{
 };
 use crate::startup::Application;
 use crate::store::maintenance;
-use crate::store::{Actor, DB_FILE_NAME, OrgChanges, Organization, Store, SyncMode};
+use crate::store::{Actor, OrgChanges, Organization, Store, SyncMode};
 use crate::timestamp;
 use crate::transfer::{self, Format};
 
@@ -524,10 +524,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
             Ok(())
         }
         Command::Backup { file, keep } => {
-            let target = file.unwrap_or_else(|| {
-                maintenance::default_backup_path(&common.data_dir.join("backups"))
-            });
-            let bytes = maintenance::backup_file(&common.data_dir.join(DB_FILE_NAME), &target)?;
+            let (target, bytes) = maintenance::back_up(&common.data_dir, file)?;
             println!("Backed up to {} ({bytes} bytes).", target.display());
             if let Some(keep) = keep {
                 let dir = target.parent().unwrap_or(Path::new("."));
@@ -538,7 +535,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
             Ok(())
         }
         Command::Restore { file, yes } => {
-            let live = common.data_dir.join(DB_FILE_NAME);
+            let live = maintenance::database_path(&common.data_dir);
             if !yes
                 && live.exists()
                 && !confirm(&format!(
@@ -560,7 +557,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
             Ok(())
         }
         Command::Check { json } => {
-            let report = maintenance::inspect(&common.data_dir.join(DB_FILE_NAME))?;
+            let report = maintenance::inspect(&maintenance::database_path(&common.data_dir))?;
             let faults = report.faults();
             if json {
                 let mut value = serde_json::to_value(&report)?;

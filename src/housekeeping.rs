@@ -3,12 +3,12 @@
 //! same under any async runtime); SQLite's WAL keeps SCIM requests answering meanwhile. The
 //! thread ends when its [`Housekeeper`] is dropped with the server.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, SystemTime};
 
 use crate::store::maintenance;
-use crate::store::{DB_FILE_NAME, Store};
+use crate::store::Store;
 use crate::timestamp;
 
 /// How often the loop wakes up to see whether work is due.
@@ -43,9 +43,8 @@ pub fn start(store: Store, schedule: Schedule) -> std::io::Result<Housekeeper> {
 }
 
 fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
-    let backups = schedule.data_dir.join("backups");
     let mut last_retention: Option<SystemTime> = None;
-    let mut last_backup = newest_backup(&backups);
+    let mut last_backup = maintenance::newest_backup_time(&schedule.data_dir);
     loop {
         let now = SystemTime::now();
         if let Some(days) = schedule.event_retention_days
@@ -67,8 +66,7 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
             && due(last_backup, every, now)
         {
             last_backup = Some(now);
-            let source = schedule.data_dir.join(DB_FILE_NAME);
-            match scheduled_backup(&source, &backups, schedule.backup_keep as usize) {
+            match maintenance::scheduled_backup(&schedule.data_dir, schedule.backup_keep as usize) {
                 Ok(path) => tracing::info!(file = %path.display(), "scheduled backup written"),
                 Err(e) => {
                     tracing::error!(error = %crate::scim::error_chain(&e), "scheduled backup failed")
@@ -84,25 +82,6 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
 
 fn due(last: Option<SystemTime>, every: Duration, now: SystemTime) -> bool {
     last.is_none_or(|t| now.duration_since(t).unwrap_or_default() >= every)
-}
-
-/// A default-named backup in `dir`, then pruning to the newest `keep`.
-fn scheduled_backup(
-    source: &Path,
-    dir: &Path,
-    keep: usize,
-) -> Result<PathBuf, crate::store::StoreError> {
-    let target = maintenance::default_backup_path(dir);
-    maintenance::backup_file(source, &target)?;
-    maintenance::prune_backups(dir, keep)?;
-    Ok(target)
-}
-
-/// When the newest default-named backup was written, so a restarted server keeps the rhythm
-/// instead of starting the interval over (or never reaching it, if restarted daily).
-fn newest_backup(dir: &Path) -> Option<SystemTime> {
-    let newest = maintenance::default_backups(dir).ok()?.pop()?;
-    std::fs::metadata(newest).ok()?.modified().ok()
 }
 
 #[cfg(test)]

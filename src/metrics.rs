@@ -16,7 +16,7 @@ use subtle::ConstantTimeEq;
 
 use crate::auth::gate::Argon2Gate;
 use crate::startup::AppState;
-use crate::store::{DB_FILE_NAME, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -178,18 +178,7 @@ impl Metrics {
             self.argon2_peak
                 .set(i64::try_from(argon2.peak_running()).unwrap_or(i64::MAX));
         }
-        let dir = store
-            .path()
-            .parent()
-            .map(std::path::Path::to_owned)
-            .unwrap_or_default();
-        let bytes: u64 = ["", "-wal"]
-            .iter()
-            .filter_map(|suffix| {
-                std::fs::metadata(dir.join(format!("{DB_FILE_NAME}{suffix}"))).ok()
-            })
-            .map(|m| m.len())
-            .sum();
+        let bytes = store.database_bytes();
         self.database_bytes
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         let orgs = store.list_orgs()?;

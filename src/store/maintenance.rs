@@ -18,6 +18,8 @@ use super::{DB_FILE_NAME, SCHEMA_VERSION, StoreError};
 const LOCK_FILE_NAME: &str = "scim-appliance.lock";
 /// Prefix and suffix of backup files made with a default name, so `--keep` prunes only those.
 const BACKUP_PREFIX: &str = "scim-appliance-";
+/// The folder of default-named backups inside the data directory.
+const BACKUPS_DIR_NAME: &str = "backups";
 const BACKUP_SUFFIX: &str = ".db";
 
 /// What a database file holds, and whatever is wrong with it.
@@ -143,6 +145,40 @@ pub fn backup_file(source: &Path, target: &Path) -> Result<u64, StoreError> {
     written
 }
 
+/// The database file of a data directory.
+pub fn database_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE_NAME)
+}
+
+/// Where default-named backups of a data directory go: scheduled ones, `backup` without a
+/// file name, and the automatic copy before a schema upgrade.
+pub fn backups_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join(BACKUPS_DIR_NAME)
+}
+
+/// Backs up the data directory's database to `target`, or to a new default-named file in its
+/// backups folder; returns the file and its size in bytes.
+pub fn back_up(data_dir: &Path, target: Option<PathBuf>) -> Result<(PathBuf, u64), StoreError> {
+    let target = target.unwrap_or_else(|| default_backup_path(&backups_dir(data_dir)));
+    let bytes = backup_file(&database_path(data_dir), &target)?;
+    Ok((target, bytes))
+}
+
+/// A default-named backup of the data directory, then pruning its backups folder to the
+/// newest `keep` (scheduled backups).
+pub fn scheduled_backup(data_dir: &Path, keep: usize) -> Result<PathBuf, StoreError> {
+    let (target, _) = back_up(data_dir, None)?;
+    prune_backups(&backups_dir(data_dir), keep)?;
+    Ok(target)
+}
+
+/// When the newest default-named backup of the data directory was written, so a restarted
+/// server keeps the rhythm of scheduled backups instead of starting the interval over.
+pub fn newest_backup_time(data_dir: &Path) -> Option<std::time::SystemTime> {
+    let newest = default_backups(&backups_dir(data_dir)).ok()?.pop()?;
+    std::fs::metadata(newest).ok()?.modified().ok()
+}
+
 /// A default-named backup file in `dir` for now: `scim-appliance-<UTC timestamp>.db`.
 pub fn default_backup_path(dir: &Path) -> PathBuf {
     dir.join(format!(
@@ -249,7 +285,7 @@ pub fn restore(data_dir: &Path, backup: &Path, stamp: &str) -> Result<Option<Pat
             backup.display()
         )));
     }
-    let live = data_dir.join(DB_FILE_NAME);
+    let live = database_path(data_dir);
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| StoreError::Io { path, source }

@@ -32,7 +32,7 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError
             });
         }
         SchemaVersion::Inside(from) if from.get() < SCHEMA_VERSION => {
-            let dir = path.parent().unwrap_or(Path::new(".")).join("backups");
+            let dir = maintenance::backups_dir(path.parent().unwrap_or(Path::new(".")));
             let target = dir.join(format!(
                 "pre-migration-v{from}-to-v{SCHEMA_VERSION}-{}.db",
                 timestamp::compact(time::OffsetDateTime::now_utc())

@@ -117,7 +117,7 @@ impl Store {
     /// refuses a database whose schema is newer than this binary knows.
     pub fn open(data_dir: &Path, sync: SyncMode) -> Result<Store, StoreError> {
         create_private_dir(data_dir)?;
-        let path = data_dir.join(DB_FILE_NAME);
+        let path = maintenance::database_path(data_dir);
         create_private_file(&path)?;
 
         let mut conn = Connection::open(&path)?;
@@ -185,6 +185,20 @@ impl Store {
     {
         let conn: PooledConnection<_> = self.readers.get().map_err(StoreError::from)?;
         f(&conn)
+    }
+
+    /// Bytes on disk of the database file and its write-ahead log (for metrics).
+    pub fn database_bytes(&self) -> u64 {
+        let wal = {
+            let mut name = self.path.clone().into_os_string();
+            name.push("-wal");
+            PathBuf::from(name)
+        };
+        [self.path.as_path(), wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
     }
 
     /// Moves every commit from the WAL into the main file and empties the WAL, so the file is
