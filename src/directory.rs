@@ -1,7 +1,77 @@
-//! Membership rules that hold whatever the protocol: how a user's member email is chosen and
-//! which fields of a user document are indexed. Pure functions over the canonical document.
+//! The directory's records and membership rules, whatever the protocol: users and groups as
+//! stored (the store reads and writes them, SCIM and the admin API render them), the membership
+//! edits a request asks for, how a user's member email is chosen and which fields of a user
+//! document are indexed.
 
 use serde_json::{Map, Value};
+
+/// A user as stored: its canonical attribute document and bookkeeping.
+#[derive(Clone, Debug)]
+pub struct StoredUser {
+    pub id: String,
+    /// Canonical attributes (see `sql/0002_directory.sql`).
+    pub attrs: Map<String, Value>,
+    /// Incremented on every change; rendered as the weak ETag `W/"<version>"`.
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The groups this user is a direct member of.
+    pub groups: Vec<GroupRef>,
+}
+
+/// A group as seen from one of its members.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GroupRef {
+    pub id: String,
+    pub display: String,
+}
+
+/// A group as stored.
+#[derive(Clone, Debug)]
+pub struct StoredGroup {
+    pub id: String,
+    /// Canonical attributes without members (`displayName`, `externalId`).
+    pub attrs: Map<String, Value>,
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The members, when they were asked for.
+    pub members: Option<Vec<Member>>,
+}
+
+/// One member of a group, as rendered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    pub user_id: String,
+    /// The `display` the client sent with the member, else the user's displayName or userName.
+    pub display: String,
+}
+
+/// A member reference from a request: a user id and the `display` sent with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemberRef {
+    pub value: String,
+    pub display: Option<String>,
+}
+
+/// A membership edit; a request's edits apply in order.
+pub enum MemberEdit {
+    /// Adds users of the organization (unknown ids are ignored; existing members stay).
+    Add(Vec<MemberRef>),
+    /// Removes these user ids (ids that are not members are ignored).
+    Remove(Vec<String>),
+    /// Removes the members for which the predicate holds (for filters beyond `value eq`).
+    RemoveWhere(Box<dyn Fn(&Member) -> bool + Send>),
+    /// Makes the membership exactly these users (unknown ids ignored).
+    Replace(Vec<MemberRef>),
+    RemoveAll,
+}
+
+/// What an update changes: new attributes, and membership edits.
+pub struct GroupChange {
+    pub attrs: Map<String, Value>,
+    pub members: Vec<MemberEdit>,
+}
 
 /// The fields of a user that the store indexes and checks for uniqueness, derived from its
 /// canonical document on every write.

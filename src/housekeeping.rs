@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, SystemTime};
 
-use crate::store::maintenance;
 use crate::store::Store;
+use crate::store::maintenance;
 use crate::timestamp;
 
 /// How often the loop wakes up to see whether work is due.

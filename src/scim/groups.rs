@@ -20,8 +20,8 @@ use super::{
     Ctx, Rendered, ScimError, ScimType, etag, list_response_of, read_response, resource_response,
 };
 use crate::auth::ScimCaller;
+use crate::directory::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 use crate::startup::AppState;
-use crate::store::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 
 // Operations, shared by the handlers below and `/Bulk`. `with_members: false` (the response
 // excludes `members`) never loads the members.

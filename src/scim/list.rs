@@ -5,10 +5,10 @@
 
 use serde_json::{Value, json};
 
+use super::filter::{self, Filter};
 use super::projection::Projection;
 use super::schema::ResourceType;
-use super::{ScimError, ScimType, filter};
-use crate::store::ListQuery;
+use super::{ScimError, ScimType};
 
 /// Results per page when the client does not say.
 pub const DEFAULT_COUNT: u64 = 100;
@@ -16,6 +16,21 @@ pub const DEFAULT_COUNT: u64 = 100;
 pub const MAX_RESULTS: u64 = 1000;
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
+/// A list request in the protocol's terms: what a front door hands the store, which compiles
+/// the filter and the sort to SQL itself, so no caller ever builds SQL.
+#[derive(Clone, Debug, Default)]
+pub struct ListQuery {
+    /// Which resources; checked against the resource type's schema when compiled.
+    pub filter: Option<Filter>,
+    /// The attribute path results are sorted by (`sortBy`), e.g. `userName`.
+    pub sort_by: Option<String>,
+    pub descending: bool,
+    /// 1-based index of the first result.
+    pub start_index: u64,
+    /// Maximum number of results; 0 asks only for the total.
+    pub count: u64,
+}
 
 /// The recognised query parameters, raw.
 #[derive(Clone, Debug, Default)]

@@ -10,7 +10,7 @@ mod error;
 mod etag;
 pub mod filter;
 mod groups;
-mod list;
+pub mod list;
 pub mod patch;
 mod projection;
 pub mod resource;

@@ -15,8 +15,8 @@ use super::resource::{invalid, read_resource};
 use super::schema::{ENTERPRISE_USER_URN, USER, USER_URN};
 use super::{Ctx, Rendered, ScimError, etag, list_response_of, read_response, resource_response};
 use crate::auth::ScimCaller;
+use crate::directory::StoredUser;
 use crate::startup::AppState;
-use crate::store::StoredUser;
 
 // Operations, shared by the handlers below and `/Bulk`.
 

@@ -581,8 +581,9 @@ mod tests {
     use super::*;
     use crate::scim::filter::strategies::{Leaf, bounded_text};
     use crate::scim::filter::{MAX_DEPTH, MAX_LENGTH, MAX_TERMS};
+    use crate::scim::list::ListQuery;
     use crate::scim::{ScimError, ScimType};
-    use crate::store::{Actor, IssuedKey, ListQuery, Store, StoreError, SyncMode};
+    use crate::store::{Actor, IssuedKey, Store, StoreError, SyncMode};
 
     /// A stored user's id and document.
     type UserDoc = (String, Map<String, Value>);

@@ -7,57 +7,12 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
-use super::users::{ListQuery, Page, attrs_from_json, list_page};
+use super::users::{Page, attrs_from_json, list_page};
 use super::{EventType, NewEvent, Origin, Store, StoreError};
+use crate::directory::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
+use crate::scim::list::ListQuery;
 use crate::scim::schema::GROUP;
 use crate::timestamp;
-
-/// A group as stored.
-#[derive(Clone, Debug)]
-pub struct StoredGroup {
-    pub id: String,
-    /// Canonical attributes without members (`displayName`, `externalId`).
-    pub attrs: Map<String, Value>,
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    /// The members, when they were asked for.
-    pub members: Option<Vec<Member>>,
-}
-
-/// One member of a group, as rendered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Member {
-    pub user_id: String,
-    /// The `display` the client sent with the member, else the user's displayName or userName.
-    pub display: String,
-}
-
-/// A member reference from a request: a user id and the `display` sent with it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct MemberRef {
-    pub value: String,
-    pub display: Option<String>,
-}
-
-/// A membership edit; a request's edits apply in order.
-pub enum MemberEdit {
-    /// Adds users of the organization (unknown ids are ignored; existing members stay).
-    Add(Vec<MemberRef>),
-    /// Removes these user ids (ids that are not members are ignored).
-    Remove(Vec<String>),
-    /// Removes the members for which the predicate holds (for filters beyond `value eq`).
-    RemoveWhere(Box<dyn Fn(&Member) -> bool + Send>),
-    /// Makes the membership exactly these users (unknown ids ignored).
-    Replace(Vec<MemberRef>),
-    RemoveAll,
-}
-
-/// What an update changes: new attributes, and membership edits.
-pub struct GroupChange {
-    pub attrs: Map<String, Value>,
-    pub members: Vec<MemberEdit>,
-}
 
 const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
 

@@ -52,7 +52,8 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<(), StoreError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{ListQuery, Store, SyncMode};
+    use crate::scim::list::ListQuery;
+    use crate::store::{Store, SyncMode};
 
     #[test]
     fn schema_version_counts_the_migrations() {

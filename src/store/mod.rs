@@ -30,11 +30,10 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use admin::AdminSessionRecord;
 pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent, Origin};
-pub use groups::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, parse_org_name};
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
-pub use users::{GroupRef, ListQuery, Page, StoredUser};
+pub use users::Page;
 pub use views::MemberSummary;
 
 /// The database file name inside the data directory.

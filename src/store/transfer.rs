@@ -7,9 +7,11 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use super::groups::{GroupChange, MemberEdit, MemberRef, apply_change, insert_group, load_group};
-use super::users::{ListQuery, find_user_by_user_name, insert_user, save_changed_user};
-use super::{Actor, Origin, Store, StoreError, StoredUser};
+use super::groups::{apply_change, insert_group, load_group};
+use super::users::{find_user_by_user_name, insert_user, save_changed_user};
+use super::{Actor, Origin, Store, StoreError};
+use crate::directory::{GroupChange, MemberEdit, MemberRef, StoredGroup, StoredUser};
+use crate::scim::list::ListQuery;
 
 /// Users read per page while exporting.
 const EXPORT_PAGE: u64 = 1000;
@@ -180,7 +182,7 @@ fn find_group(
     tx: &Transaction<'_>,
     org_id: &str,
     attrs: &Map<String, Value>,
-) -> Result<Option<super::StoredGroup>, StoreError> {
+) -> Result<Option<StoredGroup>, StoreError> {
     let external_id = attrs.get("externalId").and_then(Value::as_str);
     let name = attrs
         .get("displayName")

@@ -7,46 +7,10 @@ use serde_json::{Map, Value};
 
 use super::filter_sql::{compile_filter, compile_sort};
 use super::{EventType, NewEvent, Origin, Store, StoreError};
-use crate::directory::UserFields;
-use crate::scim::filter::Filter;
+use crate::directory::{GroupRef, StoredUser, UserFields};
+use crate::scim::list::ListQuery;
 use crate::scim::schema::{ResourceType, USER};
 use crate::timestamp;
-
-/// A user as stored: its canonical attribute document and bookkeeping.
-#[derive(Clone, Debug)]
-pub struct StoredUser {
-    pub id: String,
-    /// Canonical attributes (see `sql/0002_directory.sql`).
-    pub attrs: Map<String, Value>,
-    /// Incremented on every change; rendered as the weak ETag `W/"<version>"`.
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-    /// The groups this user is a direct member of.
-    pub groups: Vec<GroupRef>,
-}
-
-/// A group as seen from one of its members.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct GroupRef {
-    pub id: String,
-    pub display: String,
-}
-
-/// A page request in the protocol's terms; the store compiles the filter and the sort to SQL
-/// itself, so no caller ever hands it SQL.
-#[derive(Clone, Debug, Default)]
-pub struct ListQuery {
-    /// Which resources; checked against the resource type's schema when compiled.
-    pub filter: Option<Filter>,
-    /// The attribute path results are sorted by (`sortBy`), e.g. `userName`.
-    pub sort_by: Option<String>,
-    pub descending: bool,
-    /// 1-based index of the first result.
-    pub start_index: u64,
-    /// Maximum number of results; 0 asks only for the total.
-    pub count: u64,
-}
 
 /// One page of results and how many match in all.
 #[derive(Debug)]

@@ -14,12 +14,11 @@ use crate::admin;
 use crate::auth::password;
 use crate::auth::session::{self, NewSession, SESSION_COOKIE};
 use crate::auth::throttle::{Attempt, ClientKey};
-use crate::directory::UserFields;
+use crate::directory::{StoredGroup, StoredUser, UserFields};
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
+use crate::scim::list::ListQuery;
 use crate::startup::AppState;
-use crate::store::{
-    Actor, EventQuery, EventType, ListQuery, OrgChanges, OrgSummary, Store, StoredGroup, StoredUser,
-};
+use crate::store::{Actor, EventQuery, EventType, OrgChanges, OrgSummary, Store};
 use crate::timestamp;
 
 type State = web::Data<AppState>;
