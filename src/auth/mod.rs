@@ -35,9 +35,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use sha2::{Digest, Sha256};
 
-use crate::scim::ScimError;
 use crate::startup::AppState;
-use crate::store::{ApiKeyRecord, Store};
+use crate::store::{ApiKeyRecord, Store, StoreError};
 use gate::Argon2Gate;
 use throttle::{ClientKey, Throttle};
 
@@ -48,7 +47,33 @@ const MAX_CACHED_TOKENS: usize = 4096;
 const MAX_FAILURES: u32 = 20;
 const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
-const INVALID_KEY: &str = "The API key is not valid for this organization.";
+/// Why a request's API key was refused; the HTTP layer maps each to its status and body.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// 401: no `Authorization` header (or several, or one that is not text).
+    #[error("Missing Authorization header; send `Authorization: Bearer <API key>`.")]
+    Missing,
+    /// 401: the token is not a current key of the organization in the URL.
+    #[error("The API key is not valid for this organization.")]
+    InvalidKey,
+    /// 401: the key is valid but the organization has SCIM provisioning turned off.
+    #[error("SCIM provisioning is disabled for this organization.")]
+    Disabled,
+    /// 429: too many failures from this client (for this key).
+    #[error(
+        "too many failed authentication attempts from this address; retry in {retry_after} seconds"
+    )]
+    Throttled { retry_after: u64 },
+    /// 503: too many credential checks are queued ([`gate::Busy`]).
+    #[error(transparent)]
+    Busy(#[from] gate::Busy),
+    /// The key could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The lookup was cut short (the runtime is shutting down).
+    #[error("the API key could not be checked")]
+    Interrupted,
+}
 
 type TokenDigest = [u8; 32];
 
@@ -101,11 +126,9 @@ impl Authenticator {
         org_id: &str,
         header: Option<&str>,
         client: Option<IpAddr>,
-    ) -> Result<ScimCaller, ScimError> {
+    ) -> Result<ScimCaller, AuthError> {
         let Some(header) = header else {
-            return Err(ScimError::Unauthorized(
-                "Missing Authorization header; send `Authorization: Bearer <API key>`.".into(),
-            ));
+            return Err(AuthError::Missing);
         };
         let token = strip_bearer(header);
         let client = ClientKey::of(client);
@@ -118,7 +141,9 @@ impl Authenticator {
 
         let record = {
             let (store, org_id, key_id) = (store.clone(), org_id.clone(), key_id.clone());
-            web::block(move || store.api_key_for(&org_id, &key_id)).await??
+            tokio::task::spawn_blocking(move || store.api_key_for(&org_id, &key_id))
+                .await
+                .map_err(|_| AuthError::Interrupted)??
         };
         let Some(record) = record else {
             return Err(self.unknown_key(client));
@@ -129,9 +154,7 @@ impl Authenticator {
             self.verify_once(digest, token, &record, client).await?;
         }
         if !record.scim_enabled {
-            return Err(ScimError::Unauthorized(
-                "SCIM provisioning is disabled for this organization.".into(),
-            ));
+            return Err(AuthError::Disabled);
         }
         Ok(ScimCaller {
             org_id,
@@ -141,10 +164,10 @@ impl Authenticator {
 
     /// A token that names no key of the organization: 401, or 429 once the address has sent
     /// too many.
-    fn unknown_key(&self, client: ClientKey) -> ScimError {
+    fn unknown_key(&self, client: ClientKey) -> AuthError {
         match self.unknown_failures.reserve(client) {
-            Ok(_counted) => ScimError::Unauthorized(INVALID_KEY.into()),
-            Err(retry_after) => ScimError::TooManyRequests { retry_after },
+            Ok(_counted) => AuthError::InvalidKey,
+            Err(retry_after) => AuthError::Throttled { retry_after },
         }
     }
 
@@ -163,7 +186,7 @@ impl Authenticator {
         token: &str,
         record: &ApiKeyRecord,
         client: ClientKey,
-    ) -> Result<(), ScimError> {
+    ) -> Result<(), AuthError> {
         let turn = InFlight::join(&self.in_flight, digest);
         let _turn = turn.slot.lock().await;
         if self.is_cached(&digest, record) {
@@ -172,19 +195,17 @@ impl Authenticator {
         let attempt = self
             .key_failures
             .reserve((client, record.key_id.clone()))
-            .map_err(|retry_after| ScimError::TooManyRequests { retry_after })?;
+            .map_err(|retry_after| AuthError::Throttled { retry_after })?;
         let (token, phc) = (token.to_owned(), record.phc.clone());
         let valid = match self.argon2.run(move || api_key::verify(&token, &phc)).await {
             Ok(valid) => valid,
             Err(busy) => {
                 attempt.not_checked();
-                return Err(ScimError::Busy {
-                    retry_after: busy.retry_after,
-                });
+                return Err(busy.into());
             }
         };
         if !valid {
-            return Err(ScimError::Unauthorized(INVALID_KEY.into()));
+            return Err(AuthError::InvalidKey);
         }
         attempt.succeeded();
         let mut verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
@@ -240,8 +261,8 @@ fn strip_bearer(header: &str) -> &str {
 }
 
 impl FromRequest for ScimCaller {
-    type Error = ScimError;
-    type Future = Pin<Box<dyn Future<Output = Result<ScimCaller, ScimError>>>>;
+    type Error = crate::scim::ScimError;
+    type Future = Pin<Box<dyn Future<Output = Result<ScimCaller, Self::Error>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -258,12 +279,13 @@ impl FromRequest for ScimCaller {
         };
         let client = state.as_ref().and_then(|s| s.client_ip(req));
         Box::pin(async move {
-            let state = state
-                .ok_or_else(|| ScimError::Internal("application state is not configured".into()))?;
-            state
+            let state = state.ok_or_else(|| {
+                crate::scim::ScimError::Internal("application state is not configured".into())
+            })?;
+            Ok(state
                 .auth
                 .authenticate(&state.store, &org_id, header.as_deref(), client)
-                .await
+                .await?)
         })
     }
 }

@@ -146,6 +146,23 @@ impl From<StoreError> for ScimError {
     }
 }
 
+impl From<crate::auth::AuthError> for ScimError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match e {
+            AuthError::Missing | AuthError::InvalidKey | AuthError::Disabled => {
+                ScimError::Unauthorized(e.to_string())
+            }
+            AuthError::Throttled { retry_after } => ScimError::TooManyRequests { retry_after },
+            AuthError::Busy(busy) => ScimError::Busy {
+                retry_after: busy.retry_after,
+            },
+            AuthError::Store(e) => e.into(),
+            AuthError::Interrupted => ScimError::Internal(Box::new(e)),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for ScimError {
     fn from(e: actix_web::error::BlockingError) -> Self {
         ScimError::Internal(Box::new(e))
