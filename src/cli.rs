@@ -11,9 +11,10 @@ use serde_json::json;
 
 use crate::admin;
 use crate::config::{
-    DEFAULT_BACKUP_KEEP, DEFAULT_EVENT_RETENTION_DAYS, DEFAULT_MAX_BODY, FileConfig, Given, Layers,
-    LogFormat, Networks, Secret, ServeConfig, Source, parse_enum, parse_interval, parse_networks,
-    parse_public_url,
+    DEFAULT_BACKUP_KEEP, DEFAULT_BODY_TIMEOUT, DEFAULT_EVENT_RETENTION_DAYS, DEFAULT_MAX_BODY,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, FileConfig, Given, Layers,
+    LogFormat, Networks, Secret, ServeConfig, Source, connection_count, parse_body_timeout,
+    parse_connection_count, parse_enum, parse_interval, parse_networks, parse_public_url,
 };
 use crate::startup::Application;
 use crate::store::maintenance;
@@ -204,6 +205,17 @@ struct ServeArgs {
     /// names the real client, for throttling and logs, e.g. `127.0.0.1,::1`.
     #[arg(long, env = "SCIM_TRUSTED_PROXIES", value_parser = parse_networks_arg)]
     trusted_proxies: Option<Networks>,
+    /// Longest a request body may take to arrive, e.g. `10s`; a slower one gets 408 and its
+    /// connection is closed [default: 10s]
+    #[arg(long, env = "SCIM_BODY_TIMEOUT", value_parser = parse_body_timeout)]
+    body_timeout: Option<std::time::Duration>,
+    /// Most connections served at once; lowered to fit the open-file limit [default: 1024]
+    #[arg(long, env = "SCIM_MAX_CONNECTIONS", value_parser = parse_connection_count)]
+    max_connections: Option<usize>,
+    /// Most connections one client address (an IPv6 /64) may hold; further ones get 503.
+    /// --trusted-proxies are exempt [default: 64]
+    #[arg(long, env = "SCIM_MAX_CONNECTIONS_PER_CLIENT", value_parser = parse_connection_count)]
+    max_connections_per_client: Option<usize>,
 }
 
 fn parse_networks_arg(text: &str) -> Result<Networks, String> {
@@ -697,6 +709,28 @@ fn serve_config(
                 .map(|list| parse_networks(&list.join(",")).map(Networks))
         },
     )?;
+    let body_timeout = layers.pick_or(
+        "body_timeout",
+        given(matches, "body_timeout", args.body_timeout),
+        |f| f.body_timeout.as_deref().map(parse_body_timeout),
+        DEFAULT_BODY_TIMEOUT,
+    )?;
+    let max_connections = layers.pick_or(
+        "max_connections",
+        given(matches, "max_connections", args.max_connections),
+        |f| f.max_connections.map(connection_count),
+        DEFAULT_MAX_CONNECTIONS,
+    )?;
+    let max_connections_per_client = layers.pick_or(
+        "max_connections_per_client",
+        given(
+            matches,
+            "max_connections_per_client",
+            args.max_connections_per_client,
+        ),
+        |f| f.max_connections_per_client.map(connection_count),
+        DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    )?;
     let tls = match (tls_cert, tls_key) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -717,6 +751,9 @@ fn serve_config(
     config.tls = tls;
     config.trusted_proxies = trusted_proxies.map(|n| n.0).unwrap_or_default();
     config.metrics_token = metrics_token.map(Secret);
+    config.body_timeout = body_timeout;
+    config.max_connections = max_connections;
+    config.max_connections_per_client = max_connections_per_client;
     Ok((config, log_level, log_format))
 }
 

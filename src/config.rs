@@ -41,6 +41,12 @@ pub struct ServeConfig {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Reverse proxies whose `X-Forwarded-For` names the real client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a request body may take to arrive, from when the request reached the app.
+    pub body_timeout: std::time::Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Most connections one client (address, IPv6 /64) may hold; trusted proxies are exempt.
+    pub max_connections_per_client: usize,
 }
 
 /// A secret value: usable, but never printed by `Debug` (configs get logged).
@@ -59,6 +65,14 @@ pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 365;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Default `--backup-keep`.
 pub const DEFAULT_BACKUP_KEEP: u32 = 7;
+/// Default `--body-timeout`: a 1 MiB body in 10 s needs 100 KB/s, far below any IdP's link.
+pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Default `--max-connections`: far above what identity providers and one admin use, far
+/// below the file descriptors a default 65536 `LimitNOFILE` allows.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default `--max-connections-per-client`: an IdP syncing in parallel uses a handful; one
+/// address cannot take more than a sixteenth of the default total.
+pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +107,9 @@ impl ServeConfig {
             metrics_token: None,
             tls: None,
             trusted_proxies: Vec::new(),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
         })
     }
 }
@@ -190,6 +207,9 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub body_timeout: Option<String>,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_client: Option<usize>,
 }
 
 impl FileConfig {
@@ -482,6 +502,30 @@ pub fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
         return Err("the interval must be at least 1m".into());
     }
     Ok(every)
+}
+
+/// A body timeout of at least a second, in humantime form (`10s`, `1m`).
+pub fn parse_body_timeout(text: &str) -> Result<std::time::Duration, String> {
+    let timeout = humantime::parse_duration(text).map_err(|e| format!("{e} (try 10s)"))?;
+    if timeout < std::time::Duration::from_secs(1) {
+        return Err("the body timeout must be at least 1s".into());
+    }
+    Ok(timeout)
+}
+
+/// A connection count: a whole number of at least 1.
+pub fn parse_connection_count(text: &str) -> Result<usize, String> {
+    text.parse()
+        .map_err(|_| format!("\"{text}\" is not a whole number"))
+        .and_then(connection_count)
+}
+
+/// Refuses a connection cap of 0, which would serve nobody.
+pub fn connection_count(count: usize) -> Result<usize, String> {
+    if count == 0 {
+        return Err("a connection cap must be at least 1".into());
+    }
+    Ok(count)
 }
 
 #[cfg(test)]

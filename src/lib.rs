@@ -16,6 +16,7 @@
 //! - [`directory`]: membership rules independent of the protocol (member email, indexed fields).
 //! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
 //! - [`health`]: `/alive`, `/now`, `/version`.
+//! - [`limits`]: what one client can hold: the request-body deadline and the connection caps.
 //! - [`metrics`]: Prometheus metrics at `/metrics` (`--metrics`).
 //! - [`housekeeping`]: a running server's background work (event retention, scheduled backups).
 //! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
@@ -37,6 +38,7 @@ pub mod config;
 pub mod directory;
 pub mod health;
 pub mod housekeeping;
+pub mod limits;
 pub mod metrics;
 pub mod scim;
 pub mod startup;

@@ -3,7 +3,7 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::Uri;
@@ -15,10 +15,27 @@ use crate::auth::gate::Argon2Gate;
 use crate::auth::session::AdminAuth;
 use crate::config::{Secret, ServeConfig};
 use crate::housekeeping::{self, Housekeeper, Schedule};
+use crate::limits::{self, connections::ClientConnections};
 use crate::metrics::Metrics;
 use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
 use crate::{health, scim, web as admin_web};
+
+/// How long an idle keep-alive connection is kept: long enough for an identity provider's
+/// back-to-back requests, short enough that idle connections do not pile up.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// How long a new connection may take to send its first request head (slow-header clients).
+/// actix-http times only a connection's first head; later ones are bounded by `KEEP_ALIVE`
+/// until their first byte arrives.
+const HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection is held after its last response while the client still sends or has
+/// not read everything (a lingering close), before it is dropped.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a stop waits for requests in flight before dropping them (systemd's
+/// `TimeoutStopSec` is longer).
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The header a request id travels in (accepted from a proxy when it looks like one).
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -55,8 +72,11 @@ pub struct AppState {
     pub metrics: Option<Metrics>,
     /// The bearer token `/metrics` requires, if any.
     pub metrics_token: Option<Secret>,
-    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`).
+    /// Reverse proxies whose `X-Forwarded-For` is believed (`--trusted-proxies`); also exempt
+    /// from the per-client connection cap.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a request body may take to arrive (`--body-timeout`).
+    pub body_timeout: Duration,
 }
 
 impl AppState {
@@ -176,9 +196,14 @@ impl Application {
             metrics: config.metrics.then(Metrics::default),
             metrics_token: config.metrics_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
+            body_timeout: config.body_timeout,
         });
         let app_state = state.clone();
         let max_body = config.max_body;
+        // Explicit, because actix's connection cap applies per worker.
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let max_connections = limits::connections::fit_to_file_limit(config.max_connections);
+        let per_client = ClientConnections::new(config.max_connections_per_client);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(app_state.clone())
@@ -198,6 +223,12 @@ impl Application {
                 )
                 // gzip when the client asks: a 50,000-member group is ~10 MB of JSON, ~1 MB gzipped.
                 .wrap(actix_web::middleware::Compress::default())
+                // Inside the body deadline, which closes connections answered before their
+                // body arrived.
+                .wrap(actix_web::middleware::from_fn(
+                    limits::connections::refuse_over_cap,
+                ))
+                .wrap(actix_web::middleware::from_fn(limits::body::deadline))
                 .wrap_fn(|mut req, srv| {
                     // Runs before routing. HEAD is answered as GET: the HTTP layer decided
                     // from the original method that no body is sent (RFC 9110 §9.3.2).
@@ -264,7 +295,15 @@ impl Application {
                         Ok(res)
                     }
                 })
-        });
+        })
+        .workers(workers)
+        .max_connections((max_connections / workers).max(1))
+        .keep_alive(KEEP_ALIVE)
+        .client_request_timeout(HEAD_TIMEOUT)
+        .tls_handshake_timeout(TLS_HANDSHAKE_TIMEOUT)
+        .client_disconnect_timeout(DISCONNECT_TIMEOUT)
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs())
+        .on_connect(move |connection, data| per_client.on_connect(connection, data));
         let serves_tls = tls.is_some();
         let server = match tls {
             Some(tls) => server.listen_rustls_0_23(listener, tls),

@@ -2,7 +2,8 @@
 //!
 //! Any content type is read as JSON (IdPs send `application/scim+json`, `application/json`
 //! and, occasionally, nothing); what matters is that the bytes are a JSON document. Too large
-//! is 413, not JSON is 400 `invalidSyntax` with serde's position, never a 5xx.
+//! is 413, too slow (`--body-timeout`) 408, not JSON 400 `invalidSyntax` with serde's position,
+//! never a 5xx.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,7 +28,9 @@ impl FromRequest for ScimBody {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                if crate::limits::body::timed_out(&e) {
+                    ScimError::RequestTimeout
+                } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     ScimError::PayloadTooLarge(match limit {
                         Some(n) => format!("The request body is larger than {n} bytes."),
                         None => "The request body is too large.".into(),

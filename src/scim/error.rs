@@ -73,6 +73,9 @@ pub enum ScimError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 408 with `Connection: close`: the body did not arrive within `--body-timeout`.
+    #[error("The request body did not arrive in time.")]
+    RequestTimeout,
     #[error("{0}")]
     MethodNotAllowed(String),
     /// 409 `invalidValue`: a bulk operation refers to a `bulkId` that cannot be resolved.
@@ -178,6 +181,7 @@ impl ResponseError for ScimError {
             ScimError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ScimError::Conflict(_) => StatusCode::CONFLICT,
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ScimError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ScimError::UnresolvedReference(_) => StatusCode::CONFLICT,
@@ -200,6 +204,9 @@ impl ResponseError for ScimError {
             }
             ScimError::TooManyRequests { retry_after } | ScimError::Busy { retry_after } => {
                 response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            ScimError::RequestTimeout => {
+                response.force_close();
             }
             _ => {}
         }

@@ -29,6 +29,8 @@ pub enum AdminError {
     AlreadySetUp,
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("the request body must be JSON, sent with Content-Type: application/json")]
     UnsupportedMediaType,
     #[error("too many failed attempts from this address; try again in {retry_after} seconds")]
@@ -50,6 +52,7 @@ impl AdminError {
             AdminError::NotFound(_) => "not_found",
             AdminError::AlreadySetUp => "already_set_up",
             AdminError::TooLarge(_) => "too_large",
+            AdminError::RequestTimeout => "request_timeout",
             AdminError::UnsupportedMediaType => "unsupported_media_type",
             AdminError::TooManyAttempts { .. } => "too_many_attempts",
             AdminError::Busy { .. } => "busy",
@@ -94,6 +97,7 @@ impl ResponseError for AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::AlreadySetUp => StatusCode::CONFLICT,
             AdminError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AdminError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AdminError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +115,9 @@ impl ResponseError for AdminError {
         if let AdminError::TooManyAttempts { retry_after } | AdminError::Busy { retry_after } = self
         {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if let AdminError::RequestTimeout = self {
+            response.force_close();
         }
         response.json(json!({
             "status": status.as_u16(),

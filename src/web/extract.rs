@@ -146,7 +146,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
                 return Err(AdminError::UnsupportedMediaType);
             }
             let bytes = bytes.await.map_err(|e| {
-                if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                if crate::limits::body::timed_out(&e) {
+                    AdminError::RequestTimeout
+                } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     AdminError::TooLarge(MAX_BODY)
                 } else {
                     AdminError::Invalid(format!("the request body could not be read: {e}"))

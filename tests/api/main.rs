@@ -14,6 +14,7 @@ mod idp_jumpcloud;
 mod idp_okta;
 mod idp_onelogin;
 mod idp_ping;
+mod limits;
 mod operations;
 mod protocol;
 mod storage;

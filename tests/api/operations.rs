@@ -580,7 +580,7 @@ async fn configuration_comes_from_flags_then_environment_then_file_then_defaults
         &config,
         format!(
             "listen = \"0.0.0.0:7000\"\nsync = \"normal\"\nbackup_every = \"12h\"\n\
-             log_format = \"json\"\nadmin_password_file = \"{}\"\n",
+             log_format = \"json\"\nadmin_password_file = \"{}\"\nbody_timeout = \"30s\"\n",
             secret.display()
         ),
     )
@@ -597,6 +597,7 @@ async fn configuration_comes_from_flags_then_environment_then_file_then_defaults
         .arg(&config)
         .env("SCIM_SYNC", "full")
         .env("SCIM_BACKUP_KEEP", "3")
+        .env("SCIM_MAX_CONNECTIONS", "500")
         .env_remove("SCIM_LISTEN")
         .env_remove("SCIM_DATA_DIR")
         .output()
@@ -629,6 +630,17 @@ async fn configuration_comes_from_flags_then_environment_then_file_then_defaults
     assert_eq!(setting("log_format").0, "json");
     assert_eq!(setting("max_body"), (json!("1048576"), "default".into()));
     assert_eq!(setting("data_dir"), (json!("./data"), "default".into()));
+    let (timeout, source) = setting("body_timeout");
+    assert_eq!(timeout, "30s");
+    assert!(source.starts_with("config file"), "{source}");
+    assert_eq!(
+        setting("max_connections"),
+        (json!("500"), "environment SCIM_MAX_CONNECTIONS".into())
+    );
+    assert_eq!(
+        setting("max_connections_per_client"),
+        (json!("64"), "default".into())
+    );
     let (password, source) = setting("admin_password");
     assert_eq!(password, "<redacted>");
     assert!(source.contains(secret.to_str().unwrap()), "{source}");
