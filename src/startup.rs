@@ -5,9 +5,12 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, ServerHandle, Service};
-use actix_web::http::Uri;
-use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, Service, ServiceRequest, ServiceResponse};
+use actix_web::error::InternalError;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode, Uri};
+use actix_web::middleware::{self, Next};
 use actix_web::{App, HttpServer, web};
 
 use crate::auth::Authenticator;
@@ -52,6 +55,88 @@ fn request_id(headers: &actix_web::http::header::HeaderMap) -> String {
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string())
+}
+
+/// Wraps everything but path canonicalisation, so that it sees every response, middleware
+/// errors included: one log line per request with the route template (never the raw path with
+/// ids or query), status, latency, organization and a request id that is also sent back as
+/// X-Request-Id; the request metrics; and the security headers. Headers (Authorization) and
+/// bodies are never logged.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let seen = Seen {
+        started: Instant::now(),
+        method: req.method().clone(),
+        request_id: request_id(req.headers()),
+        route: req.match_pattern(),
+        state: req.app_data::<web::Data<AppState>>().cloned(),
+    };
+    match next.call(req).await {
+        Ok(mut res) => {
+            let org = res
+                .request()
+                .match_info()
+                .get("org_id")
+                .filter(|id| uuid::Uuid::try_parse(id).is_ok())
+                .map(str::to_owned);
+            let status = res.status();
+            seen.record(status, org.as_deref(), res.headers_mut());
+            Ok(res)
+        }
+        // An error has no request left to make a `ServiceResponse` of: its response is
+        // rendered here, marked, and handed on for actix to send.
+        Err(error) => {
+            let mut response = error.error_response();
+            let status = response.status();
+            seen.record(status, None, response.headers_mut());
+            Err(InternalError::from_response(error, response).into())
+        }
+    }
+}
+
+/// What [`observe`] notes of a request before it is handled.
+struct Seen {
+    started: Instant,
+    method: Method,
+    request_id: String,
+    route: Option<String>,
+    state: Option<web::Data<AppState>>,
+}
+
+impl Seen {
+    /// Logs and counts the answer, and gives it the request id and security headers.
+    fn record(self, status: StatusCode, org: Option<&str>, headers: &mut HeaderMap) {
+        let route = self.route.as_deref().unwrap_or("(unmatched)");
+        let elapsed = self.started.elapsed();
+        if let Some(metrics) = self.state.as_ref().and_then(|s| s.metrics.as_ref()) {
+            metrics.observe(
+                self.method.as_str(),
+                route,
+                status.as_u16(),
+                elapsed.as_secs_f64(),
+                org,
+            );
+        }
+        tracing::info!(
+            method = %self.method,
+            route,
+            status = status.as_u16(),
+            micros = elapsed.as_micros() as u64,
+            org = org.unwrap_or("-"),
+            request_id = %self.request_id,
+            "request"
+        );
+        if let Ok(value) = HeaderValue::from_str(&self.request_id) {
+            headers.insert(REQUEST_ID.clone(), value);
+        }
+        for (name, value) in admin_web::SECURITY_HEADERS {
+            if !headers.contains_key(&name) {
+                headers.insert(name, value);
+            }
+        }
+    }
 }
 
 /// State shared by every worker.
@@ -214,28 +299,24 @@ impl Application {
                 .route("/version", web::get().to(health::version))
                 .route("/metrics", web::get().to(crate::metrics::endpoint))
                 .configure(admin_web::configure)
-                .wrap(
-                    admin_web::SECURITY_HEADERS
-                        .iter()
-                        .fold(actix_web::middleware::DefaultHeaders::new(), |h, (k, v)| {
-                            h.add((*k, *v))
-                        }),
-                )
                 // gzip when the client asks: a 50,000-member group is ~10 MB of JSON, ~1 MB gzipped.
-                .wrap(actix_web::middleware::Compress::default())
+                .wrap(middleware::Compress::default())
                 // Inside the body deadline, which closes connections answered before their
                 // body arrived.
-                .wrap(actix_web::middleware::from_fn(
-                    limits::connections::refuse_over_cap,
-                ))
-                .wrap(actix_web::middleware::from_fn(limits::body::deadline))
+                .wrap(middleware::from_fn(limits::connections::refuse_over_cap))
+                .wrap(middleware::from_fn(limits::body::deadline))
                 .wrap_fn(|mut req, srv| {
                     // Runs before routing. HEAD is answered as GET: the HTTP layer decided
                     // from the original method that no body is sent (RFC 9110 §9.3.2).
-                    if req.method() == actix_web::http::Method::HEAD {
-                        req.head_mut().method = actix_web::http::Method::GET;
+                    if req.method() == Method::HEAD {
+                        req.head_mut().method = Method::GET;
                     }
-                    // Canonical SCIM endpoint names (see scim::routing).
+                    srv.call(req)
+                })
+                .wrap(middleware::from_fn(observe))
+                .wrap_fn(|mut req, srv| {
+                    // Canonical SCIM endpoint names (see scim::routing), before `observe` reads
+                    // the route template.
                     if let Some(path) = scim::canonical_path(req.path()) {
                         let uri = match req.query_string() {
                             "" => path,
@@ -247,53 +328,6 @@ impl Application {
                         }
                     }
                     srv.call(req)
-                })
-                .wrap_fn(|req, srv| {
-                    // One line per request: route template (never the raw path with ids or
-                    // query), status, latency, organization and a request id that is also sent
-                    // back as X-Request-Id. Headers (Authorization) and bodies are never logged.
-                    let started = Instant::now();
-                    let method = req.method().clone();
-                    let request_id = request_id(req.headers());
-                    let fut = srv.call(req);
-                    async move {
-                        let mut res = fut.await?;
-                        let route = res.request().match_pattern();
-                        let org = res
-                            .request()
-                            .match_info()
-                            .get("org_id")
-                            .filter(|id| uuid::Uuid::try_parse(id).is_ok())
-                            .map(str::to_owned);
-                        let route = route.as_deref().unwrap_or("(unmatched)");
-                        let elapsed = started.elapsed();
-                        if let Some(metrics) = res
-                            .request()
-                            .app_data::<web::Data<AppState>>()
-                            .and_then(|s| s.metrics.as_ref())
-                        {
-                            metrics.observe(
-                                method.as_str(),
-                                route,
-                                res.status().as_u16(),
-                                elapsed.as_secs_f64(),
-                                org.as_deref(),
-                            );
-                        }
-                        tracing::info!(
-                            %method,
-                            route,
-                            status = res.status().as_u16(),
-                            micros = elapsed.as_micros() as u64,
-                            org = org.as_deref().unwrap_or("-"),
-                            request_id = %request_id,
-                            "request"
-                        );
-                        if let Ok(value) = HeaderValue::from_str(&request_id) {
-                            res.headers_mut().insert(REQUEST_ID.clone(), value);
-                        }
-                        Ok(res)
-                    }
                 })
         })
         .workers(workers)

@@ -4,11 +4,11 @@
 use std::future::{Future, Ready, ready};
 use std::pin::Pin;
 
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use serde::de::DeserializeOwned;
 
 use super::AdminError;
@@ -23,11 +23,25 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Guards every admin endpoint but session, setup and sign-in: runs before routing and body
 /// extraction, so an anonymous request learns nothing (not even whether its body was valid).
 /// For methods that change state, the `Origin` and the CSRF token are checked too. The
-/// session is left in the request's extensions for [`Admin`].
+/// session is left in the request's extensions for [`Admin`]. A refusal is a response, not an
+/// error, so that the outer middleware (request id, security headers, log, metrics) sees it.
 pub async fn require_admin(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    match admitted(&req).await {
+        Ok(session) => {
+            req.extensions_mut().insert(session);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(refusal) => Ok(req
+            .into_response(refusal.error_response())
+            .map_into_right_body()),
+    }
+}
+
+/// The session of a request [`require_admin`] lets through.
+async fn admitted(req: &ServiceRequest) -> Result<ActiveSession, AdminError> {
     let state = app_state(req.request())?;
     let session = current_session(req.request(), &state)
         .await?
@@ -42,12 +56,10 @@ pub async fn require_admin(
         if !session::csrf_matches(&session, presented) {
             return Err(AdminError::Csrf(
                 "the X-CSRF-Token header is missing or wrong; reload the page".into(),
-            )
-            .into());
+            ));
         }
     }
-    req.extensions_mut().insert(session);
-    next.call(req).await
+    Ok(session)
 }
 
 /// The signed-in administrator's session, as [`require_admin`] found it.

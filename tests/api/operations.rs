@@ -802,6 +802,96 @@ async fn the_log_has_one_json_line_per_request_and_never_a_key_or_password() {
 }
 
 #[tokio::test]
+async fn the_admin_guards_refusals_carry_request_id_and_security_headers_and_are_logged_and_counted()
+ {
+    let dir = TempDir::new().unwrap();
+    let password = "correct horse battery staple";
+    let (mut server, addr, log_reader) = serve_binary(
+        dir.path(),
+        &[
+            "--log-format",
+            "json",
+            "--metrics",
+            "--admin-password",
+            password,
+        ],
+    );
+    let base = format!("http://{addr}");
+    let anonymous = reqwest::Client::new()
+        .get(format!("{base}/api/admin/orgs"))
+        .send()
+        .await;
+    let signed_in = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let login = signed_in
+        .post(format!("{base}/api/admin/login"))
+        .json(&json!({ "password": password }))
+        .send()
+        .await;
+    let without_csrf = signed_in
+        .post(format!("{base}/api/admin/orgs"))
+        .json(&json!({"name": "Acme"}))
+        .send()
+        .await;
+    let metrics = reqwest::get(format!("{base}/metrics")).await;
+    // Stopped before any assertion, so that a failing one leaves no server behind.
+    std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    tokio::task::spawn_blocking(move || server.wait().unwrap())
+        .await
+        .unwrap();
+    let log = log_reader.join().unwrap();
+
+    assert_eq!(login.unwrap().status().as_u16(), 200);
+    let mut refusals = Vec::new();
+    for (response, status, error) in [
+        (anonymous.unwrap(), 401, "unauthenticated"),
+        (without_csrf.unwrap(), 403, "csrf"),
+    ] {
+        assert_eq!(response.status().as_u16(), status);
+        for (name, value) in scim_appliance::web::SECURITY_HEADERS {
+            let (name, value): (&str, &[u8]) = (name.as_ref(), value.as_ref());
+            assert_eq!(
+                response.headers().get(name).map(|v| v.to_str().unwrap()),
+                Some(String::from_utf8_lossy(value).as_ref()),
+                "{status} {name}"
+            );
+        }
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("{status} has an X-Request-Id"))
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error);
+        refusals.push((request_id, status));
+    }
+    let metrics = metrics.unwrap().text().await.unwrap();
+    for (method, status) in [("GET", 401), ("POST", 403)] {
+        let series = format!(
+            "scim_appliance_http_requests_total{{method=\"{method}\",route=\"/api/admin/orgs\",status=\"{status}\"}} 1"
+        );
+        assert!(metrics.contains(&series), "{series} in\n{metrics}");
+    }
+    for (request_id, status) in refusals {
+        let line = log
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["message"] == "request" && v["request_id"] == request_id.as_str())
+            .unwrap_or_else(|| panic!("no request line for {request_id} in {log:?}"));
+        assert_eq!(line["status"], status);
+        assert_eq!(line["route"], "/api/admin/orgs");
+        assert_eq!(line["method"], if status == 401 { "GET" } else { "POST" });
+    }
+}
+
+#[tokio::test]
 async fn metrics_are_off_by_default_and_behind_the_token_when_on() {
     let app = spawn_app().await;
     assert_eq!(
