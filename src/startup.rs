@@ -162,6 +162,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long a request body may take to arrive (`--body-timeout`).
     pub body_timeout: Duration,
+    /// The host names the page and the admin API answer for.
+    pub served_hosts: admin_web::ServedHosts,
 }
 
 impl AppState {
@@ -270,6 +272,7 @@ impl Application {
             )),
         };
         let argon2 = Arc::new(Argon2Gate::for_this_machine());
+        let served_hosts = admin_web::ServedHosts::new(&public_url, local_addr);
         let state = web::Data::new(AppState {
             store,
             auth: Arc::new(Authenticator::new(Arc::clone(&argon2))),
@@ -282,6 +285,7 @@ impl Application {
             metrics_token: config.metrics_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             body_timeout: config.body_timeout,
+            served_hosts,
         });
         let app_state = state.clone();
         let max_body = config.max_body;

@@ -37,6 +37,8 @@ pub enum AdminError {
     TooManyAttempts { retry_after: u64 },
     #[error("the server is busy checking passwords; try again in {retry_after} seconds")]
     Busy { retry_after: u64 },
+    #[error("the admin API is not served under this host name")]
+    Misdirected,
     #[error("internal error")]
     Internal(String),
 }
@@ -56,6 +58,7 @@ impl AdminError {
             AdminError::UnsupportedMediaType => "unsupported_media_type",
             AdminError::TooManyAttempts { .. } => "too_many_attempts",
             AdminError::Busy { .. } => "busy",
+            AdminError::Misdirected => "misdirected",
             AdminError::Internal(_) => "internal",
         }
     }
@@ -101,6 +104,7 @@ impl ResponseError for AdminError {
             AdminError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -11,7 +11,7 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use serde::de::DeserializeOwned;
 
-use super::AdminError;
+use super::{AdminError, ServedHosts};
 use crate::auth::session::{self, ActiveSession, SESSION_COOKIE};
 use crate::startup::AppState;
 
@@ -92,23 +92,18 @@ pub async fn current_session(
     Ok(web::block(move || session::check_session(&store, &value)).await??)
 }
 
-/// Refuses a request whose `Origin` is not this server's: the public URL's origin, or the
-/// origin of the `Host` it was sent to (the page opened by IP or another name). A request
+/// Refuses a request whose `Origin` is not this server's (see [`origin_is_ours`]). A request
 /// without `Origin` (not a browser, or a same-origin GET) passes; `Origin: null` does not.
 pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
     let Some(origin) = req.headers().get(header::ORIGIN) else {
         return Ok(());
     };
     let origin = origin.to_str().unwrap_or("null").trim_end_matches('/');
-    let public = origin_of(&state.public_url);
     let host = req
         .headers()
         .get(header::HOST)
         .and_then(|h| h.to_str().ok());
-    let same_host = origin
-        .split_once("://")
-        .is_some_and(|(_, rest)| Some(rest) == host);
-    if origin.eq_ignore_ascii_case(public) || same_host {
+    if origin_is_ours(origin, host, &state.public_url, &state.served_hosts) {
         Ok(())
     } else {
         Err(AdminError::Csrf(format!(
@@ -116,6 +111,22 @@ pub fn check_origin(req: &HttpRequest, state: &AppState) -> Result<(), AdminErro
             state.public_url
         )))
     }
+}
+
+/// Whether `origin` is this server's: its host is one the server answers for, and it is the
+/// public URL's origin or the origin of the `Host` the request was sent to (the page opened by
+/// an address or `localhost`).
+fn origin_is_ours(
+    origin: &str,
+    host: Option<&str>,
+    public_url: &str,
+    served: &ServedHosts,
+) -> bool {
+    let Some((_, authority)) = origin.split_once("://") else {
+        return false;
+    };
+    let same_host = host.is_some_and(|h| h.eq_ignore_ascii_case(authority));
+    served.allows(authority) && (origin.eq_ignore_ascii_case(origin_of(public_url)) || same_host)
 }
 
 /// `scheme://host[:port]` of a URL.
@@ -175,7 +186,28 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
 
 #[cfg(test)]
 mod tests {
-    use super::origin_of;
+    use super::{ServedHosts, origin_is_ours, origin_of};
+
+    #[test]
+    fn an_origin_is_ours_when_its_host_is_served_and_it_is_the_public_or_the_requested_one() {
+        let served = ServedHosts::new(
+            "https://scim.example.com",
+            "127.0.0.1:8080".parse().unwrap(),
+        );
+        let ours = |origin, host| origin_is_ours(origin, host, "https://scim.example.com", &served);
+        assert!(ours("https://scim.example.com", Some("127.0.0.1:8080")));
+        assert!(ours("https://SCIM.example.com", None));
+        assert!(ours("http://127.0.0.1:8080", Some("127.0.0.1:8080")));
+        assert!(ours("http://localhost:8080", Some("localhost:8080")));
+        // The Host a rebound name sends matches its own origin, but the name is not served.
+        assert!(!ours(
+            "http://rebind.example:8080",
+            Some("rebind.example:8080")
+        ));
+        assert!(!ours("https://evil.example", Some("127.0.0.1:8080")));
+        assert!(!ours("http://localhost:8080", Some("127.0.0.1:8080")));
+        assert!(!ours("null", Some("127.0.0.1:8080")));
+    }
 
     #[test]
     fn origin_is_scheme_host_and_port() {

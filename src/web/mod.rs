@@ -5,17 +5,21 @@
 //!   needs no files on disk and no network.
 //! - `/api/admin/…`: JSON, see `docs/admin-api.md` and [`api`].
 //!
-//! Every response of the server carries [`SECURITY_HEADERS`] (see `startup`).
+//! Both answer only for this server's own host names ([`ServedHosts`], 421 otherwise), and
+//! every response of the server carries [`SECURITY_HEADERS`] (see `startup`).
 
 mod api;
 mod error;
 mod extract;
+mod host;
 
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
 pub use error::AdminError;
+pub use host::ServedHosts;
 
 /// Headers added to every response: a strict CSP (no inline script or style, nothing from other
 /// origins, no framing), and the classic hardening headers.
@@ -46,20 +50,26 @@ pub const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
 #[folder = "static/"]
 struct Assets;
 
-/// Registers the page, its assets and the admin API.
+/// Registers the page, its assets and the admin API, each behind the host-name check.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(page))
-        .route("/setup", web::get().to(page))
-        .route("/assets/{file}", web::get().to(asset))
+    let page_resource = |path: &str, route| {
+        web::resource(path)
+            .wrap(from_fn(host::page_for_served_hosts))
+            .route(route)
+    };
+    cfg.service(page_resource("/", web::get().to(page)))
+        .service(page_resource("/setup", web::get().to(page)))
+        .service(page_resource("/assets/{file}", web::get().to(asset)))
         .service(
             web::scope("/api/admin")
+                .wrap(from_fn(host::api_for_served_hosts))
                 .app_data(web::PayloadConfig::new(extract::MAX_BODY))
                 .route("/session", web::get().to(api::session))
                 .route("/setup", web::post().to(api::setup))
                 .route("/login", web::post().to(api::login))
                 .service(
                     web::scope("")
-                        .wrap(actix_web::middleware::from_fn(extract::require_admin))
+                        .wrap(from_fn(extract::require_admin))
                         .configure(signed_in_routes),
                 ),
         );

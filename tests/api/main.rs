@@ -7,6 +7,7 @@ mod cli;
 mod groups;
 mod health;
 mod helpers;
+mod host_names;
 mod hostile;
 mod idp_entra;
 mod idp_google;
