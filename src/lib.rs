@@ -18,6 +18,8 @@
 //! - [`health`]: `/alive`, `/now`, `/version`.
 //! - [`limits`]: what one client can hold: the request-body deadline and the connection caps.
 //! - [`metrics`]: Prometheus metrics at `/metrics` (`--metrics`).
+//! - [`method_not_allowed`]: 405 with `Allow` for known non-SCIM paths asked with another
+//!   method.
 //! - [`housekeeping`]: a running server's background work (event retention, scheduled backups).
 //! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
 //!   authenticator that keeps argon2 off the steady-state path; the admin's sign-in, sessions
@@ -39,6 +41,7 @@ pub mod directory;
 pub mod health;
 pub mod housekeeping;
 pub mod limits;
+pub mod method_not_allowed;
 pub mod metrics;
 pub mod scim;
 pub mod startup;

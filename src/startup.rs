@@ -19,6 +19,7 @@ use crate::auth::session::AdminAuth;
 use crate::config::{Secret, ServeConfig};
 use crate::housekeeping::{self, Housekeeper, Schedule};
 use crate::limits::{self, connections::ClientConnections};
+use crate::method_not_allowed::{GET, only};
 use crate::metrics::Metrics;
 use crate::store::maintenance::{self, DataDirLock};
 use crate::store::{Store, StoreError};
@@ -298,10 +299,14 @@ impl Application {
                 .app_data(app_state.clone())
                 .app_data(web::PayloadConfig::new(max_body))
                 .configure(scim::configure)
-                .route("/alive", web::get().to(health::alive))
-                .route("/now", web::get().to(health::alive))
-                .route("/version", web::get().to(health::version))
-                .route("/metrics", web::get().to(crate::metrics::endpoint))
+                .service(only("/alive", GET, web::get().to(health::alive)))
+                .service(only("/now", GET, web::get().to(health::alive)))
+                .service(only("/version", GET, web::get().to(health::version)))
+                .service(only(
+                    "/metrics",
+                    GET,
+                    web::get().to(crate::metrics::endpoint),
+                ))
                 .configure(admin_web::configure)
                 // gzip when the client asks: a 50,000-member group is ~10 MB of JSON, ~1 MB gzipped.
                 .wrap(middleware::Compress::default())

@@ -37,6 +37,8 @@ pub enum AdminError {
     TooManyAttempts { retry_after: u64 },
     #[error("the server is busy checking passwords; try again in {retry_after} seconds")]
     Busy { retry_after: u64 },
+    #[error("{method} is not supported here; this endpoint allows {allow}")]
+    MethodNotAllowed { method: String, allow: &'static str },
     #[error("the admin API is not served under this host name")]
     Misdirected,
     #[error("internal error")]
@@ -58,6 +60,7 @@ impl AdminError {
             AdminError::UnsupportedMediaType => "unsupported_media_type",
             AdminError::TooManyAttempts { .. } => "too_many_attempts",
             AdminError::Busy { .. } => "busy",
+            AdminError::MethodNotAllowed { .. } => "method_not_allowed",
             AdminError::Misdirected => "misdirected",
             AdminError::Internal(_) => "internal",
         }
@@ -104,6 +107,7 @@ impl ResponseError for AdminError {
             AdminError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
             AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -111,17 +115,20 @@ impl ResponseError for AdminError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if let AdminError::Internal(cause) = self {
-            tracing::error!(%cause, "admin API request failed");
-        }
         let mut response = HttpResponse::build(status);
         response.insert_header((header::CACHE_CONTROL, "no-store"));
-        if let AdminError::TooManyAttempts { retry_after } | AdminError::Busy { retry_after } = self
-        {
-            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-        }
-        if let AdminError::RequestTimeout = self {
-            response.force_close();
+        match self {
+            AdminError::Internal(cause) => tracing::error!(%cause, "admin API request failed"),
+            AdminError::TooManyAttempts { retry_after } | AdminError::Busy { retry_after } => {
+                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+            }
+            AdminError::RequestTimeout => {
+                response.force_close();
+            }
+            AdminError::MethodNotAllowed { allow, .. } => {
+                response.insert_header((header::ALLOW, *allow));
+            }
+            _ => {}
         }
         response.json(json!({
             "status": status.as_u16(),

@@ -18,6 +18,8 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
+use crate::method_not_allowed;
+
 pub use error::AdminError;
 pub use host::ServedHosts;
 
@@ -53,9 +55,8 @@ struct Assets;
 /// Registers the page, its assets and the admin API, each behind the host-name check.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let page_resource = |path: &str, route| {
-        web::resource(path)
+        method_not_allowed::only(path, method_not_allowed::GET, route)
             .wrap(from_fn(host::page_for_served_hosts))
-            .route(route)
     };
     cfg.service(page_resource("/", web::get().to(page)))
         .service(page_resource("/setup", web::get().to(page)))
@@ -64,9 +65,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::scope("/api/admin")
                 .wrap(from_fn(host::api_for_served_hosts))
                 .app_data(web::PayloadConfig::new(extract::MAX_BODY))
-                .route("/session", web::get().to(api::session))
-                .route("/setup", web::post().to(api::setup))
-                .route("/login", web::post().to(api::login))
+                .service(api_resource("/session", "GET, HEAD").route(web::get().to(api::session)))
+                .service(api_resource("/setup", "POST").route(web::post().to(api::setup)))
+                .service(api_resource("/login", "POST").route(web::post().to(api::login)))
                 .service(
                     web::scope("")
                         .wrap(from_fn(extract::require_admin))
@@ -75,28 +76,58 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// Everything that needs the admin's session (checked by [`extract::require_admin`] first).
+/// Everything that needs the admin's session (checked by [`extract::require_admin`] first, so
+/// that a wrong method gets 405 only with a session: anonymous requests learn nothing).
 fn signed_in_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/logout", web::post().to(api::logout))
-        .route("/password", web::post().to(api::change_password))
-        .route("/orgs", web::get().to(api::list_orgs))
-        .route("/orgs", web::post().to(api::create_org))
-        .route("/orgs/{org_id}", web::get().to(api::get_org))
-        .route("/orgs/{org_id}", web::patch().to(api::patch_org))
-        .route("/orgs/{org_id}", web::delete().to(api::delete_org))
-        .route("/orgs/{org_id}/api-key", web::post().to(api::issue_api_key))
-        .route("/orgs/{org_id}/members", web::get().to(api::list_members))
-        .route(
-            "/orgs/{org_id}/members/{member_id}",
-            web::get().to(api::get_member),
+    cfg.service(api_resource("/logout", "POST").route(web::post().to(api::logout)))
+        .service(api_resource("/password", "POST").route(web::post().to(api::change_password)))
+        .service(
+            api_resource("/orgs", "GET, HEAD, POST")
+                .route(web::get().to(api::list_orgs))
+                .route(web::post().to(api::create_org)),
         )
-        .route("/orgs/{org_id}/groups", web::get().to(api::list_groups))
-        .route(
-            "/orgs/{org_id}/groups/{group_id}",
-            web::get().to(api::get_group),
+        .service(
+            api_resource("/orgs/{org_id}", "GET, HEAD, PATCH, DELETE")
+                .route(web::get().to(api::get_org))
+                .route(web::patch().to(api::patch_org))
+                .route(web::delete().to(api::delete_org)),
         )
-        .route("/orgs/{org_id}/events", web::get().to(api::list_events))
+        .service(
+            api_resource("/orgs/{org_id}/api-key", "POST")
+                .route(web::post().to(api::issue_api_key)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/members", "GET, HEAD")
+                .route(web::get().to(api::list_members)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/members/{member_id}", "GET, HEAD")
+                .route(web::get().to(api::get_member)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/groups", "GET, HEAD")
+                .route(web::get().to(api::list_groups)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/groups/{group_id}", "GET, HEAD")
+                .route(web::get().to(api::get_group)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/events", "GET, HEAD")
+                .route(web::get().to(api::list_events)),
+        )
         .default_service(web::to(unknown_api_path));
+}
+
+/// An admin API path whose methods `allow` names; any other method gets 405 with `Allow` and
+/// the admin error body.
+fn api_resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move |req: HttpRequest| async move {
+        Err::<HttpResponse, _>(AdminError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow,
+        })
+    }))
 }
 
 async fn unknown_api_path(req: HttpRequest) -> Result<HttpResponse, AdminError> {
