@@ -332,7 +332,7 @@ pub fn main() -> ExitCode {
     match run(cli, &matches) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", crate::scim::error_chain(e.as_ref()));
+            eprintln!("error: {}", crate::error::error_chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
@@ -531,7 +531,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
         }
         Command::Healthcheck { listen, tls_cert } => {
             let timeout = std::time::Duration::from_secs(5);
-            crate::health::probe(&listen, tls_cert.is_some(), timeout)?;
+            crate::healthcheck::probe(&listen, tls_cert.is_some(), timeout)?;
             println!("ok");
             Ok(())
         }
@@ -781,7 +781,7 @@ fn serve(config: ServeConfig) -> CliResult {
         app.run_until_stopped().await?;
         // In-flight requests have finished; fold the WAL into the file for a clean stop.
         if let Err(e) = state.store.checkpoint() {
-            tracing::warn!(error = %crate::scim::error_chain(&e), "final WAL checkpoint failed");
+            tracing::warn!(error = %crate::error::error_chain(&e), "final WAL checkpoint failed");
         }
         tracing::info!("stopped");
         Ok(())

@@ -58,7 +58,7 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(deleted = n, days, "pruned old events"),
                 Err(e) => {
-                    tracing::error!(error = %crate::scim::error_chain(&e), "event pruning failed")
+                    tracing::error!(error = %crate::error::error_chain(&e), "event pruning failed")
                 }
             }
         }
@@ -69,7 +69,7 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
             match maintenance::scheduled_backup(&schedule.data_dir, schedule.backup_keep as usize) {
                 Ok(path) => tracing::info!(file = %path.display(), "scheduled backup written"),
                 Err(e) => {
-                    tracing::error!(error = %crate::scim::error_chain(&e), "scheduled backup failed")
+                    tracing::error!(error = %crate::error::error_chain(&e), "scheduled backup failed")
                 }
             }
         }

@@ -1,21 +1,17 @@
-//! Prometheus metrics at `GET /metrics` (with `--metrics`, optionally behind
-//! `--metrics-token`): requests by route template and status, request latency per route,
-//! SCIM provisioning operations per organization, and — read at scrape time — the database size,
-//! each organization's members, and the argon2 gate's runs and refusals. Labels are route templates and organization ids only, never
-//! raw paths, so the number of series stays bounded.
+//! Prometheus metrics (served at `GET /metrics` by `http::metrics` with `--metrics`): requests
+//! by route template and status, request latency per route, SCIM provisioning operations per
+//! organization, and — read at scrape time — the database size, each organization's members,
+//! and the argon2 gate's runs and refusals. Labels are route templates and organization ids
+//! only, never raw paths, so the number of series stays bounded.
 
-use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use subtle::ConstantTimeEq;
 
 use crate::auth::gate::Argon2Gate;
-use crate::startup::AppState;
 use crate::store::{Store, StoreError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -221,44 +217,6 @@ fn operation(method: &str, route: &str) -> Option<(&'static str, &'static str)> 
         ("PATCH", true) => Some((resource, "patch")),
         ("DELETE", true) => Some((resource, "delete")),
         _ => None,
-    }
-}
-
-/// `GET /metrics`.
-pub async fn endpoint(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if state.metrics.is_none() {
-        return HttpResponse::NotFound().finish();
-    }
-    if let Some(token) = &state.metrics_token {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or_default();
-        if !bool::from(presented.as_bytes().ct_eq(token.0.as_bytes())) {
-            return HttpResponse::Unauthorized()
-                .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
-                .finish();
-        }
-    }
-    let rendered = web::block(move || {
-        let metrics = state.metrics.as_ref();
-        metrics.map_or(Ok(String::new()), |m| m.render(&state.store, &state.argon2))
-    })
-    .await;
-    match rendered {
-        Ok(Ok(text)) => HttpResponse::Ok()
-            .content_type("text/plain; version=0.0.4; charset=utf-8")
-            .body(text),
-        Ok(Err(e)) => {
-            tracing::error!(error = %crate::scim::error_chain(&e), "metrics failed");
-            HttpResponse::InternalServerError().finish()
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "metrics failed");
-            HttpResponse::InternalServerError().finish()
-        }
     }
 }
 

@@ -77,7 +77,7 @@ pub fn export(
                 "exported_at": timestamp::now(),
                 "organization": {"id": org.id, "name": org.name},
                 "members": directory.members.iter().map(|u| {
-                    let mut resource = crate::scim::render_user(u, base_url);
+                    let mut resource = crate::scim::users::render(u, base_url);
                     if let Some(o) = resource.as_object_mut() {
                         o.remove("meta");
                         o.remove("groups");
@@ -187,7 +187,7 @@ fn parse_json(bytes: &[u8]) -> Result<ImportFile, StoreError> {
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            crate::scim::read_user(m).map_err(|e| invalid(format!("member {}: {e}", i + 1)))
+            crate::scim::users::read_user(m).map_err(|e| invalid(format!("member {}: {e}", i + 1)))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let groups = list("groups")?
@@ -212,7 +212,7 @@ fn read_group(value: &Value) -> Result<ImportGroup, String> {
         .remove("members")
         .unwrap_or(Value::Array(Vec::new()));
     let (attrs, _) =
-        crate::scim::read_group(&Value::Object(attrs_only)).map_err(|e| e.to_string())?;
+        crate::scim::groups::read_group(&Value::Object(attrs_only)).map_err(|e| e.to_string())?;
     let member_user_names = match members {
         Value::Array(items) => items
             .iter()
@@ -300,7 +300,7 @@ fn parse_csv(bytes: &[u8]) -> Result<ImportFile, StoreError> {
             }
         };
         user.insert("active".into(), json!(active));
-        let attrs = crate::scim::read_user(&Value::Object(user))
+        let attrs = crate::scim::users::read_user(&Value::Object(user))
             .map_err(|e| invalid(format!("line {line}: {e}")))?;
         let user_name = text(&attrs, "userName").unwrap_or_default().to_owned();
         for group_name in field("groups").into_iter().flat_map(|g| g.split(';')) {

@@ -25,17 +25,12 @@ pub mod session;
 pub mod throttle;
 
 use std::collections::HashMap;
-use std::future::Future;
 use std::net::IpAddr;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
 use sha2::{Digest, Sha256};
 
-use crate::startup::AppState;
 use crate::store::{ApiKeyRecord, Store, StoreError};
 use gate::Argon2Gate;
 use throttle::{ClientKey, Throttle};
@@ -257,36 +252,6 @@ fn strip_bearer(header: &str) -> &str {
     match header.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         _ => header,
-    }
-}
-
-impl FromRequest for ScimCaller {
-    type Error = crate::scim::ScimError;
-    type Future = Pin<Box<dyn Future<Output = Result<ScimCaller, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let org_id = req
-            .match_info()
-            .get("org_id")
-            .unwrap_or_default()
-            .to_owned();
-        let mut values = req.headers().get_all(header::AUTHORIZATION);
-        // A missing, repeated or non-text header is treated as no credentials at all.
-        let header = match (values.next(), values.next()) {
-            (Some(v), None) => v.to_str().ok().map(str::to_owned),
-            _ => None,
-        };
-        let client = state.as_ref().and_then(|s| s.client_ip(req));
-        Box::pin(async move {
-            let state = state.ok_or_else(|| {
-                crate::scim::ScimError::Internal("application state is not configured".into())
-            })?;
-            Ok(state
-                .auth
-                .authenticate(&state.store, &org_id, header.as_deref(), client)
-                .await?)
-        })
     }
 }
 

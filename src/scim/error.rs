@@ -1,17 +1,12 @@
-//! The one error type at the HTTP edge and its mapping to the SCIM Error body
-//! (RFC 7644 §3.12): `{"schemas":[…Error], "status":"404", "scimType":…, "detail":"…"}`.
+//! The protocol's one error type and the SCIM Error body (RFC 7644 §3.12):
+//! `{"schemas":[…Error], "status":"404", "scimType":…, "detail":"…"}`.
 //!
-//! Client mistakes map to 4xx with a `detail` that names the problem; internal causes are
-//! logged with their whole chain and answered with a bare 500, never described to the client.
+//! Client mistakes are 4xx with a `detail` that names the problem; internal causes are logged
+//! with their whole chain and answered with a bare 500, never described to the client. Which
+//! HTTP response each becomes (headers included) is the HTTP layer's business
+//! (`http::scim::error`).
 
-use std::fmt::Write as _;
-
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
-
-use crate::store::StoreError;
 
 /// The SCIM media type, used for every SCIM response, errors included.
 pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
@@ -34,7 +29,7 @@ pub enum ScimType {
 }
 
 impl ScimType {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             ScimType::InvalidFilter => "invalidFilter",
             ScimType::TooMany => "tooMany",
@@ -108,11 +103,11 @@ impl ScimError {
     /// logged here, never described.
     pub fn body(&self) -> serde_json::Value {
         if let ScimError::Internal(cause) = self {
-            tracing::error!(error = %error_chain(cause.as_ref()), "request failed");
+            tracing::error!(error = %crate::error::error_chain(cause.as_ref()), "request failed");
         }
         let mut body = json!({
             "schemas": [ERROR_SCHEMA],
-            "status": self.status_code().as_str(),
+            "status": self.status().to_string(),
             "detail": self.to_string(),
         });
         if let Some(scim_type) = self.scim_type() {
@@ -121,7 +116,26 @@ impl ScimError {
         body
     }
 
-    fn scim_type(&self) -> Option<ScimType> {
+    /// The HTTP status this error stands for.
+    pub fn status(&self) -> u16 {
+        match self {
+            ScimError::Unauthorized(_) => 401,
+            ScimError::TooManyRequests { .. } => 429,
+            ScimError::NotFound(_) => 404,
+            ScimError::BadRequest { .. } => 400,
+            ScimError::Conflict(_) => 409,
+            ScimError::PayloadTooLarge(_) => 413,
+            ScimError::RequestTimeout => 408,
+            ScimError::MethodNotAllowed(_) => 405,
+            ScimError::PreconditionFailed(_) => 412,
+            ScimError::UnresolvedReference(_) => 409,
+            ScimError::Unavailable(_) | ScimError::Busy { .. } => 503,
+            ScimError::Internal(_) => 500,
+        }
+    }
+
+    /// The `scimType` of the Error body, if any.
+    pub fn scim_type(&self) -> Option<ScimType> {
         match self {
             ScimError::BadRequest { scim_type, .. } => *scim_type,
             ScimError::Conflict(_) => Some(ScimType::Uniqueness),
@@ -129,98 +143,4 @@ impl ScimError {
             _ => None,
         }
     }
-}
-
-impl From<StoreError> for ScimError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(detail) => ScimError::NotFound(detail),
-            StoreError::Invalid(detail) => ScimError::bad_request(ScimType::InvalidValue, detail),
-            StoreError::InvalidFilter(detail) => {
-                ScimError::bad_request(ScimType::InvalidFilter, detail)
-            }
-            StoreError::Conflict(detail) => ScimError::Conflict(detail),
-            e @ StoreError::SeatLimit => ScimError::BadRequest {
-                scim_type: None,
-                detail: e.to_string(),
-            },
-            other => ScimError::Internal(Box::new(other)),
-        }
-    }
-}
-
-impl From<crate::auth::AuthError> for ScimError {
-    fn from(e: crate::auth::AuthError) -> Self {
-        use crate::auth::AuthError;
-        match e {
-            AuthError::Missing | AuthError::InvalidKey | AuthError::Disabled => {
-                ScimError::Unauthorized(e.to_string())
-            }
-            AuthError::Throttled { retry_after } => ScimError::TooManyRequests { retry_after },
-            AuthError::Busy(busy) => ScimError::Busy {
-                retry_after: busy.retry_after,
-            },
-            AuthError::Store(e) => e.into(),
-            AuthError::Interrupted => ScimError::Internal(Box::new(e)),
-        }
-    }
-}
-
-impl From<actix_web::error::BlockingError> for ScimError {
-    fn from(e: actix_web::error::BlockingError) -> Self {
-        ScimError::Internal(Box::new(e))
-    }
-}
-
-impl ResponseError for ScimError {
-    fn status_code(&self) -> StatusCode {
-        match self {
-            ScimError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ScimError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ScimError::NotFound(_) => StatusCode::NOT_FOUND,
-            ScimError::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ScimError::Conflict(_) => StatusCode::CONFLICT,
-            ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ScimError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
-            ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ScimError::UnresolvedReference(_) => StatusCode::CONFLICT,
-            ScimError::Unavailable(_) | ScimError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
-            ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let status = self.status_code();
-        let body = self.body();
-        let mut response = HttpResponse::build(status);
-        response.insert_header((header::CONTENT_TYPE, SCIM_CONTENT_TYPE));
-        match self {
-            ScimError::Unauthorized(_) => {
-                response.insert_header((
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"SCIM\""),
-                ));
-            }
-            ScimError::TooManyRequests { retry_after } | ScimError::Busy { retry_after } => {
-                response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
-            }
-            ScimError::RequestTimeout => {
-                response.force_close();
-            }
-            _ => {}
-        }
-        response.body(body.to_string())
-    }
-}
-
-/// "outer: inner: innermost", for logs.
-pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let _ = write!(text, ": {cause}");
-        source = cause.source();
-    }
-    text
 }

@@ -2,24 +2,17 @@
 //! `W/"<version>"`; `If-None-Match` on a read answers 304, and a mismatched `If-Match` on a
 //! write answers 412 and writes nothing (checked inside the write transaction).
 
-use actix_web::HttpRequest;
-use actix_web::http::header;
-
 use super::ScimError;
 
 /// The weak entity tag of a resource version.
-pub(crate) fn etag(version: i64) -> String {
+pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// The tags a request lists in a header, weakness ignored (`W/"3"` and `"3"` both mean 3);
-/// `None` when the header is absent.
-fn listed(req: &HttpRequest, name: header::HeaderName) -> Option<Vec<String>> {
-    let values: Vec<&str> = req
-        .headers()
-        .get_all(name)
-        .filter_map(|v| v.to_str().ok())
-        .collect();
+/// The tags listed by every value of an `If-Match` or `If-None-Match` header, weakness ignored
+/// (`W/"3"` and `"3"` both mean 3); `None` when the header is absent.
+pub fn listed<'a>(values: impl IntoIterator<Item = &'a str>) -> Option<Vec<String>> {
+    let values: Vec<&str> = values.into_iter().collect();
     (!values.is_empty()).then(|| {
         values
             .iter()
@@ -43,11 +36,12 @@ fn matches(tags: &[String], version: i64) -> bool {
 
 /// An `If-Match` precondition (also a bulk operation's `version`).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct IfMatch(Option<Vec<String>>);
+pub struct IfMatch(Option<Vec<String>>);
 
 impl IfMatch {
-    pub fn from_request(req: &HttpRequest) -> IfMatch {
-        IfMatch(listed(req, header::IF_MATCH))
+    /// The precondition of an `If-Match` header's tags ([`listed`]).
+    pub fn from_tags(tags: Option<Vec<String>>) -> IfMatch {
+        IfMatch(tags)
     }
 
     /// A bulk operation's `version` field.
@@ -67,32 +61,28 @@ impl IfMatch {
     }
 }
 
-/// Whether a read may answer 304: `If-None-Match` names the current version (or `*`).
-pub(crate) fn not_modified(req: &HttpRequest, version: i64) -> bool {
-    listed(req, header::IF_NONE_MATCH).is_some_and(|tags| matches(&tags, version))
+/// Whether a read may answer 304: the `If-None-Match` tags name the current version (or `*`).
+pub fn not_modified(if_none_match: Option<&[String]>, version: i64) -> bool {
+    if_none_match.is_some_and(|tags| matches(tags, version))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::test::TestRequest;
 
     #[test]
     fn weak_and_strong_forms_and_lists_match() {
-        let req = TestRequest::default()
-            .insert_header((header::IF_MATCH, "\"1\", W/\"3\""))
-            .to_http_request();
-        let pre = IfMatch::from_request(&req);
+        let pre = IfMatch::from_tags(listed(["\"1\", W/\"3\""]));
         assert!(pre.check(3).is_ok());
         assert!(pre.check(1).is_ok());
         assert!(pre.check(2).is_err());
         assert!(IfMatch::default().check(9).is_ok());
         assert!(IfMatch::from_version(Some("*")).check(9).is_ok());
         assert!(IfMatch::from_version(Some("W/\"8\"")).check(9).is_err());
-        let req = TestRequest::default()
-            .insert_header((header::IF_NONE_MATCH, "W/\"4\""))
-            .to_http_request();
-        assert!(not_modified(&req, 4));
-        assert!(!not_modified(&req, 5));
+        let tags = listed(["W/\"4\""]);
+        assert!(not_modified(tags.as_deref(), 4));
+        assert!(!not_modified(tags.as_deref(), 5));
+        assert!(!not_modified(None, 4));
+        assert_eq!(listed([]), None);
     }
 }

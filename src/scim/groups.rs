@@ -1,229 +1,20 @@
-//! `/v2/{org_id}/Groups`: groups whose members are users of the same organization.
+//! Groups whose members are users of the same organization: reading request bodies, turning
+//! membership PATCH operations into edits, and the SCIM representation.
 //!
 //! Membership never travels inside the stored document: requests are turned into
 //! [`MemberEdit`]s applied to the join table, so a one-member change stays one statement.
 //! Member ids that are not users of the organization are ignored, never an error (Okta treats
 //! 400 as permanent and would drop the whole push).
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value, json};
 
-use super::body::ScimBody;
-use super::etag::IfMatch;
+use super::etag::etag;
 use super::filter::{self, CompValue, CompareOp, Filter};
-use super::list::{QueryParams, list_response};
 use super::patch::{OpKind, PatchOp, PatchRequest, number_error};
 use super::resource::{invalid, read_resource, read_value};
 use super::schema::{GROUP, GROUP_URN};
-use super::{
-    Ctx, Rendered, ScimError, ScimType, etag, list_response_of, read_response, resource_response,
-};
-use crate::auth::ScimCaller;
-use crate::directory::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
-use crate::startup::AppState;
-
-// Operations, shared by the handlers below and `/Bulk`. `with_members: false` (the response
-// excludes `members`) never loads the members.
-
-pub(crate) fn create_op(
-    ctx: &Ctx,
-    body: &Value,
-    with_members: bool,
-) -> Result<Rendered, ScimError> {
-    let (attrs, members) = read_group(body)?;
-    let group = ctx.store.create_group(
-        &ctx.org_id,
-        &ctx.key_id,
-        attrs,
-        members.unwrap_or_default(),
-        with_members,
-    )?;
-    Ok(rendered(ctx, &group))
-}
-
-pub(crate) fn get_op(ctx: &Ctx, id: &str, with_members: bool) -> Result<Rendered, ScimError> {
-    Ok(rendered(
-        ctx,
-        &ctx.store.get_group(&ctx.org_id, id, with_members)?,
-    ))
-}
-
-/// PUT: replaces `displayName` and `externalId`; a `members` list, even empty, replaces the
-/// membership, and no `members` leaves it as it is.
-pub(crate) fn replace_op(
-    ctx: &Ctx,
-    id: &str,
-    body: &Value,
-    if_match: &IfMatch,
-    with_members: bool,
-) -> Result<Rendered, ScimError> {
-    let (attrs, members) = read_group(body)?;
-    let group = ctx
-        .store
-        .update_group(&ctx.org_id, id, &ctx.key_id, with_members, |current| {
-            if_match.check(current.version)?;
-            Ok::<_, ScimError>(GroupChange {
-                attrs,
-                members: members.map(MemberEdit::Replace).into_iter().collect(),
-            })
-        })?;
-    Ok(rendered(ctx, &group))
-}
-
-/// PATCH: every membership form identity providers send, and attribute operations, applied
-/// atomically.
-pub(crate) fn patch_op(
-    ctx: &Ctx,
-    id: &str,
-    body: &Value,
-    if_match: &IfMatch,
-    with_members: bool,
-) -> Result<Rendered, ScimError> {
-    let request = PatchRequest::parse(body)?;
-    let (attribute_ops, member_edits) = split_membership(&request)?;
-    let group = ctx
-        .store
-        .update_group(&ctx.org_id, id, &ctx.key_id, with_members, |current| {
-            if_match.check(current.version)?;
-            let attrs = attribute_ops.apply(&GROUP, current.attrs.clone())?;
-            check_display_name(&attrs)?;
-            Ok::<_, ScimError>(GroupChange {
-                attrs,
-                members: member_edits,
-            })
-        })?;
-    Ok(rendered(ctx, &group))
-}
-
-/// DELETE: the members stay members of the organization.
-pub(crate) fn delete_op(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), ScimError> {
-    ctx.store
-        .delete_group(&ctx.org_id, id, &ctx.key_id, |current| {
-            if_match.check(current.version)
-        })
-}
-
-/// A ListResponse page of groups, projected.
-pub(crate) fn list_op(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
-    let query = params.list_query()?;
-    let projection = params.projection(&GROUP);
-    let page = ctx
-        .store
-        .list_groups(&ctx.org_id, &query, !projection.omits("members"))?;
-    let resources = page
-        .items
-        .iter()
-        .map(|g| projection.apply(render(g, &ctx.base_url)))
-        .collect();
-    Ok(list_response(page.total, query.start_index, resources))
-}
-
-fn rendered(ctx: &Ctx, group: &StoredGroup) -> Rendered {
-    Rendered {
-        resource: render(group, &ctx.base_url),
-        version: group.version,
-    }
-}
-
-// Handlers.
-
-/// `GET /Groups`.
-pub async fn list(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-) -> Result<HttpResponse, ScimError> {
-    list_response_of(
-        &state,
-        &caller,
-        QueryParams::parse(req.query_string())?,
-        list_op,
-    )
-    .await
-}
-
-/// `POST /Groups`: creates a group with the listed members (unknown ids ignored).
-pub async fn create(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let with_members = !projection.omits("members");
-    let group = Ctx::new(&state, &caller)
-        .run(move |ctx| create_op(ctx, &body.0, with_members))
-        .await?;
-    Ok(resource_response(StatusCode::CREATED, group, &projection))
-}
-
-/// `GET /Groups/{id}`; `excludedAttributes=members` never loads the members.
-pub async fn get(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ScimError> {
-    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let with_members = !projection.omits("members");
-    let id = path.into_inner().1;
-    let group = Ctx::new(&state, &caller)
-        .run(move |ctx| get_op(ctx, &id, with_members))
-        .await?;
-    Ok(read_response(&req, group, &projection))
-}
-
-/// `PUT /Groups/{id}`.
-pub async fn replace(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let with_members = !projection.omits("members");
-    let if_match = IfMatch::from_request(&req);
-    let id = path.into_inner().1;
-    let group = Ctx::new(&state, &caller)
-        .run(move |ctx| replace_op(ctx, &id, &body.0, &if_match, with_members))
-        .await?;
-    Ok(resource_response(StatusCode::OK, group, &projection))
-}
-
-/// `PATCH /Groups/{id}`.
-pub async fn patch(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-    body: ScimBody,
-) -> Result<HttpResponse, ScimError> {
-    let projection = QueryParams::parse(req.query_string())?.projection(&GROUP);
-    let with_members = !projection.omits("members");
-    let if_match = IfMatch::from_request(&req);
-    let id = path.into_inner().1;
-    let group = Ctx::new(&state, &caller)
-        .run(move |ctx| patch_op(ctx, &id, &body.0, &if_match, with_members))
-        .await?;
-    Ok(resource_response(StatusCode::OK, group, &projection))
-}
-
-/// `DELETE /Groups/{id}`.
-pub async fn delete(
-    caller: ScimCaller,
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ScimError> {
-    let if_match = IfMatch::from_request(&req);
-    let id = path.into_inner().1;
-    Ctx::new(&state, &caller)
-        .run(move |ctx| delete_op(ctx, &id, &if_match))
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
+use super::{ScimError, ScimType};
+use crate::directory::{Member, MemberEdit, MemberRef, StoredGroup};
 
 /// A POST/PUT body read: the attributes, and the members when the body has a `members` key
 /// (present but empty means "no members").
@@ -260,7 +51,7 @@ pub(crate) fn read_group(body: &Value) -> Result<GroupBody, ScimError> {
     Ok((attrs, members))
 }
 
-fn check_display_name(attrs: &Map<String, Value>) -> Result<(), ScimError> {
+pub(crate) fn check_display_name(attrs: &Map<String, Value>) -> Result<(), ScimError> {
     match attrs.get("displayName") {
         Some(Value::String(name)) if !name.trim().is_empty() => Ok(()),
         Some(_) => Err(invalid("displayName must not be blank.".into())),
@@ -317,7 +108,9 @@ fn member_refs(members: Option<&Value>) -> Result<Vec<MemberRef>, ScimError> {
 }
 
 /// Separates the operations that change membership from those that change attributes.
-fn split_membership(request: &PatchRequest) -> Result<(PatchRequest, Vec<MemberEdit>), ScimError> {
+pub(crate) fn split_membership(
+    request: &PatchRequest,
+) -> Result<(PatchRequest, Vec<MemberEdit>), ScimError> {
     let members_attr = GROUP
         .schema
         .attribute("members")

@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use scim_appliance::config::ServeConfig;
-use scim_appliance::startup::{AppState, Application};
+use scim_appliance::startup::Application;
+use scim_appliance::state::AppState;
 use scim_appliance::store::SyncMode;
 use serde_json::Value;
 use tempfile::TempDir;

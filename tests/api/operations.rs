@@ -853,7 +853,7 @@ async fn the_admin_guards_refusals_carry_request_id_and_security_headers_and_are
         (without_csrf.unwrap(), 403, "csrf"),
     ] {
         assert_eq!(response.status().as_u16(), status);
-        for (name, value) in scim_appliance::web::SECURITY_HEADERS {
+        for (name, value) in scim_appliance::http::observe::SECURITY_HEADERS {
             let (name, value): (&str, &[u8]) = (name.as_ref(), value.as_ref());
             assert_eq!(
                 response.headers().get(name).map(|v| v.to_str().unwrap()),

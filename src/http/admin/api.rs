@@ -15,9 +15,10 @@ use crate::auth::password;
 use crate::auth::session::{self, NewSession, SESSION_COOKIE};
 use crate::auth::throttle::{Attempt, ClientKey};
 use crate::directory::{StoredGroup, StoredUser, UserFields};
+use crate::http::client::client_ip;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::list::ListQuery;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::store::{Actor, EventQuery, EventType, OrgChanges, OrgSummary, Store};
 use crate::timestamp;
 
@@ -100,7 +101,7 @@ fn reserve_attempt<'a>(
 ) -> Result<Attempt<'a, ClientKey>, AdminError> {
     state
         .admin_auth
-        .reserve_attempt(state.client_ip(req))
+        .reserve_attempt(client_ip(state, req))
         .map_err(|retry_after| AdminError::TooManyAttempts { retry_after })
 }
 
@@ -174,7 +175,7 @@ pub async fn login(req: HttpRequest, state: State, body: AdminJson<LoginBody>) -
     check_origin(&req, &state)?;
     let attempt = reserve_attempt(&req, &state)?;
     if !admin_password_matches(&state, attempt, body.0.password).await? {
-        tracing::warn!(client = ?state.client_ip(&req), "failed admin sign-in");
+        tracing::warn!(client = ?client_ip(&state, &req), "failed admin sign-in");
         return Err(AdminError::WrongPassword);
     }
     let new = blocking(&state, |s| Ok(session::start_session(s)?)).await?;
@@ -521,7 +522,7 @@ pub async fn get_member(_admin: Admin, state: State, path: web::Path<(String, St
     .await?;
     Ok(ok_json(
         StatusCode::OK,
-        json!({"member": member_row(&user), "resource": crate::scim::render_user(&user, &base_url)}),
+        json!({"member": member_row(&user), "resource": crate::scim::users::render(&user, &base_url)}),
     ))
 }
 

@@ -12,7 +12,7 @@ use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use serde_json::Value;
 
-use super::{ScimError, ScimType};
+use crate::scim::{ScimError, ScimType};
 
 /// A parsed JSON request body.
 pub struct ScimBody(pub Value);
@@ -23,12 +23,12 @@ impl FromRequest for ScimBody {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
-            .app_data::<web::Data<crate::startup::AppState>>()
+            .app_data::<web::Data<crate::state::AppState>>()
             .map(|s| s.max_body);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let bytes = bytes.await.map_err(|e| {
-                if crate::limits::body::timed_out(&e) {
+                if crate::http::limits::body::timed_out(&e) {
                     ScimError::RequestTimeout
                 } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     ScimError::PayloadTooLarge(match limit {

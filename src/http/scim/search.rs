@@ -7,11 +7,13 @@ use actix_web::{HttpResponse, web};
 use serde_json::Value;
 
 use super::body::ScimBody;
-use super::list::{QueryParams, list_response};
-use super::resource::{check_message_schema, get_ci, invalid};
-use super::{Ctx, ScimError, groups, list_response_of, users};
+use super::resources::{Endpoint, Groups, Users};
+use super::{Ctx, list_response_of};
 use crate::auth::ScimCaller;
-use crate::startup::AppState;
+use crate::scim::ScimError;
+use crate::scim::list::{QueryParams, list_response};
+use crate::scim::resource::{check_message_schema, get_ci, invalid};
+use crate::state::AppState;
 
 const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
@@ -21,7 +23,7 @@ pub async fn users(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(&state, &caller, read_search(&body.0)?, users::list_op).await
+    list_response_of(&state, &caller, read_search(&body.0)?, Users::list).await
 }
 
 /// `POST /Groups/.search`.
@@ -30,7 +32,7 @@ pub async fn groups(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(&state, &caller, read_search(&body.0)?, groups::list_op).await
+    list_response_of(&state, &caller, read_search(&body.0)?, Groups::list).await
 }
 
 /// `POST /.search`: users first, then groups. A filter naming an attribute only one type has
@@ -46,7 +48,7 @@ pub async fn all(
 
 fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
     let (start, count) = params.paging()?;
-    let users = users::list_op(ctx, params);
+    let users = Users::list(ctx, params);
     let user_total = users.as_ref().map_or(0, total);
     // The groups' part of the page starts where the users ran out.
     let group_params = QueryParams {
@@ -58,7 +60,7 @@ fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
         ),
         ..params.clone()
     };
-    let groups = groups::list_op(ctx, &group_params);
+    let groups = Groups::list(ctx, &group_params);
     let (users, groups) = match (users, groups) {
         (Err(e), Err(_)) => return Err(e),
         (users, groups) => (users.ok(), groups.ok()),

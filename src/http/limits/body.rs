@@ -24,7 +24,7 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{Error, HttpMessage};
 use futures_core::Stream;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Wraps the request body (if any) in the deadline and, when the response is ready before the
 /// whole body was received, marks it `Connection: close` and keeps the body alive until the

@@ -15,12 +15,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::body::ScimBody;
-use super::etag::IfMatch;
-use super::patch::number_error;
-use super::resource::{check_message_schema, get_ci, invalid};
-use super::{Ctx, Rendered, ScimError, ScimType, etag, groups, scim_json, users};
+use super::resources::{Endpoint, Groups, Users};
+use super::{Ctx, Rendered, scim_json};
 use crate::auth::ScimCaller;
-use crate::startup::AppState;
+use crate::scim::etag::{IfMatch, etag};
+use crate::scim::patch::number_error;
+use crate::scim::resource::{check_message_schema, get_ci, invalid};
+use crate::scim::{ScimError, ScimType};
+use crate::state::AppState;
 
 /// Most operations in one bulk request (advertised as `bulk.maxOperations`).
 pub const MAX_OPERATIONS: usize = 1000;
@@ -345,34 +347,33 @@ fn execute(
     };
     match (op.method, endpoint.as_str(), &segments[1..]) {
         (Method::Post, "users", []) => {
-            Ok((StatusCode::CREATED, Some(users::create_op(ctx, data)?)))
+            Ok((StatusCode::CREATED, Some(Users::create(ctx, data, false)?)))
         }
-        (Method::Post, "groups", []) => Ok((
-            StatusCode::CREATED,
-            Some(groups::create_op(ctx, data, false)?),
-        )),
+        (Method::Post, "groups", []) => {
+            Ok((StatusCode::CREATED, Some(Groups::create(ctx, data, false)?)))
+        }
         (Method::Put, "users", [id]) => Ok((
             StatusCode::OK,
-            Some(users::replace_op(ctx, id, data, &if_match)?),
+            Some(Users::replace(ctx, id, data, &if_match, false)?),
         )),
         (Method::Put, "groups", [id]) => Ok((
             StatusCode::OK,
-            Some(groups::replace_op(ctx, id, data, &if_match, false)?),
+            Some(Groups::replace(ctx, id, data, &if_match, false)?),
         )),
         (Method::Patch, "users", [id]) => Ok((
             StatusCode::OK,
-            Some(users::patch_op(ctx, id, data, &if_match)?),
+            Some(Users::patch(ctx, id, data, &if_match, false)?),
         )),
         (Method::Patch, "groups", [id]) => Ok((
             StatusCode::OK,
-            Some(groups::patch_op(ctx, id, data, &if_match, false)?),
+            Some(Groups::patch(ctx, id, data, &if_match, false)?),
         )),
         (Method::Delete, "users", [id]) => {
-            users::delete_op(ctx, id, &if_match)?;
+            Users::delete(ctx, id, &if_match)?;
             Ok((StatusCode::NO_CONTENT, None))
         }
         (Method::Delete, "groups", [id]) => {
-            groups::delete_op(ctx, id, &if_match)?;
+            Groups::delete(ctx, id, &if_match)?;
             Ok((StatusCode::NO_CONTENT, None))
         }
         _ => Err(bad_path()),

@@ -5,48 +5,23 @@
 //!   needs no files on disk and no network.
 //! - `/api/admin/…`: JSON, see `docs/admin-api.md` and [`api`].
 //!
-//! Both answer only for this server's own host names ([`ServedHosts`], 421 otherwise), and
-//! every response of the server carries [`SECURITY_HEADERS`] (see `startup`).
+//! Both answer only for this server's own host names ([`crate::state::ServedHosts`], 421
+//! otherwise), and every response of the server carries the security headers
+//! ([`crate::http::observe`]).
 
 mod api;
 mod error;
 mod extract;
 mod host;
 
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use rust_embed::RustEmbed;
 
-use crate::method_not_allowed;
+use crate::http::methods;
 
 pub use error::AdminError;
-pub use host::ServedHosts;
-
-/// Headers added to every response: a strict CSP (no inline script or style, nothing from other
-/// origins, no framing), and the classic hardening headers.
-pub const SECURITY_HEADERS: [(HeaderName, HeaderValue); 5] = [
-    (
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-             connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-        ),
-    ),
-    (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
-    (
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    ),
-    (
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    ),
-    (
-        HeaderName::from_static("cross-origin-opener-policy"),
-        HeaderValue::from_static("same-origin"),
-    ),
-];
 
 #[derive(RustEmbed)]
 #[folder = "static/"]
@@ -55,8 +30,7 @@ struct Assets;
 /// Registers the page, its assets and the admin API, each behind the host-name check.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let page_resource = |path: &str, route| {
-        method_not_allowed::only(path, method_not_allowed::GET, route)
-            .wrap(from_fn(host::page_for_served_hosts))
+        methods::only(path, methods::GET, route).wrap(from_fn(host::page_for_served_hosts))
     };
     cfg.service(page_resource("/", web::get().to(page)))
         .service(page_resource("/setup", web::get().to(page)))

@@ -7,13 +7,14 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
 use super::bulk::{MAX_OPERATIONS, max_payload};
-use super::list::{MAX_RESULTS, list_response};
-use super::schema::{
+use super::{base_url, scim_json};
+use crate::auth::ScimCaller;
+use crate::scim::ScimError;
+use crate::scim::list::{MAX_RESULTS, list_response};
+use crate::scim::schema::{
     ENTERPRISE_USER_SCHEMA, GROUP, GROUP_SCHEMA, ResourceType, Schema, USER, USER_SCHEMA,
 };
-use super::{ScimError, base_url, scim_json};
-use crate::auth::ScimCaller;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Every schema published in `/Schemas`.
 pub static SCHEMAS: [&Schema; 3] = [&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA];

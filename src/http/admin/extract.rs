@@ -11,9 +11,10 @@ use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
 use serde::de::DeserializeOwned;
 
-use super::{AdminError, ServedHosts};
+use super::AdminError;
 use crate::auth::session::{self, ActiveSession, SESSION_COOKIE};
-use crate::startup::AppState;
+use crate::state::AppState;
+use crate::state::ServedHosts;
 
 /// Largest admin API request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -169,7 +170,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
                 return Err(AdminError::UnsupportedMediaType);
             }
             let bytes = bytes.await.map_err(|e| {
-                if crate::limits::body::timed_out(&e) {
+                if crate::http::limits::body::timed_out(&e) {
                     AdminError::RequestTimeout
                 } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
                     AdminError::TooLarge(MAX_BODY)

@@ -13,7 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use actix_web::{Error, HttpResponse, web};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// `Retry-After` of a refused connection: long enough for the client's other connections to
 /// finish a request or two.

@@ -2,8 +2,6 @@
 //! name an attacker re-points at this server's address is same-origin for the victim's browser,
 //! but sends its own name as `Host`, so such requests are refused with 421.
 
-use std::net::{IpAddr, SocketAddr};
-
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{StatusCode, header};
@@ -11,56 +9,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, ResponseError, web};
 
 use super::AdminError;
-use crate::startup::AppState;
-
-/// The names this server answers the page and admin API for: the public URL's host, the listen
-/// address, `localhost` and loopback addresses; any IP address when listening on all of them
-/// (an address cannot be re-pointed).
-#[derive(Debug)]
-pub struct ServedHosts {
-    names: Vec<String>,
-    any_ip: bool,
-}
-
-impl ServedHosts {
-    pub fn new(public_url: &str, listen: SocketAddr) -> ServedHosts {
-        let after_scheme = public_url.split_once("://").map_or(public_url, |(_, r)| r);
-        let authority = after_scheme.split('/').next().unwrap_or_default();
-        let public = host_name(authority);
-        let public = public.parse::<IpAddr>().map_or(public, |ip| ip.to_string());
-        let mut names = vec!["localhost".to_owned(), public];
-        if !listen.ip().is_unspecified() {
-            names.push(listen.ip().to_string());
-        }
-        ServedHosts {
-            names,
-            any_ip: listen.ip().is_unspecified(),
-        }
-    }
-
-    /// Whether `authority` (a `Host` header, or an origin without its scheme) names this
-    /// server; case and port do not matter.
-    pub fn allows(&self, authority: &str) -> bool {
-        let name = host_name(authority);
-        match name.parse::<IpAddr>() {
-            Ok(ip) => self.any_ip || ip.is_loopback() || self.names.contains(&ip.to_string()),
-            Err(_) => self.names.contains(&name),
-        }
-    }
-}
-
-/// The host of `host[:port]` or `[v6]:port`, lower-cased, without a trailing dot or brackets.
-fn host_name(authority: &str) -> String {
-    let authority = authority.trim();
-    let host = if let Some(bracketed) = authority.strip_prefix('[') {
-        bracketed.split(']').next().unwrap_or_default()
-    } else if authority.matches(':').count() > 1 {
-        authority
-    } else {
-        authority.split(':').next().unwrap_or_default()
-    };
-    host.trim_end_matches('.').to_ascii_lowercase()
-}
+use crate::state::AppState;
 
 /// Whether the request was sent to a host name this server answers for.
 fn served(req: &ServiceRequest) -> bool {
@@ -105,7 +54,7 @@ pub async fn api_for_served_hosts(
 
 #[cfg(test)]
 mod tests {
-    use super::ServedHosts;
+    use crate::state::ServedHosts;
 
     #[test]
     fn the_public_host_localhost_and_loopback_are_served_in_any_case_and_on_any_port() {

@@ -75,7 +75,7 @@ impl From<StoreError> for AdminError {
                 AdminError::Invalid(m)
             }
             StoreError::SeatLimit => AdminError::Invalid(e.to_string()),
-            other => AdminError::Internal(crate::scim::error_chain(&other)),
+            other => AdminError::Internal(crate::error::error_chain(&other)),
         }
     }
 }
