@@ -6,6 +6,21 @@
 use crate::auth::{api_key, password};
 use crate::store::{Actor, IssuedKey, Organization, Store, StoreError};
 
+/// Why an operator action failed: the input, a new key, the password hash, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The new admin password breaks a rule; the message says which.
+    #[error("{0}")]
+    InvalidPassword(String),
+    /// A new API key could not be made (random source or hashing).
+    #[error("could not make a new API key")]
+    Key(#[from] api_key::KeyError),
+    #[error("could not hash the admin password")]
+    PasswordHash,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// A freshly issued API key: shown once, never stored in clear.
 #[derive(Debug)]
 pub struct IssuedApiKey {
@@ -24,11 +39,11 @@ pub fn create_org(
     name: &str,
     with_key: bool,
     actor: Actor,
-) -> Result<(Organization, Option<IssuedApiKey>), StoreError> {
+) -> Result<(Organization, Option<IssuedApiKey>), ActionError> {
     if !with_key {
         return Ok((store.create_org(name, None, actor)?, None));
     }
-    let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
+    let key = api_key::generate()?;
     let org = store.create_org(name, Some(issued(&key)), actor)?;
     let created_at = org.created_at.clone();
     Ok((org, Some(issued_api_key(key, created_at))))
@@ -39,8 +54,8 @@ pub fn issue_api_key(
     store: &Store,
     org_id: &str,
     actor: Actor,
-) -> Result<IssuedApiKey, StoreError> {
-    let key = api_key::generate().map_err(|_| StoreError::KeyHashing)?;
+) -> Result<IssuedApiKey, ActionError> {
+    let key = api_key::generate()?;
     let created_at = store.replace_api_key(org_id, issued(&key), actor)?;
     Ok(issued_api_key(key, created_at))
 }
@@ -52,10 +67,10 @@ pub fn set_admin_password(
     store: &Store,
     new_password: &str,
     only_if_unset: bool,
-) -> Result<bool, StoreError> {
-    password::check_admin_password(new_password).map_err(StoreError::Invalid)?;
-    let phc = password::hash(new_password.as_bytes()).ok_or(StoreError::KeyHashing)?;
-    store.set_admin_password_phc(&phc, only_if_unset)
+) -> Result<bool, ActionError> {
+    password::check_admin_password(new_password).map_err(ActionError::InvalidPassword)?;
+    let phc = password::hash(new_password.as_bytes()).ok_or(ActionError::PasswordHash)?;
+    Ok(store.set_admin_password_phc(&phc, only_if_unset)?)
 }
 
 fn issued(key: &api_key::GeneratedKey) -> IssuedKey<'_> {

@@ -38,6 +38,15 @@ struct OrgLabels {
     org: String,
 }
 
+/// Why a scrape could not be answered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the metrics could not be encoded")]
+    Encoding(#[from] std::fmt::Error),
+}
+
 /// The process's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -159,7 +168,7 @@ impl Metrics {
     }
 
     /// The text exposition, with the database gauges and the gate's counts read now.
-    pub fn render(&self, store: &Store, argon2: &Argon2Gate) -> Result<String, StoreError> {
+    pub fn render(&self, store: &Store, argon2: &Argon2Gate) -> Result<String, RenderError> {
         {
             let _sync = self
                 .argon2_sync
@@ -195,8 +204,7 @@ impl Metrics {
             set(&self.groups, o.groups);
         }
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .map_err(|_| StoreError::Invalid("metrics could not be encoded".into()))?;
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
 }

@@ -44,6 +44,12 @@ pub enum StartupError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error("could not set the admin password from the configuration")]
+    AdminPassword(#[from] crate::admin::ActionError),
+    #[error("could not make the setup link")]
+    SetupToken(#[from] crate::auth::api_key::KeyError),
+    #[error("could not start the housekeeping thread")]
+    Housekeeping(#[source] std::io::Error),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -97,10 +103,7 @@ impl Application {
                 data_dir: config.data_dir.clone(),
             },
         )
-        .map_err(|source| StoreError::Io {
-            path: config.data_dir.clone(),
-            source,
-        })?;
+        .map_err(StartupError::Housekeeping)?;
 
         if let Some(password) = &config.initial_admin_password
             && crate::admin::set_admin_password(&store, &password.0, true)?

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 
-use super::api_key::{SECRET_ALPHABET, random_string};
+use super::api_key::{KeyError, SECRET_ALPHABET, random_string};
 use super::throttle::{Attempt, ClientKey, Throttle};
 use crate::store::{Store, StoreError};
 use crate::timestamp;
@@ -33,6 +33,16 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const TOKEN_CHARS: usize = 43;
 
 type Digest32 = [u8; 32];
+
+/// Why a session or setup token could not be made or checked.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The operating system's random source failed.
+    #[error(transparent)]
+    Random(#[from] KeyError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// Admin sign-in state of one process.
 pub struct AdminAuth {
@@ -70,7 +80,7 @@ impl Default for AdminAuth {
 
 impl AdminAuth {
     /// Makes a new one-time setup token (replacing any earlier one) and returns it for the log.
-    pub fn issue_setup_token(&self) -> Result<String, StoreError> {
+    pub fn issue_setup_token(&self) -> Result<String, KeyError> {
         let token = new_token()?;
         *self.lock_setup() = Some(digest(&token));
         Ok(token)
@@ -104,7 +114,7 @@ impl AdminAuth {
 }
 
 /// Starts a session after a successful sign-in.
-pub fn start_session(store: &Store) -> Result<NewSession, StoreError> {
+pub fn start_session(store: &Store) -> Result<NewSession, SessionError> {
     let cookie = new_token()?;
     let csrf_token = new_token()?;
     let now = OffsetDateTime::now_utc();
@@ -156,8 +166,8 @@ pub fn csrf_matches(session: &ActiveSession, presented: &str) -> bool {
     bool::from(session.csrf_token.as_bytes().ct_eq(presented.as_bytes()))
 }
 
-fn new_token() -> Result<String, StoreError> {
-    random_string(SECRET_ALPHABET, TOKEN_CHARS).map_err(|_| StoreError::KeyHashing)
+fn new_token() -> Result<String, KeyError> {
+    random_string(SECRET_ALPHABET, TOKEN_CHARS)
 }
 
 fn digest(token: &str) -> Digest32 {

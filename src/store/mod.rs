@@ -66,7 +66,7 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
     #[error("could not get a database connection")]
     Pool(#[from] r2d2::Error),
-    #[error("could not prepare the data directory {path}")]
+    #[error("could not read or write {path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -84,8 +84,6 @@ pub enum StoreError {
     },
     #[error("could not migrate the database schema")]
     Migration(#[from] rusqlite_migration::Error),
-    #[error("could not hash the API key")]
-    KeyHashing,
     /// A lookup by a user-supplied reference found nothing.
     #[error("{0}")]
     NotFound(String),

@@ -80,6 +80,27 @@ impl From<StoreError> for AdminError {
     }
 }
 
+impl From<crate::admin::ActionError> for AdminError {
+    fn from(e: crate::admin::ActionError) -> Self {
+        use crate::admin::ActionError;
+        match e {
+            ActionError::InvalidPassword(m) => AdminError::Invalid(m),
+            ActionError::Store(e) => e.into(),
+            other => AdminError::Internal(crate::error::error_chain(&other)),
+        }
+    }
+}
+
+impl From<crate::auth::session::SessionError> for AdminError {
+    fn from(e: crate::auth::session::SessionError) -> Self {
+        use crate::auth::session::SessionError;
+        match e {
+            SessionError::Store(e) => e.into(),
+            other => AdminError::Internal(crate::error::error_chain(&other)),
+        }
+    }
+}
+
 impl From<crate::auth::gate::Busy> for AdminError {
     fn from(busy: crate::auth::gate::Busy) -> Self {
         AdminError::Busy {
