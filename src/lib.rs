@@ -5,33 +5,65 @@
 //!
 //! # Layout
 //!
-//! A request flows one way: HTTP handler → parse into domain types → one store call inside one
-//! transaction → render.
+//! A request flows one way: a front door parses it into domain types → one store call inside
+//! one transaction → the front door renders the answer. No two top-level modules import each
+//! other; the arrows below point from a module to what it may use.
 //!
-//! - [`cli`]: command-line parsing and dispatch (`serve`, `org …`, `admin …`, `events`); the
-//!   binary's `main.rs` only calls [`cli::main`].
+//! **The directory and its protocol** (no HTTP, no SQL):
+//! - [`directory`]: the records (users, groups, membership edits) and the membership rules
+//!   (member email, the fields a user is indexed and checked for uniqueness by).
+//! - [`scim`]: the SCIM protocol as a domain — schemas ([`scim::schema`]), reading bodies
+//!   ([`scim::resource`], [`scim::users`], [`scim::groups`]), the filter language
+//!   ([`scim::filter`]), PATCH, projection, query parameters and `ListQuery`, ETags, rendering,
+//!   and [`scim::ScimError`]. → `directory`.
+//!
+//! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family,
+//! typed queries); the only place SQL lives besides `sql/`. List calls take the parsed filter
+//! and compile it themselves (`store/filter_sql.rs`); the data directory's layout (database
+//! file, backups folder) is known only here (`store/maintenance.rs`). → `scim`, `directory`.
+//!
+//! **Front doors** (parse → one store call → render):
+//! - [`http`]: every route and middleware — the SCIM API ([`http::scim`], one generic set of
+//!   handlers for Users and Groups), the configuration page and admin API ([`http::admin`]),
+//!   health, metrics, the request log and security headers, body deadlines and connection
+//!   caps.
+//! - [`cli`]: the command line (`serve`, `org create|list|rotate-key|rename|enable-scim|
+//!   disable-scim|set-seats|delete`, `admin set-password`, `config show`, `backup`, `restore`,
+//!   `check`, `export`, `import`, `events`, `healthcheck`, `completions`, `manpage`); the
+//!   binary's `main.rs` only calls [`cli::main`]. [`healthcheck`] is the client side of
+//!   `healthcheck`.
 //! - [`admin`]: what an operator does (organizations, API keys, the admin password), written
-//!   once for both the command line and the admin API.
-//! - [`config`]: validated settings for `serve`, apart from raw arguments.
-//! - [`directory`]: membership rules independent of the protocol (member email, indexed fields).
-//! - [`startup`]: builds the actix-web application (port 0 allowed; the bound port is read back).
-//! - [`health`]: `/alive`, `/now`, `/version`.
-//! - [`limits`]: what one client can hold: the request-body deadline and the connection caps.
-//! - [`metrics`]: Prometheus metrics at `/metrics` (`--metrics`).
-//! - [`method_not_allowed`]: 405 with `Allow` for known non-SCIM paths asked with another
-//!   method.
-//! - [`housekeeping`]: a running server's background work (event retention, scheduled backups).
-//! - [`auth`]: per-organization API keys: generation, argon2id hashing, and the request
-//!   authenticator that keeps argon2 off the steady-state path; the admin's sign-in, sessions
-//!   and setup token ([`auth::session`]).
-//! - [`scim`]: the SCIM endpoints under `/v2/{org_id}` and the one error type
-//!   ([`scim::ScimError`]) mapped to RFC 7644 error bodies.
-//! - [`store`]: the SQLite store; the only place SQL lives besides the migrations in `sql/`.
-//! - [`timestamp`]: the one timestamp format stored and shown.
-//! - [`tls`]: optional TLS (`--tls-cert`/`--tls-key`) and the healthcheck's TLS client.
-//! - [`transfer`]: export and import of a directory as JSON or CSV.
-//! - [`web`]: the embedded configuration page (`static/`, compiled in) and the JSON admin API
-//!   under `/api/admin` that it uses (`docs/admin-api.md`).
+//!   once for both the command line and the admin API; [`transfer`]: export and import.
+//!
+//! **Shared at the root**: [`state`] (the [`state::AppState`] every front door reads), [`auth`]
+//! (API keys, the argon2 bound [`auth::gate`] every password or key check goes through,
+//! throttles, admin sessions), [`config`] (validated settings and their layers), [`error`]
+//! (the error chain for logs), [`metrics`] (the Prometheus registry), [`timestamp`], [`tls`].
+//!
+//! **Running**: [`startup`] builds the state and binds every listener; [`housekeeping`] is a
+//! running server's background work (event retention, scheduled backups).
+//!
+//! ## Where a change goes
+//!
+//! - **A SCIM attribute** is defined once in `scim/schema.rs` (type, mutability, returned,
+//!   case-exactness): reading, PATCH, filters, projection and `/Schemas` all follow from it.
+//!   Every attribute is filterable at once (evaluated per row through the `scim_match` SQL
+//!   function). To make it filterable **by index**: store it in a column or side table (a new
+//!   numbered migration in `sql/`, the value derived in `directory.rs`'s `UserFields` and
+//!   written by `store/users.rs` or `store/groups.rs`), then map the attribute to that column
+//!   in `store/filter_sql.rs` (`Compiler::column` or `Compiler::join`); the property test
+//!   `sql_and_memory_agree` checks the index answers as the evaluator does.
+//! - **Events**: every change becomes an event in the same transaction through one choke
+//!   point, `NewEvent::insert` (`store/events.rs`), called by the store's write paths; the
+//!   event types are `store::EventType`.
+//! - **A new front door** (an LDAP server, a webhook worker): a sibling of [`http`] that takes
+//!   what it needs from [`state::AppState`], parses its protocol into [`scim`]'s domain types
+//!   (an LDAP filter into [`scim::filter::Filter`]), checks credentials through [`auth`] (its
+//!   argon2 runs through [`auth::gate::Argon2Gate`]), calls the [`store`], and is bound by
+//!   [`startup`] next to the HTTP listener.
+//! - **A `serve` setting**: see [`cli`] and [`config`].
+//! - **An HTTP endpoint**: a handler in [`http`] (SCIM ones in `http/scim/`), registered in
+//!   that module's `configure`; admin API endpoints are documented in `docs/admin-api.md`.
 
 pub mod admin;
 pub mod auth;

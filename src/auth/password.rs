@@ -76,7 +76,7 @@ pub fn hash(secret: &[u8]) -> Option<String> {
 }
 
 /// Checks `secret` against a stored PHC string (one argon2 run). A malformed PHC string, or
-/// one asking for more than [`MAX_M_COST_KIB`], never matches.
+/// one asking for more than `MAX_M_COST_KIB` (64 MiB), never matches.
 pub fn verify(secret: &[u8], phc: &str) -> bool {
     let Ok(hash) = PasswordHash::new(phc) else {
         return false;

@@ -74,7 +74,7 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     })
 }
 
-/// Trims and checks an organization name: non-empty, at most [`MAX_ORG_NAME_CHARS`]
+/// Trims and checks an organization name: non-empty, at most `MAX_ORG_NAME_CHARS`
 /// characters, no control characters.
 pub fn parse_org_name(name: &str) -> Result<String, StoreError> {
     let name = name.trim();

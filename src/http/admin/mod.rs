@@ -3,7 +3,7 @@
 //! - `/` and `/setup`: the page (`static/index.html`); `/assets/{file}`: everything else under
 //!   `static/`, compiled into the binary with rust-embed (also in debug builds), so the binary
 //!   needs no files on disk and no network.
-//! - `/api/admin/…`: JSON, see `docs/admin-api.md` and [`api`].
+//! - `/api/admin/…`: JSON, see `docs/admin-api.md` and `api.rs`.
 //!
 //! Both answer only for this server's own host names ([`crate::state::ServedHosts`], 421
 //! otherwise), and every response of the server carries the security headers

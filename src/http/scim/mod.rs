@@ -2,7 +2,7 @@
 //!
 //! Every handler authenticates through the [`ScimCaller`] extractor, parses its input with the
 //! protocol domain ([`crate::scim`]), makes one store call on the blocking pool, and renders;
-//! none builds SQL. Users and Groups share one set of handlers ([`resources`]).
+//! none builds SQL. Users and Groups share one set of handlers (`resources.rs`).
 
 mod body;
 mod bulk;
