@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::filter::{self, Filter};
 use super::projection::Projection;
+use super::resource::{check_message_schema, get_ci, invalid};
 use super::schema::ResourceType;
 use super::{ScimError, ScimType};
 
@@ -16,6 +17,7 @@ pub const DEFAULT_COUNT: u64 = 100;
 pub const MAX_RESULTS: u64 = 1000;
 
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// A list request in the protocol's terms: what a front door hands the store, which compiles
 /// the filter and the sort to SQL itself, so no caller ever builds SQL.
@@ -123,6 +125,40 @@ impl QueryParams {
         })
     }
 
+    /// Reads a SearchRequest (`POST …/.search`, RFC 7644 §3.4.3) into the same parameters a GET carries. Names match
+    /// case-insensitively; `attributes` may be a list or a comma-separated string; numbers may be
+    /// strings.
+    pub fn from_search_request(body: &Value) -> Result<QueryParams, ScimError> {
+        let Some(fields) = body.as_object() else {
+            return Err(invalid("A SearchRequest must be a JSON object.".into()));
+        };
+        check_message_schema(get_ci(fields, "schemas"), SEARCH_REQUEST, "A SearchRequest")?;
+        let mut params = QueryParams::default();
+        for (name, value) in fields {
+            let Some(slot) = params.slot(name) else {
+                continue;
+            };
+            *slot = match value {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                Value::Array(items) => Some(
+                    items
+                        .iter()
+                        .map(|i| {
+                            i.as_str().map(str::to_owned).ok_or_else(|| {
+                                invalid(format!("\"{name}\" must list strings, not {i}."))
+                            })
+                        })
+                        .collect::<Result<Vec<_>, _>>()?
+                        .join(","),
+                ),
+                other => return Err(invalid(format!("\"{name}\" cannot be {other}."))),
+            };
+        }
+        Ok(params)
+    }
+
     /// Whether `sortOrder` asks for descending order.
     pub fn descending(&self) -> Result<bool, ScimError> {
         match self.sort_order.as_deref().map(str::trim) {
@@ -170,5 +206,25 @@ mod tests {
         assert_eq!(QueryParams::parse("").paging().unwrap(), (1, DEFAULT_COUNT));
         assert!(QueryParams::parse("count=ten").paging().is_err());
         assert!(QueryParams::parse("sortOrder=up").descending().is_err());
+    }
+
+    #[test]
+    fn search_requests_become_query_parameters() {
+        let p = QueryParams::from_search_request(&json!({
+            "schemas": [SEARCH_REQUEST],
+            "Filter": "userName sw \"a\"",
+            "attributes": ["userName", "emails"],
+            "startIndex": 3,
+            "count": "2",
+            "sortOrder": "descending"
+        }))
+        .unwrap();
+        assert_eq!(p.filter.as_deref(), Some("userName sw \"a\""));
+        assert_eq!(p.attributes.as_deref(), Some("userName,emails"));
+        assert_eq!(p.paging().unwrap(), (3, 2));
+        assert!(p.descending().unwrap());
+        assert!(QueryParams::from_search_request(&json!({"schemas": ["urn:other"]})).is_err());
+        assert!(QueryParams::from_search_request(&json!({"attributes": [1]})).is_err());
+        assert!(QueryParams::from_search_request(&json!([])).is_err());
     }
 }

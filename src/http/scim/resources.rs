@@ -134,17 +134,7 @@ async fn replace<E: Endpoint>(
     path: web::Path<(String, String)>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let (params, with_members) = read_query::<E>(&req);
-    let if_match = if_match(&req);
-    let id = path.into_inner().1;
-    let replaced = Ctx::new(&state, &caller)
-        .run(move |ctx| E::replace(ctx, &id, &body.0, &if_match, with_members))
-        .await?;
-    Ok(resource_response(
-        StatusCode::OK,
-        replaced,
-        &params.projection(E::TYPE),
-    ))
+    update::<E>(caller, state, req, path, body, E::replace).await
 }
 
 /// `PATCH …/{id}`.
@@ -155,15 +145,29 @@ async fn patch<E: Endpoint>(
     path: web::Path<(String, String)>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
+    update::<E>(caller, state, req, path, body, E::patch).await
+}
+
+/// A change to one resource (`PUT` or `PATCH`), under the request's `If-Match`.
+type Update = fn(&Ctx, &str, &Value, &IfMatch, bool) -> Result<Rendered, ScimError>;
+
+async fn update<E: Endpoint>(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: ScimBody,
+    change: Update,
+) -> Result<HttpResponse, ScimError> {
     let (params, with_members) = read_query::<E>(&req);
     let if_match = if_match(&req);
     let id = path.into_inner().1;
-    let patched = Ctx::new(&state, &caller)
-        .run(move |ctx| E::patch(ctx, &id, &body.0, &if_match, with_members))
+    let changed = Ctx::new(&state, &caller)
+        .run(move |ctx| change(ctx, &id, &body.0, &if_match, with_members))
         .await?;
     Ok(resource_response(
         StatusCode::OK,
-        patched,
+        changed,
         &params.projection(E::TYPE),
     ))
 }

@@ -12,10 +12,7 @@ use super::{Ctx, list_response_of};
 use crate::auth::ScimCaller;
 use crate::scim::ScimError;
 use crate::scim::list::{QueryParams, list_response};
-use crate::scim::resource::{check_message_schema, get_ci, invalid};
 use crate::state::AppState;
-
-const SEARCH_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// `POST /Users/.search`.
 pub async fn users(
@@ -23,7 +20,13 @@ pub async fn users(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(&state, &caller, read_search(&body.0)?, Users::list).await
+    list_response_of(
+        &state,
+        &caller,
+        QueryParams::from_search_request(&body.0)?,
+        Users::list,
+    )
+    .await
 }
 
 /// `POST /Groups/.search`.
@@ -32,7 +35,13 @@ pub async fn groups(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(&state, &caller, read_search(&body.0)?, Groups::list).await
+    list_response_of(
+        &state,
+        &caller,
+        QueryParams::from_search_request(&body.0)?,
+        Groups::list,
+    )
+    .await
 }
 
 /// `POST /.search`: users first, then groups. A filter naming an attribute only one type has
@@ -43,7 +52,13 @@ pub async fn all(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(&state, &caller, read_search(&body.0)?, search_all).await
+    list_response_of(
+        &state,
+        &caller,
+        QueryParams::from_search_request(&body.0)?,
+        search_all,
+    )
+    .await
 }
 
 fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
@@ -80,64 +95,4 @@ fn total(page: &Value) -> u64 {
 
 fn resources(page: &Value) -> &[Value] {
     page["Resources"].as_array().map_or(&[], Vec::as_slice)
-}
-
-/// Reads a SearchRequest into the same parameters a GET carries. Names match
-/// case-insensitively; `attributes` may be a list or a comma-separated string; numbers may be
-/// strings.
-fn read_search(body: &Value) -> Result<QueryParams, ScimError> {
-    let Some(fields) = body.as_object() else {
-        return Err(invalid("A SearchRequest must be a JSON object.".into()));
-    };
-    check_message_schema(get_ci(fields, "schemas"), SEARCH_REQUEST, "A SearchRequest")?;
-    let mut params = QueryParams::default();
-    for (name, value) in fields {
-        let Some(slot) = params.slot(name) else {
-            continue;
-        };
-        *slot = match value {
-            Value::Null => None,
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Array(items) => Some(
-                items
-                    .iter()
-                    .map(|i| {
-                        i.as_str().map(str::to_owned).ok_or_else(|| {
-                            invalid(format!("\"{name}\" must list strings, not {i}."))
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?
-                    .join(","),
-            ),
-            other => return Err(invalid(format!("\"{name}\" cannot be {other}."))),
-        };
-    }
-    Ok(params)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn search_requests_become_query_parameters() {
-        let p = read_search(&json!({
-            "schemas": [SEARCH_REQUEST],
-            "Filter": "userName sw \"a\"",
-            "attributes": ["userName", "emails"],
-            "startIndex": 3,
-            "count": "2",
-            "sortOrder": "descending"
-        }))
-        .unwrap();
-        assert_eq!(p.filter.as_deref(), Some("userName sw \"a\""));
-        assert_eq!(p.attributes.as_deref(), Some("userName,emails"));
-        assert_eq!(p.paging().unwrap(), (3, 2));
-        assert!(p.descending().unwrap());
-        assert!(read_search(&json!({"schemas": ["urn:other"]})).is_err());
-        assert!(read_search(&json!({"attributes": [1]})).is_err());
-        assert!(read_search(&json!([])).is_err());
-    }
 }
