@@ -13,8 +13,9 @@ use crate::admin;
 use crate::config::{
     DEFAULT_BACKUP_KEEP, DEFAULT_BODY_TIMEOUT, DEFAULT_EVENT_RETENTION_DAYS, DEFAULT_MAX_BODY,
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, FileConfig, Given, Layers,
-    LogFormat, Networks, Secret, ServeConfig, Source, connection_count, parse_body_timeout,
-    parse_connection_count, parse_enum, parse_interval, parse_networks, parse_public_url,
+    LogFormat, Networks, Secret, ServeConfig, ShowValue, Source, connection_count,
+    parse_body_timeout, parse_connection_count, parse_enum, parse_interval, parse_networks,
+    parse_public_url,
 };
 use crate::startup::Application;
 use crate::store::maintenance;
@@ -160,7 +161,7 @@ struct ServeArgs {
     /// Durability of each commit: `normal` survives a crash of the process, `full` also a power
     /// loss (one fsync per write) [default: normal]
     #[arg(long, env = "SCIM_SYNC", value_enum)]
-    sync: Option<SyncMode>,
+    sync: Option<SyncSetting>,
     /// Largest request body accepted, in bytes [default: 1048576]
     #[arg(long, env = "SCIM_MAX_BODY")]
     max_body: Option<usize>,
@@ -216,6 +217,36 @@ struct ServeArgs {
     /// --trusted-proxies are exempt [default: 64]
     #[arg(long, env = "SCIM_MAX_CONNECTIONS_PER_CLIENT", value_parser = parse_connection_count)]
     max_connections_per_client: Option<usize>,
+}
+
+/// `--sync`'s values: the command line's names for [`SyncMode`], so the store needs no clap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum SyncSetting {
+    /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of the process, but the last
+    /// commits before a power loss or kernel crash may roll back (the file stays consistent).
+    Normal,
+    /// `synchronous=FULL`: every commit is fsynced before it is acknowledged; survives power
+    /// loss, at the cost of one fsync per write.
+    Full,
+}
+
+impl From<SyncSetting> for SyncMode {
+    fn from(setting: SyncSetting) -> SyncMode {
+        match setting {
+            SyncSetting::Normal => SyncMode::Normal,
+            SyncSetting::Full => SyncMode::Full,
+        }
+    }
+}
+
+impl ShowValue for SyncSetting {
+    fn show(&self) -> String {
+        match self {
+            SyncSetting::Normal => "normal",
+            SyncSetting::Full => "full",
+        }
+        .to_owned()
+    }
 }
 
 fn parse_networks_arg(text: &str) -> Result<Networks, String> {
@@ -639,7 +670,7 @@ fn serve_config(
         "sync",
         given(matches, "sync", args.sync),
         |f| f.sync.as_deref().map(parse_enum),
-        SyncMode::Normal,
+        SyncSetting::Normal,
     )?;
     let max_body = layers.pick_or(
         "max_body",
@@ -740,7 +771,7 @@ fn serve_config(
         listen,
         common.data_dir.clone(),
         common.public_url.as_deref(),
-        sync,
+        sync.into(),
         max_body,
     )?;
     config.event_retention_days = Some(retention).filter(|d| *d > 0);

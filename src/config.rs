@@ -407,12 +407,6 @@ impl ShowValue for std::time::Duration {
     }
 }
 
-impl ShowValue for SyncMode {
-    fn show(&self) -> String {
-        format!("{self:?}").to_lowercase()
-    }
-}
-
 impl ShowValue for LogFormat {
     fn show(&self) -> String {
         self.to_string()

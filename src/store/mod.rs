@@ -40,7 +40,7 @@ pub use views::MemberSummary;
 pub const DB_FILE_NAME: &str = "scim-appliance.db";
 
 /// How hard SQLite works to make a commit durable.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyncMode {
     /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of the process, but the last
     /// commits before a power loss or kernel crash may roll back (the file stays consistent).
