@@ -5,7 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::store::SyncMode;
 
@@ -175,61 +176,6 @@ pub struct Given<T> {
     pub source: Source,
 }
 
-impl<T> Given<T> {
-    pub fn none() -> Given<T> {
-        Given {
-            value: None,
-            source: Source::Default,
-        }
-    }
-}
-
-/// The optional TOML file of `--config`: the same settings as `serve`'s flags, in snake_case
-/// (`listen = "0.0.0.0:8080"`, `backup_every = "24h"`, `admin_password_file = "/run/secrets/x"`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub data_dir: Option<PathBuf>,
-    pub public_url: Option<String>,
-    pub listen: Option<String>,
-    pub sync: Option<String>,
-    pub max_body: Option<usize>,
-    pub log_level: Option<String>,
-    pub log_format: Option<String>,
-    pub event_retention_days: Option<u32>,
-    pub backup_every: Option<String>,
-    pub backup_keep: Option<u32>,
-    pub admin_password: Option<String>,
-    pub admin_password_file: Option<PathBuf>,
-    pub metrics: Option<bool>,
-    pub metrics_token: Option<String>,
-    pub metrics_token_file: Option<PathBuf>,
-    pub tls_cert: Option<PathBuf>,
-    pub tls_key: Option<PathBuf>,
-    pub trusted_proxies: Option<Vec<String>>,
-    pub body_timeout: Option<String>,
-    pub max_connections: Option<usize>,
-    pub max_connections_per_client: Option<usize>,
-}
-
-impl FileConfig {
-    /// Reads the file; a missing file, bad TOML or an unknown key is an error naming it.
-    pub fn read(path: &Path) -> Result<FileConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read the config file {}: {e}",
-                path.display()
-            ))
-        })?;
-        toml::from_str(&text).map_err(|e| {
-            ConfigError(format!(
-                "the config file {} is not valid: {e}",
-                path.display()
-            ))
-        })
-    }
-}
-
 /// One line of `config show`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Shown {
@@ -239,26 +185,32 @@ pub struct Shown {
     pub source: String,
 }
 
-/// Picks each setting from its layers and remembers where it came from.
-pub struct Layers {
-    file: FileConfig,
+/// Picks each setting from its layers and remembers where it came from. `F` holds the keys of
+/// the TOML file (declared with the flags, in `cli`); each is taken out when its setting is
+/// picked.
+pub struct Layers<F> {
+    file: F,
     file_path: Option<PathBuf>,
     shown: Vec<Shown>,
 }
 
-impl Layers {
-    pub fn new(file: Option<(PathBuf, FileConfig)>) -> Layers {
-        let (file_path, file) = match file {
-            Some((path, file)) => (Some(path), file),
-            None => (None, FileConfig::default()),
+impl<F: DeserializeOwned + Default> Layers<F> {
+    /// The layers over the TOML file at `path`, if any; a missing file, bad TOML or an unknown
+    /// key is an error naming it.
+    pub fn read(path: Option<&Path>) -> Result<Layers<F>, ConfigError> {
+        let file = match path {
+            Some(path) => read_file(path)?,
+            None => F::default(),
         };
-        Layers {
+        Ok(Layers {
             file,
-            file_path,
+            file_path: path.map(Path::to_path_buf),
             shown: Vec::new(),
-        }
+        })
     }
+}
 
+impl<F> Layers<F> {
     /// The settings picked so far, for `config show`.
     pub fn shown(&self) -> &[Shown] {
         &self.shown
@@ -270,7 +222,7 @@ impl Layers {
         &mut self,
         name: &'static str,
         given: Given<T>,
-        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+        file: impl FnOnce(&mut F) -> Option<Result<T, String>>,
     ) -> Result<Option<T>, ConfigError> {
         let (value, source) = match self.layered(name, given, file)? {
             Some((value, source)) => (Some(value), source),
@@ -285,7 +237,7 @@ impl Layers {
         &mut self,
         name: &'static str,
         given: Given<T>,
-        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+        file: impl FnOnce(&mut F) -> Option<Result<T, String>>,
         default: T,
     ) -> Result<T, ConfigError> {
         let (value, source) = self
@@ -297,15 +249,15 @@ impl Layers {
 
     /// The given value, else the file's, with its source; `None` when neither layer has one.
     fn layered<T>(
-        &self,
+        &mut self,
         name: &'static str,
         given: Given<T>,
-        file: impl FnOnce(&FileConfig) -> Option<Result<T, String>>,
+        file: impl FnOnce(&mut F) -> Option<Result<T, String>>,
     ) -> Result<Option<(T, Source)>, ConfigError> {
         if let Some(value) = given.value {
             return Ok(Some((value, given.source)));
         }
-        match file(&self.file) {
+        match file(&mut self.file) {
             Some(Ok(value)) => Ok(Some((value, self.file_source()))),
             Some(Err(e)) => Err(ConfigError(format!("{name} in the config file: {e}"))),
             None => Ok(None),
@@ -327,9 +279,9 @@ impl Layers {
         name: &'static str,
         given: Given<String>,
         given_file: Given<PathBuf>,
-        file: impl Fn(&FileConfig) -> (Option<String>, Option<PathBuf>),
+        file: impl FnOnce(&mut F) -> (Option<String>, Option<PathBuf>),
     ) -> Result<Option<String>, ConfigError> {
-        let (in_file, in_file_path) = file(&self.file);
+        let (in_file, in_file_path) = file(&mut self.file);
         let (value, source) = if let Some(v) = given.value {
             (Some(v), given.source)
         } else if let Some(path) = given_file.value {
@@ -411,6 +363,22 @@ impl ShowValue for LogFormat {
     fn show(&self) -> String {
         self.to_string()
     }
+}
+
+/// Reads and parses the TOML file of `--config`, naming it in any error.
+fn read_file<F: DeserializeOwned>(path: &Path) -> Result<F, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read the config file {}: {e}",
+            path.display()
+        ))
+    })?;
+    toml::from_str(&text).map_err(|e| {
+        ConfigError(format!(
+            "the config file {} is not valid: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// The first line of a secret file (trailing newline and spaces dropped).

@@ -5,7 +5,7 @@
 //! in its group's file: `serve.rs` (serve, config show, healthcheck, completions, manpage),
 //! `org.rs`, `admin.rs`, `data.rs` (backup, restore, check, export, import) and `events.rs`.
 //! Each function parses, makes one library call and prints through small functions beside it.
-//! `settings.rs` holds `serve`'s settings and their layering.
+//! `settings.rs` declares every setting once (how to add one is written there).
 
 mod admin;
 mod data;
@@ -20,14 +20,14 @@ use std::process::ExitCode;
 
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config::{FileConfig, Layers, LogFormat, parse_public_url};
+use crate::config::{Layers, LogFormat, parse_public_url};
 use crate::store::Store;
 use crate::transfer::Format;
 
 use self::admin::AdminCommand;
 use self::org::OrgCommand;
 use self::serve::ConfigCommand;
-use self::settings::ServeArgs;
+use self::settings::{CommonArgs, FileConfig, ServeArgs};
 
 /// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -41,13 +41,8 @@ const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
                   and groups into per-organization directories at <public-url>/v2/<org-id>."
 )]
 pub struct Cli {
-    /// Directory holding the database file scim-appliance.db [default: ./data]
-    #[arg(long, env = "SCIM_DATA_DIR", global = true)]
-    data_dir: Option<PathBuf>,
-    /// Base URL identity providers reach this server at (shown in SCIM URLs and meta.location).
-    /// `serve` defaults to http://<listen>; other commands to what `serve` last used.
-    #[arg(long, env = "SCIM_PUBLIC_URL", global = true)]
-    public_url: Option<String>,
+    #[command(flatten)]
+    common: CommonArgs,
     /// A TOML file with settings (the flags' names in snake_case); flags and SCIM_* variables
     /// override it.
     #[arg(long, env = "SCIM_CONFIG", global = true)]
@@ -174,20 +169,17 @@ pub fn main() -> ExitCode {
 
 /// Picks the settings every command shares, then runs the command.
 fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
-    let file = match &cli.config {
-        Some(path) => Some((path.clone(), FileConfig::read(path)?)),
-        None => None,
-    };
-    let mut layers = Layers::new(file);
+    let mut layers = Layers::<FileConfig>::read(cli.config.as_deref())?;
     let levels = match_levels(matches);
-    let common = settings::pick_common(&mut layers, &levels, cli.data_dir, cli.public_url)?;
+    let common = cli.common.pick(&mut layers, &levels)?;
     if !matches!(cli.command, Command::Serve(_)) {
         init_logging("warn", LogFormat::Text);
     }
     match cli.command {
-        Command::Serve(args) => serve::serve(&mut layers, args, &levels, &common),
+        Command::Serve(args) => serve::serve(args.pick(&mut layers, &levels)?, &common),
         Command::Config(ConfigCommand::Show { json, serve }) => {
-            serve::config_show(&mut layers, serve, &levels, &common, json)
+            let settings = serve.pick(&mut layers, &levels)?;
+            serve::config_show(settings, &common, layers.shown(), json)
         }
         Command::Healthcheck { listen, tls_cert } => {
             serve::healthcheck(&listen, tls_cert.is_some())

@@ -1,11 +1,11 @@
 //! `serve` and the commands about a server: `config show`, `healthcheck`, and the shell
 //! completions and man page generated from the command definitions.
 
-use clap::{ArgMatches, CommandFactory, Subcommand};
+use clap::{CommandFactory, Subcommand};
 
-use super::settings::{Common, ServeArgs, serve_config};
+use super::settings::{Common, ServeArgs, ServeSettings, serve_config};
 use super::{Cli, CliResult, init_logging};
-use crate::config::{Layers, ServeConfig, Shown};
+use crate::config::{ServeConfig, Shown};
 use crate::startup::Application;
 
 #[derive(Debug, Subcommand)]
@@ -22,13 +22,8 @@ pub(super) enum ConfigCommand {
 }
 
 /// `serve`: runs the server until it is stopped.
-pub(super) fn serve(
-    layers: &mut Layers,
-    args: ServeArgs,
-    matches: &[Option<&ArgMatches>],
-    common: &Common,
-) -> CliResult {
-    let (config, log_level, log_format) = serve_config(layers, args, matches, common)?;
+pub(super) fn serve(settings: ServeSettings, common: &Common) -> CliResult {
+    let (config, log_level, log_format) = serve_config(settings, common)?;
     init_logging(&log_level, log_format);
     run_server(config)
 }
@@ -64,17 +59,16 @@ fn run_server(config: ServeConfig) -> CliResult {
     })
 }
 
-/// `config show`: checks the configuration as `serve` would, then prints every setting with
-/// its source.
+/// `config show`: checks the configuration as `serve` would, then prints every setting as it
+/// was picked, with its source.
 pub(super) fn config_show(
-    layers: &mut Layers,
-    args: ServeArgs,
-    matches: &[Option<&ArgMatches>],
+    settings: ServeSettings,
     common: &Common,
+    shown: &[Shown],
     json: bool,
 ) -> CliResult {
-    serve_config(layers, args, matches, common)?;
-    print_settings(layers.shown(), json)
+    serve_config(settings, common)?;
+    print_settings(shown, json)
 }
 
 fn print_settings(shown: &[Shown], json: bool) -> CliResult {
