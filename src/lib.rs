@@ -27,10 +27,12 @@
 //!   handlers for Users and Groups), the configuration page and admin API ([`http::admin`]),
 //!   health, metrics, the request log and security headers, body deadlines and connection
 //!   caps.
-//! - [`cli`]: the command line (`serve`, `org create|list|rotate-key|rename|enable-scim|
-//!   disable-scim|set-seats|delete`, `admin set-password`, `config show`, `backup`, `restore`,
-//!   `check`, `export`, `import`, `events`, `healthcheck`, `completions`, `manpage`); the
-//!   binary's `main.rs` only calls [`cli::main`]. [`healthcheck`] is the client side of
+//! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
+//!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
+//!   `rotate-key`, `rename`, `enable-scim`, `disable-scim`, `set-seats`, `delete`), `admin.rs`
+//!   (`admin set-password`), `data.rs` (`backup`, `restore`, `check`, `export`, `import`),
+//!   `events.rs` (`events`) — and `settings.rs`, where every `serve` setting is declared once;
+//!   the binary's `main.rs` only calls [`cli::main`]. [`healthcheck`] is the client side of
 //!   `healthcheck`.
 //! - [`admin`]: what an operator does (organizations, API keys, the admin password), written
 //!   once for both the command line and the admin API; [`transfer`]: export and import.
@@ -61,7 +63,9 @@
 //!   (an LDAP filter into [`scim::filter::Filter`]), checks credentials through [`auth`] (its
 //!   argon2 runs through [`auth::gate::Argon2Gate`]), calls the [`store`], and is bound by
 //!   [`startup`] next to the HTTP listener.
-//! - **A `serve` setting**: see [`cli`] and [`config`].
+//! - **A `serve` setting**: one entry in the table of `src/cli/settings.rs` (flag, `SCIM_*`
+//!   variable, `--config` key, type, default), its field in [`config::ServeConfig`], and one
+//!   line in `settings::serve_config`; `config show` follows.
 //! - **An HTTP endpoint**: a handler in [`http`] (SCIM ones in `http/scim/`), registered in
 //!   that module's `configure`; admin API endpoints are documented in `docs/admin-api.md`.
 

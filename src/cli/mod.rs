@@ -1,7 +1,7 @@
 //! The command line: raw arguments (clap; every option also from an `SCIM_…` variable) and
 //! the dispatch to library code. Exit codes: 0 success, 1 failure, 2 usage (clap's own).
 //!
-//! [`run`] picks the shared settings and hands each command's parsed arguments to one function
+//! `run` picks the shared settings and hands each command's parsed arguments to one function
 //! in its group's file: `serve.rs` (serve, config show, healthcheck, completions, manpage),
 //! `org.rs`, `admin.rs`, `data.rs` (backup, restore, check, export, import) and `events.rs`.
 //! Each function parses, makes one library call and prints through small functions beside it.
