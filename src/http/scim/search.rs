@@ -20,13 +20,7 @@ pub async fn users(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(
-        &state,
-        &caller,
-        QueryParams::from_search_request(&body.0)?,
-        Users::list,
-    )
-    .await
+    search(caller, state, body, Users::list).await
 }
 
 /// `POST /Groups/.search`.
@@ -35,13 +29,7 @@ pub async fn groups(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(
-        &state,
-        &caller,
-        QueryParams::from_search_request(&body.0)?,
-        Groups::list,
-    )
-    .await
+    search(caller, state, body, Groups::list).await
 }
 
 /// `POST /.search`: users first, then groups. A filter naming an attribute only one type has
@@ -52,13 +40,18 @@ pub async fn all(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(
-        &state,
-        &caller,
-        QueryParams::from_search_request(&body.0)?,
-        search_all,
-    )
-    .await
+    search(caller, state, body, search_all).await
+}
+
+/// Answers a SearchRequest with `op`, exactly as the matching GET would.
+async fn search(
+    caller: ScimCaller,
+    state: web::Data<AppState>,
+    body: ScimBody,
+    op: fn(&Ctx, &QueryParams) -> Result<Value, ScimError>,
+) -> Result<HttpResponse, ScimError> {
+    let params = QueryParams::from_search_request(&body.0)?;
+    list_response_of(&state, &caller, params, op).await
 }
 
 fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {
