@@ -1290,8 +1290,9 @@ mod tests {
             ])
         }
 
-        fn arb_leaf(simple_paths: bool) -> BoxedStrategy<Filter> {
-            let p = if simple_paths {
+        /// A plain attribute name (never a keyword), or any path.
+        fn arb_leaf_path(simple_paths: bool) -> BoxedStrategy<AttrPath> {
+            if simple_paths {
                 "[a-zA-Z][a-zA-Z0-9]{0,6}"
                     .prop_filter("keywords", |a| {
                         !["and", "or", "not"]
@@ -1306,7 +1307,11 @@ mod tests {
                     .boxed()
             } else {
                 arb_path().boxed()
-            };
+            }
+        }
+
+        fn arb_leaf(simple_paths: bool) -> BoxedStrategy<Filter> {
+            let p = arb_leaf_path(simple_paths);
             prop_oneof![
                 (p.clone(), arb_op(), arb_value()).prop_map(|(path, op, value)| Filter::Compare {
                     path,
@@ -1362,17 +1367,7 @@ mod tests {
         }
 
         fn arb_short_comparison(simple_paths: bool) -> BoxedStrategy<String> {
-            let path = if simple_paths {
-                "[a-zA-Z][a-zA-Z0-9]{0,6}"
-                    .prop_map(|attr| AttrPath {
-                        urn: None,
-                        attr,
-                        sub: None,
-                    })
-                    .boxed()
-            } else {
-                arb_path().boxed()
-            };
+            let path = arb_leaf_path(simple_paths);
             (path, proptest::option::of((arb_op(), arb_short_value())))
                 .prop_filter_map("keywords are not attribute names", |(path, test)| {
                     let keyword = ["and", "or", "not"]
