@@ -15,6 +15,7 @@ use crate::auth::ScimCaller;
 use crate::scim::ScimError;
 use crate::scim::etag::IfMatch;
 use crate::scim::list::QueryParams;
+use crate::scim::projection::Projection;
 use crate::scim::schema::ResourceType;
 use crate::state::AppState;
 
@@ -71,11 +72,11 @@ pub(crate) fn item<E: Endpoint>() -> Resource {
         }))
 }
 
-/// The parameters of the query string, and whether the answer shows members.
-fn read_query<E: Endpoint>(req: &HttpRequest) -> (QueryParams, bool) {
-    let params = QueryParams::parse(req.query_string());
-    let with_members = !params.projection(E::TYPE).omits("members");
-    (params, with_members)
+/// The projection the query string asks for, and whether the answer shows members.
+fn read_projection<E: Endpoint>(req: &HttpRequest) -> (Projection, bool) {
+    let projection = QueryParams::parse(req.query_string()).projection(E::TYPE);
+    let with_members = !projection.omits("members");
+    (projection, with_members)
 }
 
 /// `GET /Users`, `GET /Groups`: filter, sort and page.
@@ -100,15 +101,11 @@ async fn create<E: Endpoint>(
     req: HttpRequest,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let (params, with_members) = read_query::<E>(&req);
+    let (projection, with_members) = read_projection::<E>(&req);
     let created = Ctx::new(&state, &caller)
         .run(move |ctx| E::create(ctx, &body.0, with_members))
         .await?;
-    Ok(resource_response(
-        StatusCode::CREATED,
-        created,
-        &params.projection(E::TYPE),
-    ))
+    Ok(resource_response(StatusCode::CREATED, created, &projection))
 }
 
 /// `GET …/{id}`; 304 when `If-None-Match` names the current version.
@@ -118,12 +115,12 @@ async fn get<E: Endpoint>(
     req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ScimError> {
-    let (params, with_members) = read_query::<E>(&req);
+    let (projection, with_members) = read_projection::<E>(&req);
     let id = path.into_inner().1;
     let found = Ctx::new(&state, &caller)
         .run(move |ctx| E::get(ctx, &id, with_members))
         .await?;
-    Ok(read_response(&req, found, &params.projection(E::TYPE)))
+    Ok(read_response(&req, found, &projection))
 }
 
 /// `PUT …/{id}`.
@@ -159,17 +156,13 @@ async fn update<E: Endpoint>(
     body: ScimBody,
     change: Update,
 ) -> Result<HttpResponse, ScimError> {
-    let (params, with_members) = read_query::<E>(&req);
+    let (projection, with_members) = read_projection::<E>(&req);
     let if_match = if_match(&req);
     let id = path.into_inner().1;
     let changed = Ctx::new(&state, &caller)
         .run(move |ctx| change(ctx, &id, &body.0, &if_match, with_members))
         .await?;
-    Ok(resource_response(
-        StatusCode::OK,
-        changed,
-        &params.projection(E::TYPE),
-    ))
+    Ok(resource_response(StatusCode::OK, changed, &projection))
 }
 
 /// `DELETE …/{id}`: 204.
