@@ -41,6 +41,14 @@ pub struct AppState {
     pub served_hosts: ServedHosts,
 }
 
+impl AppState {
+    /// Whether `ip` is one of `--trusted-proxies`: its `X-Forwarded-For` is believed, and it is
+    /// exempt from the per-client connection cap.
+    pub fn is_trusted_proxy(&self, ip: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|n| n.contains(&ip))
+    }
+}
+
 /// The names this server answers the page and admin API for: the public URL's host, the listen
 /// address, `localhost` and loopback addresses; any IP address when listening on all of them
 /// (an address cannot be re-pointed).

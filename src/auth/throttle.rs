@@ -22,13 +22,17 @@ pub struct ClientKey(Option<IpAddr>);
 impl ClientKey {
     /// The bucket of a client address (`None`: the peer address is unknown).
     pub fn of(client: Option<IpAddr>) -> ClientKey {
-        ClientKey(client.map(|ip| match ip {
-            IpAddr::V4(_) => ip,
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                IpAddr::V6(prefix.into())
-            }
-        }))
+        ClientKey(client.map(client_network))
+    }
+}
+
+/// The unit one client is counted in, by throttles and connection caps alike: its IPv4 address
+/// (also when written IPv4-mapped), or its IPv6 /64 (one subscriber's network; a single host
+/// can use any address in it).
+pub fn client_network(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        v4 => v4,
     }
 }
 
@@ -209,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_clients_are_grouped_by_their_64_bit_prefix() {
+    fn clients_are_their_ipv4_address_or_their_ipv6_64_bit_prefix() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
         let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
@@ -217,5 +221,9 @@ mod tests {
         assert_ne!(ClientKey::of(Some(a)), ClientKey::of(Some(c)));
         let v4: IpAddr = "192.0.2.1".parse().unwrap();
         assert_eq!(ClientKey::of(Some(v4)), ClientKey(Some(v4)));
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        assert_eq!(ClientKey::of(Some(mapped)), ClientKey(Some(v4)));
+        let other: IpAddr = "192.0.2.2".parse().unwrap();
+        assert_ne!(ClientKey::of(Some(v4)), ClientKey::of(Some(other)));
     }
 }

@@ -11,7 +11,7 @@ use crate::state::AppState;
 /// header is ignored, so nobody can choose their own address.
 pub fn client_ip(state: &AppState, req: &HttpRequest) -> Option<IpAddr> {
     let peer = req.peer_addr()?.ip();
-    let trusted = |ip: &IpAddr| state.trusted_proxies.iter().any(|n| n.contains(ip));
+    let trusted = |ip: &IpAddr| state.is_trusted_proxy(*ip);
     if !trusted(&peer) {
         return Some(peer);
     }

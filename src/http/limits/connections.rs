@@ -3,7 +3,7 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use actix_web::body::{EitherBody, MessageBody};
@@ -13,6 +13,7 @@ use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use actix_web::{Error, HttpResponse, web};
 
+use crate::auth::throttle::client_network;
 use crate::state::AppState;
 
 /// `Retry-After` of a refused connection: long enough for the client's other connections to
@@ -41,7 +42,7 @@ impl ClientConnections {
     /// Counts a new connection from `peer`; the returned slot uncounts it when the connection
     /// (which keeps it in its extensions) closes.
     fn open(self: &Arc<Self>, peer: IpAddr) -> ClientSlot {
-        let client = client_of(peer);
+        let client = client_network(peer);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(client).or_insert(0);
         *count += 1;
@@ -95,18 +96,6 @@ impl Drop for ClientSlot {
     }
 }
 
-/// The unit one client is counted in: its IPv4 address, or its IPv6 /64 (one subscriber's
-/// network; a single host can use any address in it).
-fn client_of(peer: IpAddr) -> IpAddr {
-    match peer.to_canonical() {
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-            IpAddr::V6(Ipv6Addr::from(prefix))
-        }
-        v4 => v4,
-    }
-}
-
 /// Answers every request on a connection that is over its client's cap with 503 and
 /// `Connection: close`, before the body is read; trusted proxies carry everyone and are exempt.
 pub async fn refuse_over_cap(
@@ -117,7 +106,7 @@ pub async fn refuse_over_cap(
         slot.over_cap
             && !req
                 .app_data::<web::Data<AppState>>()
-                .is_some_and(|state| state.trusted_proxies.iter().any(|n| n.contains(&slot.peer)))
+                .is_some_and(|state| state.is_trusted_proxy(slot.peer))
     });
     if !refused {
         return Ok(next.call(req).await?.map_into_left_body());
@@ -152,19 +141,4 @@ pub fn fit_to_file_limit(wanted: usize) -> usize {
          e.g. LimitNOFILE= in the systemd unit)"
     );
     fits
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client_of;
-
-    #[test]
-    fn an_ipv6_client_is_its_slash_64_and_a_mapped_ipv4_is_the_ipv4_address() {
-        let same =
-            |a: &str, b: &str| client_of(a.parse().unwrap()) == client_of(b.parse().unwrap());
-        assert!(same("2001:db8:1:2::1", "2001:db8:1:2:ffff::9"));
-        assert!(!same("2001:db8:1:2::1", "2001:db8:1:3::1"));
-        assert!(same("::ffff:192.0.2.7", "192.0.2.7"));
-        assert!(!same("192.0.2.7", "192.0.2.8"));
-    }
 }
