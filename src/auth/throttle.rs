@@ -121,15 +121,6 @@ impl<K: Hash + Eq + Clone> Throttle<K> {
         })
     }
 
-    /// Seconds until `key` may try again, when its attempts are used up (nothing reserved).
-    pub fn retry_after(&self, key: &K) -> Option<u64> {
-        let windows = self.lock();
-        let w = windows.get(key)?;
-        let elapsed = w.started.elapsed();
-        (w.attempts >= self.max_attempts && elapsed < self.window)
-            .then(|| (self.window - elapsed).as_secs().max(1))
-    }
-
     /// Drops expired windows, then, if still full, the oldest half: a flood of new buckets
     /// costs bounded memory and never clears every bucket at once.
     fn make_room(&self, windows: &mut HashMap<K, Window>, now: Instant) {
@@ -162,7 +153,6 @@ mod tests {
         }
         let wait = t.reserve(A).err().expect("blocked");
         assert!((1..=60).contains(&wait));
-        assert_eq!(t.retry_after(&A), Some(wait));
         assert!(t.reserve(B).is_ok(), "other buckets are not affected");
     }
 
