@@ -12,7 +12,9 @@ use crate::timestamp;
 pub enum EventType {
     OrganizationCreated,
     OrganizationRenamed,
+    OrganizationApiKeyAdded,
     OrganizationApiKeyRotated,
+    OrganizationApiKeyRevoked,
     OrganizationScimEnabled,
     OrganizationScimDisabled,
     OrganizationSeatLimitChanged,
@@ -25,11 +27,16 @@ pub enum EventType {
     GroupCreated,
     GroupUpdated,
     GroupDeleted,
+    WebhookAdded,
+    WebhookUpdated,
+    WebhookSecretRotated,
+    WebhookDisabled,
+    WebhookRemoved,
 }
 
 impl EventType {
     /// Every type, in the order a filter menu shows them.
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 22] = [
         EventType::OrganizationUserInvited,
         EventType::OrganizationUserUpdated,
         EventType::OrganizationUserRevoked,
@@ -41,10 +48,17 @@ impl EventType {
         EventType::GroupDeleted,
         EventType::OrganizationCreated,
         EventType::OrganizationRenamed,
+        EventType::OrganizationApiKeyAdded,
         EventType::OrganizationApiKeyRotated,
+        EventType::OrganizationApiKeyRevoked,
         EventType::OrganizationScimEnabled,
         EventType::OrganizationScimDisabled,
         EventType::OrganizationSeatLimitChanged,
+        EventType::WebhookAdded,
+        EventType::WebhookUpdated,
+        EventType::WebhookSecretRotated,
+        EventType::WebhookDisabled,
+        EventType::WebhookRemoved,
     ];
 
     /// The type stored under `name`, if any.
@@ -57,7 +71,9 @@ impl EventType {
         match self {
             EventType::OrganizationCreated => "Organization_Created",
             EventType::OrganizationRenamed => "Organization_Renamed",
+            EventType::OrganizationApiKeyAdded => "Organization_ApiKeyAdded",
             EventType::OrganizationApiKeyRotated => "Organization_ApiKeyRotated",
+            EventType::OrganizationApiKeyRevoked => "Organization_ApiKeyRevoked",
             EventType::OrganizationScimEnabled => "Organization_ScimEnabled",
             EventType::OrganizationScimDisabled => "Organization_ScimDisabled",
             EventType::OrganizationSeatLimitChanged => "Organization_SeatLimitChanged",
@@ -70,6 +86,11 @@ impl EventType {
             EventType::GroupCreated => "Group_Created",
             EventType::GroupUpdated => "Group_Updated",
             EventType::GroupDeleted => "Group_Deleted",
+            EventType::WebhookAdded => "Webhook_Added",
+            EventType::WebhookUpdated => "Webhook_Updated",
+            EventType::WebhookSecretRotated => "Webhook_SecretRotated",
+            EventType::WebhookDisabled => "Webhook_Disabled",
+            EventType::WebhookRemoved => "Webhook_Removed",
         }
     }
 }

@@ -9,12 +9,13 @@ use super::{StoreError, maintenance};
 use crate::timestamp;
 
 /// The schema version this binary writes; equal to the number of migrations (asserted in tests).
-pub const SCHEMA_VERSION: usize = 3;
+pub const SCHEMA_VERSION: usize = 4;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../sql/0001_foundation.sql")),
     M::up(include_str!("../../sql/0002_directory.sql")),
     M::up(include_str!("../../sql/0003_admin.sql")),
+    M::up(include_str!("../../sql/0004_keys_webhooks.sql")),
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses (without touching it) when the file
@@ -115,6 +116,17 @@ mod tests {
         assert_eq!(page.total, 1);
         assert_eq!(store.list_events("o1", 10).expect("events").len(), 1);
         assert!(store.api_key_for("o1", "k1").expect("key").is_some());
+        let (name, scope): (String, String) = store
+            .read(|c| {
+                c.query_row(
+                    "SELECT name, scope FROM api_keys WHERE key_id = 'k1'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .map_err(StoreError::from)
+            })
+            .expect("migrated key");
+        assert_eq!((name.as_str(), scope.as_str()), ("default", "provision"));
         assert_eq!(store.org_summary("o1").expect("summary").members, 1);
 
         let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
@@ -126,7 +138,7 @@ mod tests {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        assert!(name.starts_with("pre-migration-v2-to-v3-"), "{name}");
+        assert!(name.starts_with("pre-migration-v2-to-v4-"), "{name}");
         let report = maintenance::inspect(&backups[0]).expect("inspect");
         assert_eq!(report.schema_version, 2);
         assert_eq!(report.organizations[0].members, 1);

@@ -322,7 +322,8 @@ fn insert_key(
     now: &str,
 ) -> rusqlite::Result<()> {
     conn.execute(
-        "INSERT INTO api_keys (key_id, org_id, phc, created_at) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO api_keys (key_id, org_id, name, scope, phc, created_at, created_by)
+         VALUES (?1, ?2, 'default', 'provision', ?3, ?4, 'unknown')",
         params![key.key_id, org_id, key.phc, now],
     )?;
     Ok(())
