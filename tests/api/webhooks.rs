@@ -652,3 +652,108 @@ async fn bad_webhook_settings_are_refused_and_write_nothing() {
         "no event for a refused endpoint"
     );
 }
+
+/// A change acknowledged just before the server is killed (SIGKILL, no shutdown) while the
+/// receiver is down still arrives, with the same `webhook-id`, once both are back.
+#[tokio::test]
+async fn a_message_survives_a_sigkill_between_the_change_and_its_delivery() {
+    let dir = tempfile::TempDir::new().expect("dir");
+    let cli = |args: &[&str]| {
+        let out = crate::helpers::cli_in(dir.path(), args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    let org = cli(&["org", "create", "Acme", "--json"]);
+    let (org_id, key) = (
+        org["id"].as_str().expect("id").to_owned(),
+        org["api_key"].as_str().expect("key").to_owned(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let added = cli(&["webhook", "add", &org_id, &url, "--json"]);
+    let (hook, secret) = (
+        added["webhook"]["id"].as_str().expect("id").to_owned(),
+        added["secret"].as_str().expect("secret").to_owned(),
+    );
+
+    let (mut server, addr, _log) = crate::helpers::serve_binary(dir.path(), &[]);
+    let created = reqwest::Client::new()
+        .post(format!("http://{addr}/v2/{org_id}/Users"))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/scim+json")
+        .body(user("kept@example.com").to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(created.status().as_u16(), 201);
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reaped");
+
+    let view = cli(&["webhook", "deliveries", &org_id, &hook, "--json"]);
+    let pending = view["undelivered"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pending.len(), 1, "{view}");
+    assert_eq!(pending[0]["type"], "member.created");
+    let msg_id = pending[0]["msg_id"].as_str().expect("msg_id").to_owned();
+
+    let receiver = Receiver::start_on(port).await;
+    let (mut server, _addr, _log) = crate::helpers::serve_binary(dir.path(), &[]);
+    let got = receiver.wait_for(1).await;
+    server.kill().expect("kill");
+    server.wait().expect("reaped");
+    assert!(
+        got.iter().all(|d| d.id == msg_id),
+        "only that message, with its id"
+    );
+    assert_eq!(
+        got[0].body["data"]["member"]["userName"],
+        "kept@example.com"
+    );
+    assert!(signed_with(&secret, &got[0]));
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn deliveries_and_backlogs_are_metrics() {
+    let app =
+        crate::helpers::spawn_app_configured(tempfile::TempDir::new().expect("dir"), None, |c| {
+            c.metrics = true;
+        })
+        .await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (hook, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    app.create_user(&org, user("a@example.com")).await;
+    receiver.wait_for(1).await;
+    let backlog = format!(
+        "scim_appliance_webhook_backlog{{org=\"{}\",endpoint=\"{hook}\"}} 0",
+        org.id
+    );
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("scim_appliance_webhook_deliveries_total{outcome=\"delivered\"} 1")
+            && text.contains(&backlog)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains("scim_appliance_webhook_deliveries_total{outcome=\"delivered\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains(&backlog), "{text}");
+    receiver.stop().await;
+}
