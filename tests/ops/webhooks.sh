@@ -188,56 +188,79 @@ settled() { # ORG EP…: wait until the endpoints have no backlog
 settled "$a" "$ep_a" "$ep_f"
 settled "$b" "$ep_b" "$ep_g"
 
-echo "-- every SCIM change yields exactly its message, in order, with the resource after the change (${SECONDS} s)"
-after_a=$(count /a)
-after_f=$(count /filtered)
-[ "$after_f" = 0 ] || fail "/filtered (member.revoked only) received $after_f other messages"
-expected="$work/expected-a.jsonl"
-expect() { # TYPE EVENT KEY RESOURCE [ADDED REMOVED]
+# SCIM in organization A or B, with its key.
+scim_a() { scim "$a" "$key_a" "$@"; }
+scim_b() { scim "$b" "$key_b" "$@"; }
+user_a() { scim_a GET "/Users/$1"; }
+group_a() { scim_a GET "/Groups/$1?excludedAttributes=members"; }
+new_user() { # scim_a|scim_b USERNAME DISPLAYNAME: prints the id
+    json_get "$("$1" POST /Users "$(user_body "$2" "$3" true)")" id
+}
+new_group() { # DISPLAYNAME [MEMBER_ID] (organization A): prints the id
+    local members=""
+    [ -z "${2:-}" ] || members=",\"members\":[{\"value\":\"$2\"}]"
+    json_get "$(scim_a POST /Groups \
+        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"$1\"$members}")" id
+}
+set_active() { # USER_ID VALUE (a JSON value: false, true, "False")
+    scim_a PATCH "/Users/$1" "$(patch_body "{\"op\":\"replace\",\"path\":\"active\",\"value\":$2}")" > /dev/null
+}
+expected="$work/expected.jsonl"
+expect() { # TYPE EVENT KEY RESOURCE [ADDED REMOVED] [--key-id K|none]
     "$py" "$receiver" expect "$expected" "$@"
 }
-user_a() { scim "$a" "$key_a" GET "/Users/$1"; }
-group_a() { scim "$a" "$key_a" GET "/Groups/$1?excludedAttributes=members"; }
+# check PATH ORG_ID ORG_NAME KEY_ID AFTER: PATH got exactly the expected messages after its
+# first AFTER; then the expectations start afresh.
+check() {
+    "$py" "$receiver" check "$rdir" "$1" --org "$2" "$3" --key-id "$4" --after "$5" \
+        --expected "$expected"
+    : > "$expected"
+}
+check_a() {
+    check /a "$a" "Webhooks A" "$key_a_id" "$after_a"
+    after_a=$(count /a)
+}
 
-alice=$(json_get "$(scim "$a" "$key_a" POST /Users "$(user_body alice@example.com Alice true)")" id)
+echo "-- every SCIM change yields exactly its message, in order, with the resource after the change (${SECONDS} s)"
+after_a=$(count /a)
+[ "$(count /filtered)" = 0 ] || fail "/filtered (member.revoked only) received other messages"
+alice=$(new_user scim_a alice@example.com Alice)
 expect member.created OrganizationUser_Invited member "$(user_a "$alice")"
-scim "$a" "$key_a" PATCH "/Users/$alice" "$(patch_body '{"op":"replace","path":"active","value":false}')" > /dev/null
-expect member.revoked OrganizationUser_Revoked member "$(user_a "$alice")"
+set_active "$alice" false
 revoked_alice=$(user_a "$alice")
-scim "$a" "$key_a" PATCH "/Users/$alice" "$(patch_body '{"op":"replace","value":{"active":true}}')" > /dev/null
+expect member.revoked OrganizationUser_Revoked member "$revoked_alice"
+scim_a PATCH "/Users/$alice" "$(patch_body '{"op":"replace","value":{"active":true}}')" > /dev/null
 expect member.restored OrganizationUser_Restored member "$(user_a "$alice")"
-scim "$a" "$key_a" PUT "/Users/$alice" "$(user_body alice@example.com "Alice Liddell" true)" > /dev/null
+scim_a PUT "/Users/$alice" "$(user_body alice@example.com "Alice Liddell" true)" > /dev/null
 expect member.updated OrganizationUser_Updated member "$(user_a "$alice")"
-media=$(json_get "$(scim "$a" "$key_a" POST /Groups '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Media"}')" id)
+media=$(new_group Media)
 expect group.created Group_Created group "$(group_a "$media")"
-scim "$a" "$key_a" PATCH "/Groups/$media" "$(patch_body "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$alice\"}]}")" > /dev/null
+scim_a PATCH "/Groups/$media" \
+    "$(patch_body "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$alice\"}]}")" > /dev/null
 expect group.members_changed OrganizationUser_UpdatedGroups group "$(group_a "$media")" "$alice" ""
-scim "$a" "$key_a" PATCH "/Groups/$media" "$(patch_body "{\"op\":\"remove\",\"path\":\"members[value eq \\\"$alice\\\"]\"}")" > /dev/null
+scim_a PATCH "/Groups/$media" \
+    "$(patch_body "{\"op\":\"remove\",\"path\":\"members[value eq \\\"$alice\\\"]\"}")" > /dev/null
 expect group.members_changed OrganizationUser_UpdatedGroups group "$(group_a "$media")" "" "$alice"
-bob=$(json_get "$(scim "$a" "$key_a" POST /Users "$(user_body bob@example.com Bob true)")" id)
+bob=$(new_user scim_a bob@example.com Bob)
 expect member.created OrganizationUser_Invited member "$(user_a "$bob")"
-admins=$(json_get "$(scim "$a" "$key_a" POST /Groups "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"Admins\",\"members\":[{\"value\":\"$bob\"}]}")" id)
+admins=$(new_group Admins "$bob")
 expect group.created Group_Created group "$(group_a "$admins")"
 expect group.members_changed OrganizationUser_UpdatedGroups group "$(group_a "$admins")" "$bob" ""
-scim "$a" "$key_a" DELETE "/Groups/$media" > /dev/null
+scim_a DELETE "/Groups/$media" > /dev/null
 expect group.deleted Group_Deleted group "{\"id\":\"$media\"}"
-scim "$a" "$key_a" DELETE "/Users/$alice" > /dev/null
+scim_a DELETE "/Users/$alice" > /dev/null
 expect member.deleted OrganizationUser_Removed member "{\"id\":\"$alice\"}"
-"$py" "$receiver" check "$rdir" /a --after "$after_a" --expected "$expected" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
-after_a=$(count /a)
-: > "$expected"
+check_a
 expect member.revoked OrganizationUser_Revoked member "$revoked_alice"
-"$py" "$receiver" check "$rdir" /filtered --after 0 --expected "$expected" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
+check /filtered "$a" "Webhooks A" "$key_a_id" 0
 
 echo "-- a receiver that is down, then up, gets everything afterwards (${SECONDS} s)"
 stop_receiver
-: > "$expected"
-carol=$(json_get "$(scim "$a" "$key_a" POST /Users "$(user_body carol@example.com Carol true)")" id)
+carol=$(new_user scim_a carol@example.com Carol)
 expect member.created OrganizationUser_Invited member "$(user_a "$carol")"
-scim "$a" "$key_a" PATCH "/Users/$carol" "$(patch_body '{"op":"replace","path":"active","value":"False"}')" > /dev/null
-expect member.revoked OrganizationUser_Revoked member "$(user_a "$carol")"
+set_active "$carol" '"False"'
+revoked_carol=$(user_a "$carol")
+expect member.revoked OrganizationUser_Revoked member "$revoked_carol"
 failed_attempt() {
     "$bin" webhook deliveries "$a" "$ep_a" --json --data-dir "$data" | python3 -c '
 import json, sys
@@ -249,30 +272,23 @@ for _ in $(seq 300); do
 done
 failed_attempt || fail "no failed attempt recorded for $ep_a within 60 s while its receiver was down"
 start_receiver
-"$py" "$receiver" check "$rdir" /a --after "$after_a" --expected "$expected" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
-after_a=$(count /a)
-tail -n 1 "$expected" > "$work/expected-f.jsonl"
-"$py" "$receiver" check "$rdir" /filtered --after 1 --expected "$work/expected-f.jsonl" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
+check_a
+expect member.revoked OrganizationUser_Revoked member "$revoked_carol"
+check /filtered "$a" "Webhooks A" "$key_a_id" 1
 
 echo "-- a change acknowledged while the receiver is down survives a SIGKILL of the server (${SECONDS} s)"
 stop_receiver
-: > "$expected"
-dave=$(json_get "$(scim "$a" "$key_a" POST /Users "$(user_body dave@example.com Dave true)")" id)
+dave=$(new_user scim_a dave@example.com Dave)
 kill_server
 start_server
 expect member.created OrganizationUser_Invited member "$(user_a "$dave")"
 start_receiver
-"$py" "$receiver" check "$rdir" /a --after "$after_a" --expected "$expected" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
-after_a=$(count /a)
+check_a
 
 echo "-- a message answered 500, then a SIGKILL: redelivered after the restart with the same webhook-id (${SECONDS} s)"
 mode /a 500
-: > "$expected"
 requests_before=$("$py" "$receiver" attempts "$rdir" /a | wc -l)
-scim "$a" "$key_a" PUT "/Users/$dave" "$(user_body dave@example.com "Dave Bowman" true)" > /dev/null
+scim_a PUT "/Users/$dave" "$(user_body dave@example.com "Dave Bowman" true)" > /dev/null
 expect member.updated OrganizationUser_Updated member "$(user_a "$dave")"
 refused_id=""
 for _ in $(seq 300); do
@@ -285,20 +301,17 @@ done
 kill_server
 mode /a 204
 start_server
-"$py" "$receiver" check "$rdir" /a --after "$after_a" --expected "$expected" \
-    --org "$a" "Webhooks A" --key-id "$key_a_id"
+check_a
 delivered_id=$("$py" "$receiver" attempts "$rdir" /a | awk '$2 == 204 { id = $1 } END { print id }')
 [ "$delivered_id" = "$refused_id" ] ||
     fail "the redelivery came as $delivered_id, the refused attempt was $refused_id"
 echo "redelivered as $delivered_id"
-after_a=$(count /a)
 
 echo "-- a second organization's endpoints see only its own events; 410 disables an endpoint (${SECONDS} s)"
 after_b=$(count /b)
 mode /gone 410
-: > "$expected"
-erin=$(json_get "$(scim "$b" "$key_b" POST /Users "$(user_body erin@example.com Erin true)")" id)
-expect member.created OrganizationUser_Invited member "$(scim "$b" "$key_b" GET "/Users/$erin")"
+erin=$(new_user scim_b erin@example.com Erin)
+expect member.created OrganizationUser_Invited member "$(scim_b GET "/Users/$erin")"
 for _ in $(seq 300); do
     [ "$(endpoint "$b" "$ep_g" enabled)" = false ] && break
     sleep 0.2
@@ -309,14 +322,11 @@ echo "410: $ep_g disabled: $(endpoint "$b" "$ep_g" disabled_reason)"
 gone_requests=$("$py" "$receiver" attempts "$rdir" /gone | wc -l)
 expect webhook.disabled Webhook_Disabled webhook \
     "{\"id\":\"$ep_g\",\"url\":\"$hook/gone\",\"enabled\":false}" --key-id none
-"$py" "$receiver" check "$rdir" /b --after "$after_b" --expected "$expected" \
-    --org "$b" "Webhooks B" --key-id "$key_b_id"
+check /b "$b" "Webhooks B" "$key_b_id" "$after_b"
 after_b=$(count /b)
-: > "$expected"
-frank=$(json_get "$(scim "$b" "$key_b" POST /Users "$(user_body frank@example.com Frank true)")" id)
-expect member.created OrganizationUser_Invited member "$(scim "$b" "$key_b" GET "/Users/$frank")"
-"$py" "$receiver" check "$rdir" /b --after "$after_b" --expected "$expected" \
-    --org "$b" "Webhooks B" --key-id "$key_b_id"
+frank=$(new_user scim_b frank@example.com Frank)
+expect member.created OrganizationUser_Invited member "$(scim_b GET "/Users/$frank")"
+check /b "$b" "Webhooks B" "$key_b_id" "$after_b"
 [ "$("$py" "$receiver" attempts "$rdir" /gone | wc -l)" = "$gone_requests" ] ||
     fail "the disabled endpoint $ep_g still receives requests"
 [ "$(count /filtered)" = 2 ] || fail "/filtered received $(count /filtered) messages, expected 2"
