@@ -23,8 +23,8 @@ cd "$(dirname "$0")/../.."
 
 STANDARDWEBHOOKS_VERSION=1.1.0
 venv=target/venv-webhooks
-if [ ! -x "$venv/bin/python" ] ||
-    ! "$venv/bin/python" -c "import standardwebhooks" 2> /dev/null; then
+if ! "$venv/bin/python" -c "import importlib.metadata as m, sys
+sys.exit(m.version('standardwebhooks') != '$STANDARDWEBHOOKS_VERSION')" 2> /dev/null; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 fi
