@@ -11,7 +11,8 @@
 // Run it through tests/browser/run.sh, which installs what it needs and builds the binary.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -34,6 +35,11 @@ let page = null;
 const temps = [];
 const consoleProblems = [];
 let allowedConsole = null; // a RegExp of console errors a step expects (e.g. a 401 it provokes)
+// axe-core's source, evaluated in the page through the DevTools protocol: the page's CSP
+// (script-src 'self') would refuse a <script> tag, and bypassing the CSP would hide the very
+// violations this test watches for.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 function log(message) {
   process.stdout.write(`${message}\n`);
@@ -95,8 +101,26 @@ async function checkAccessibility(name) {
   check(problems.length === 0, `${name}: labelled controls, one h1, unique ids${problems.length ? ` — ${problems.join('; ')}` : ''}`);
 }
 
+/** Runs axe-core on the page as shown (WCAG 2.1 A and AA) and fails on any violation. */
+async function axe(name) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async (tags) => {
+    const results = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return { rules: results.passes.length + results.violations.length + results.incomplete.length, violations: results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').trim()})` : ''}`),
+    })) };
+  }, AXE_TAGS);
+  const { rules, violations } = result;
+  const report = violations.map((v) => `${v.id} [${v.impact}] ${v.help}:\n      ${v.targets.join('\n      ')}`).join('\n    ');
+  check(violations.length === 0, `${name}: axe-core finds no WCAG 2.1 A/AA violation (${rules} rules applied)${violations.length ? `:\n    ${report}` : ''}`);
+}
+
 async function shot(name) {
   await checkAccessibility(name);
+  await axe(name);
   const path = join(artifacts, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   log(`  screenshot ${path}`);
@@ -207,6 +231,7 @@ async function main() {
     await heading('Finish setting up scim-appliance').waitFor();
     check(await page.getByText('scim-appliance admin set-password').first().isVisible(),
       'without the setup link, the page explains how to set the password');
+    await axe('00-setup-missing');
     for (const asset of ['app.js', 'app.css', 'favicon.svg']) {
       const r = await fetch(`${base}/assets/${asset}`);
       check(r.status === 200 && (r.headers.get('x-content-type-options') === 'nosniff'), `/assets/${asset} is served with nosniff`);
@@ -478,6 +503,8 @@ async function main() {
 
     await page.getByRole('button', { name: 'Rename Temporary' }).click();
     const rename = page.getByRole('dialog');
+    await rename.getByLabel('New name').waitFor();
+    await axe('rename dialog');
     await rename.getByLabel('New name').fill('Short-lived');
     await rename.getByRole('button', { name: 'Rename' }).click();
     await page.getByRole('link', { name: 'Short-lived' }).waitFor();
@@ -487,6 +514,7 @@ async function main() {
     const dialog = page.getByRole('dialog');
     const confirm = dialog.getByRole('button', { name: 'Delete organization' });
     check(await confirm.isDisabled(), 'delete is disabled until the name is typed');
+    await axe('delete dialog');
     await dialog.getByLabel(/Type the organization name/).fill('Short-lived');
     check(await confirm.isEnabled(), 'typing the name enables delete');
     await confirm.click();
@@ -497,6 +525,8 @@ async function main() {
   await step('change the password', async () => {
     await page.getByRole('button', { name: 'Change password' }).click();
     const dialog = page.getByRole('dialog', { name: 'Change the admin password' });
+    await dialog.getByLabel('Current password').waitFor();
+    await axe('change-password dialog');
     await dialog.getByLabel('Current password').fill(PASSWORD);
     await dialog.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
     await dialog.getByLabel('Confirm the new password').fill(NEW_PASSWORD);
