@@ -85,3 +85,7 @@ CREATE TABLE webhook_attempts (
 ) STRICT;
 
 CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, id);
+
+-- The head of each endpoint's queue: its oldest pending message.
+CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, message_id)
+    WHERE state = 'pending';

@@ -1,10 +1,14 @@
-//! What an operator does to the appliance — organizations, their API keys, the admin password —
+//! What an operator does to the appliance — organizations, their API keys, webhook endpoints,
+//! the admin password —
 //! written once and called by both the command line (`cli`) and the admin API (`web`), so the
 //! two cannot drift apart. Each function is synchronous (argon2, SQLite); the web layer runs it
 //! on the blocking pool.
 
 use crate::auth::{api_key, password};
-use crate::store::{Actor, IssuedKey, Organization, Store, StoreError};
+use crate::store::{
+    Actor, IssuedKey, NewWebhook, Organization, Store, StoreError, WebhookEndpoint,
+};
+use crate::webhook::{self, WebhookError};
 
 /// Why an operator action failed: the input, a new key, the password hash, or the store.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +21,9 @@ pub enum ActionError {
     Key(#[from] api_key::KeyError),
     #[error("could not hash the admin password")]
     PasswordHash,
+    /// A webhook signing secret could not be made.
+    #[error("could not make a webhook signing secret")]
+    WebhookSecret(#[from] WebhookError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -71,6 +78,31 @@ pub fn set_admin_password(
     password::check_admin_password(new_password).map_err(ActionError::InvalidPassword)?;
     let phc = password::hash(new_password.as_bytes()).ok_or(ActionError::PasswordHash)?;
     Ok(store.set_admin_password_phc(&phc, only_if_unset)?)
+}
+
+/// Adds a webhook endpoint with a new signing secret, returned once (it is stored, in clear,
+/// because every delivery is signed with it).
+pub fn add_webhook(
+    store: &Store,
+    org_id: &str,
+    new: NewWebhook<'_>,
+    actor: Actor,
+) -> Result<(WebhookEndpoint, String), ActionError> {
+    let secret = webhook::generate_secret()?;
+    let endpoint = store.create_webhook(org_id, new, &secret, actor)?;
+    Ok((endpoint, secret))
+}
+
+/// Gives an endpoint a new signing secret; returns it and until when the old one also signs.
+pub fn rotate_webhook_secret(
+    store: &Store,
+    org_id: &str,
+    endpoint_id: &str,
+    actor: Actor,
+) -> Result<(String, String), ActionError> {
+    let secret = webhook::generate_secret()?;
+    let until = store.rotate_webhook_secret(org_id, endpoint_id, &secret, actor)?;
+    Ok((secret, until))
 }
 
 fn issued(key: &api_key::GeneratedKey) -> IssuedKey<'_> {

@@ -32,6 +32,8 @@ pub struct ServeConfig {
     pub backup_every: Option<std::time::Duration>,
     /// Scheduled backups to keep.
     pub backup_keep: u32,
+    /// Disable a webhook endpoint that has failed for this long.
+    pub webhook_disable_after: std::time::Duration,
     /// The admin password to set at start when none is set yet (for unattended installs).
     pub initial_admin_password: Option<Secret>,
     /// Serve Prometheus metrics at `/metrics`.
@@ -66,6 +68,9 @@ pub const DEFAULT_EVENT_RETENTION_DAYS: u32 = 365;
 pub const DEFAULT_MAX_BODY: usize = 1024 * 1024;
 /// Default `--backup-keep`.
 pub const DEFAULT_BACKUP_KEEP: u32 = 7;
+/// How long a webhook endpoint may keep failing before it is disabled.
+pub const DEFAULT_WEBHOOK_DISABLE_AFTER: std::time::Duration =
+    std::time::Duration::from_secs(5 * 24 * 60 * 60);
 /// Default `--body-timeout`: a 1 MiB body in 10 s needs 100 KB/s, far below any IdP's link.
 pub const DEFAULT_BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Default `--max-connections`: far above what identity providers and one admin use, far
@@ -103,6 +108,7 @@ impl ServeConfig {
             event_retention_days: Some(DEFAULT_EVENT_RETENTION_DAYS),
             backup_every: None,
             backup_keep: DEFAULT_BACKUP_KEEP,
+            webhook_disable_after: DEFAULT_WEBHOOK_DISABLE_AFTER,
             initial_admin_password: None,
             metrics: false,
             metrics_token: None,

@@ -1,4 +1,5 @@
-//! Background work of a running server: pruning the event log past its retention and taking
+//! Background work of a running server: pruning the event log (and the webhook messages of
+//! its events) past its retention and taking
 //! scheduled backups. Runs on its own thread (it only does blocking SQLite work, and works the
 //! same under any async runtime); SQLite's WAL keeps SCIM requests answering meanwhile. The
 //! thread ends when its [`Housekeeper`] is dropped with the server.
@@ -59,6 +60,18 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
                 Ok(n) => tracing::info!(deleted = n, days, "pruned old events"),
                 Err(e) => {
                     tracing::error!(error = %crate::error::error_chain(&e), "event pruning failed")
+                }
+            }
+            // Webhook messages go with their events; undelivered ones are counted per endpoint.
+            match store.prune_webhooks_before(&cutoff) {
+                Ok(0) => {}
+                Ok(n) => tracing::warn!(
+                    undelivered = n,
+                    days,
+                    "removed webhook messages never delivered within the event retention"
+                ),
+                Err(e) => {
+                    tracing::error!(error = %crate::error::error_chain(&e), "webhook pruning failed")
                 }
             }
         }

@@ -34,16 +34,23 @@
 //!   `events.rs` (`events`) — and `settings.rs`, where every `serve` setting is declared once;
 //!   the binary's `main.rs` only calls [`cli::main`]. [`healthcheck`] is the client side of
 //!   `healthcheck`.
-//! - [`admin`]: what an operator does (organizations, API keys, the admin password), written
-//!   once for both the command line and the admin API; [`transfer`]: export and import.
+//! - [`admin`]: what an operator does (organizations, API keys, webhook endpoints, the admin
+//!   password), written once for both the command line and the admin API; [`transfer`]:
+//!   export and import. `cli/webhook.rs` and `http/admin/webhooks.rs` are webhooks' two doors.
+//!
+//! **Webhooks** (Standard Webhooks): [`webhook`] is the domain (message types, secrets,
+//! signatures, the retry schedule; no HTTP, no SQL); the store writes each event's message in
+//! the event's transaction (`store/outbox.rs`) and keeps the queues (`store/webhooks.rs`);
+//! [`delivery`] is the worker that sends them, on its own thread. → `store`, `webhook`.
 //!
 //! **Shared at the root**: [`state`] (the [`state::AppState`] every front door reads), [`auth`]
 //! (API keys, the argon2 bound [`auth::gate`] every password or key check goes through,
 //! throttles, admin sessions), [`config`] (validated settings and their layers), [`error`]
 //! (the error chain for logs), [`metrics`] (the Prometheus registry), [`timestamp`], [`tls`].
 //!
-//! **Running**: [`startup`] builds the state and binds every listener; [`housekeeping`] is a
-//! running server's background work (event retention, scheduled backups).
+//! **Running**: [`startup`] builds the state, binds every listener and starts the webhook
+//! worker; [`housekeeping`] is a running server's background work (event and webhook
+//! retention, scheduled backups).
 //!
 //! ## Where a change goes
 //!
@@ -57,7 +64,9 @@
 //!   `sql_and_memory_agree` checks the index answers as the evaluator does.
 //! - **Events**: every change becomes an event in the same transaction through one choke
 //!   point, `NewEvent::insert` (`store/events.rs`), called by the store's write paths; the
-//!   event types are `store::EventType`.
+//!   event types are `store::EventType`. The same call writes the event's webhook message:
+//!   a new event type gets its message type in `store/outbox.rs` (`message_type`) and in
+//!   `webhook::EVENT_TYPES`, and a line in `docs/integrations.md`.
 //! - **A new front door** (an LDAP server, a webhook worker): a sibling of [`http`] that takes
 //!   what it needs from [`state::AppState`], parses its protocol into [`scim`]'s domain types
 //!   (an LDAP filter into [`scim::filter::Filter`]), checks credentials through [`auth`] (its
@@ -73,6 +82,7 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod delivery;
 pub mod directory;
 pub mod error;
 pub mod healthcheck;
@@ -86,3 +96,4 @@ pub mod store;
 pub mod timestamp;
 pub mod tls;
 pub mod transfer;
+pub mod webhook;

@@ -1,7 +1,7 @@
 //! Prometheus metrics (served at `GET /metrics` by `http::metrics` with `--metrics`): requests
 //! by route template and status, request latency per route, SCIM provisioning operations per
 //! organization, and — read at scrape time — the database size, each organization's members,
-//! and the argon2 gate's runs and refusals. Labels are route templates and organization ids
+//! the argon2 gate's runs and refusals, webhook deliveries by outcome and each endpoint's backlog. Labels are route templates and organization ids
 //! only, never raw paths, so the number of series stays bounded.
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -38,6 +38,32 @@ struct OrgLabels {
     org: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    org: String,
+    endpoint: String,
+}
+
+/// The delivery worker's handle on the webhook delivery counter.
+#[derive(Clone, Debug, Default)]
+pub struct DeliveryMetrics {
+    deliveries: Family<OutcomeLabels, Counter>,
+}
+
+impl DeliveryMetrics {
+    /// Counts one delivery attempt by how it ended (`delivered`, `failed`, `gone`).
+    pub fn attempt(&self, outcome: &'static str) {
+        self.deliveries
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
+    }
+}
+
 /// Why a scrape could not be answered.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -60,6 +86,8 @@ pub struct Metrics {
     argon2_runs: Counter,
     argon2_refused: Counter,
     argon2_peak: Gauge,
+    delivery: DeliveryMetrics,
+    webhook_backlog: Family<EndpointLabels, Gauge>,
     /// Serializes the catch-up of the counters above from the gate's own counts.
     argon2_sync: std::sync::Mutex<()>,
 }
@@ -122,8 +150,22 @@ impl Default for Metrics {
             "The most argon2 runs under way at once since start (bounded by the gate's slots)",
             argon2_peak.clone(),
         );
+        let delivery = DeliveryMetrics::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, failed, gone)",
+            delivery.deliveries.clone(),
+        );
+        let webhook_backlog = Family::<EndpointLabels, Gauge>::default();
+        registry.register(
+            "webhook_backlog",
+            "Messages waiting for delivery, per webhook endpoint",
+            webhook_backlog.clone(),
+        );
         Metrics {
             registry,
+            delivery,
+            webhook_backlog,
             requests,
             latency,
             operations,
@@ -167,6 +209,11 @@ impl Metrics {
         }
     }
 
+    /// The counter the webhook delivery worker increments.
+    pub fn delivery(&self) -> DeliveryMetrics {
+        self.delivery.clone()
+    }
+
     /// The text exposition, with the database gauges and the gate's counts read now.
     pub fn render(&self, store: &Store, argon2: &Argon2Gate) -> Result<String, RenderError> {
         {
@@ -202,6 +249,15 @@ impl Metrics {
             set(&self.members, o.members);
             set(&self.active_members, o.active_members);
             set(&self.groups, o.groups);
+        }
+        self.webhook_backlog.clear();
+        for b in store.webhook_backlogs()? {
+            self.webhook_backlog
+                .get_or_create(&EndpointLabels {
+                    org: b.org_id,
+                    endpoint: b.endpoint_id,
+                })
+                .set(i64::try_from(b.pending).unwrap_or(i64::MAX));
         }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;

@@ -14,6 +14,7 @@ use crate::auth::Authenticator;
 use crate::auth::gate::Argon2Gate;
 use crate::auth::session::AdminAuth;
 use crate::config::ServeConfig;
+use crate::delivery::{self, DeliverySettings, DeliveryWorker, Sender, SenderError};
 use crate::housekeeping::{self, Housekeeper, Schedule};
 use crate::http::limits::connections::{self, ClientConnections};
 use crate::metrics::Metrics;
@@ -50,6 +51,10 @@ pub enum StartupError {
     SetupToken(#[from] crate::auth::api_key::KeyError),
     #[error("could not start the housekeeping thread")]
     Housekeeping(#[source] std::io::Error),
+    #[error("could not start the webhook delivery worker")]
+    Deliveries(#[source] std::io::Error),
+    #[error(transparent)]
+    WebhookClient(#[from] SenderError),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -69,6 +74,8 @@ pub struct Application {
     _data_dir_lock: DataDirLock,
     /// Event retention and scheduled backups; stops with the server.
     _housekeeper: Housekeeper,
+    /// Webhook deliveries; stops with the server.
+    _deliveries: DeliveryWorker,
 }
 
 impl Application {
@@ -120,6 +127,16 @@ impl Application {
         };
         let argon2 = Arc::new(Argon2Gate::for_this_machine());
         let served_hosts = ServedHosts::new(&public_url, local_addr);
+        let metrics = config.metrics.then(Metrics::default);
+        let sender = Sender::new(metrics.as_ref().map(Metrics::delivery))?;
+        let deliveries = delivery::start(
+            store.clone(),
+            sender.clone(),
+            DeliverySettings {
+                disable_after: config.webhook_disable_after,
+            },
+        )
+        .map_err(StartupError::Deliveries)?;
         let state = web::Data::new(AppState {
             store,
             auth: Arc::new(Authenticator::new(Arc::clone(&argon2))),
@@ -128,11 +145,12 @@ impl Application {
             public_url,
             max_body: config.max_body,
             admin_auth,
-            metrics: config.metrics.then(Metrics::default),
+            metrics,
             metrics_token: config.metrics_token.clone(),
             trusted_proxies: config.trusted_proxies.clone(),
             body_timeout: config.body_timeout,
             served_hosts,
+            webhooks: sender,
         });
         let app_state = state.clone();
         // Explicit, because actix's connection cap applies per worker.
@@ -163,6 +181,7 @@ impl Application {
             serves_tls,
             _data_dir_lock: data_dir_lock,
             _housekeeper: housekeeper,
+            _deliveries: deliveries,
         })
     }
 

@@ -11,6 +11,7 @@ use crate::auth::Authenticator;
 use crate::auth::gate::Argon2Gate;
 use crate::auth::session::AdminAuth;
 use crate::config::Secret;
+use crate::delivery::Sender;
 use crate::metrics::Metrics;
 use crate::store::Store;
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// The host names the page and the admin API answer for.
     pub served_hosts: ServedHosts,
+    /// Sends webhook messages (the admin's "send test event"; the worker has its own clone).
+    pub webhooks: Sender,
 }
 
 impl AppState {

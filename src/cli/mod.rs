@@ -13,6 +13,7 @@ mod events;
 mod org;
 mod serve;
 mod settings;
+mod webhook;
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use self::admin::AdminCommand;
 use self::org::OrgCommand;
 use self::serve::ConfigCommand;
 use self::settings::{CommonArgs, FileConfig, ServeArgs};
+use self::webhook::WebhookCommand;
 
 /// Default `--public-url` for CLI output when neither the flag nor a previous `serve` set one.
 const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
@@ -61,6 +63,10 @@ enum Command {
     /// Manage the administrator of the web configuration page.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage an organization's webhook endpoints (Standard Webhooks), their deliveries and
+    /// signing secrets.
+    #[command(subcommand)]
+    Webhook(WebhookCommand),
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -187,6 +193,7 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
         Command::Completions { shell } => serve::completions(shell),
         Command::Manpage => serve::manpage(),
         Command::Org(command) => org::run(command, &common),
+        Command::Webhook(command) => webhook::run(command, &common),
         Command::Admin(AdminCommand::SetPassword { password_stdin }) => {
             admin::set_password(&common, password_stdin)
         }

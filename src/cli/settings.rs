@@ -15,9 +15,10 @@ use serde::Deserialize;
 
 use crate::config::{
     ConfigError, DEFAULT_BACKUP_KEEP, DEFAULT_BODY_TIMEOUT, DEFAULT_EVENT_RETENTION_DAYS,
-    DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT, Given, Layers,
-    LogFormat, Networks, Secret, ServeConfig, ShowValue, Source, connection_count,
-    parse_body_timeout, parse_connection_count, parse_enum, parse_interval, parse_networks,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+    DEFAULT_WEBHOOK_DISABLE_AFTER, Given, Layers, LogFormat, Networks, Secret, ServeConfig,
+    ShowValue, Source, connection_count, parse_body_timeout, parse_connection_count, parse_enum,
+    parse_interval, parse_networks,
 };
 use crate::store::SyncMode;
 
@@ -199,6 +200,12 @@ settings! {
         #[arg(long, env = "SCIM_BACKUP_KEEP", value_parser = clap::value_parser!(u32).range(1..))]
         backup_keep: u32 = DEFAULT_BACKUP_KEEP;
 
+        /// Disable a webhook endpoint whose deliveries have failed for this long, e.g. `5d`,
+        /// `12h` (its backlog is kept) [default: 5d]
+        #[arg(long, env = "SCIM_WEBHOOK_DISABLE_AFTER", value_parser = parse_interval)]
+        webhook_disable_after: std::time::Duration = DEFAULT_WEBHOOK_DISABLE_AFTER,
+            toml String => |s| parse_interval(&s);
+
         /// The admin password to set at start if none is set yet (prefer the _FILE variant).
         #[arg(long, env = "SCIM_ADMIN_PASSWORD", hide_env_values = true)]
         admin_password: String, secret, or
@@ -275,6 +282,7 @@ pub(super) fn serve_config(
     config.event_retention_days = Some(s.event_retention_days).filter(|d| *d > 0);
     config.backup_every = s.backup_every;
     config.backup_keep = s.backup_keep.max(1);
+    config.webhook_disable_after = s.webhook_disable_after;
     config.initial_admin_password = s.admin_password.map(Secret);
     config.metrics = s.metrics;
     config.tls = tls;

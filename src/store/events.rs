@@ -2,8 +2,9 @@
 
 use rusqlite::{Connection, params};
 use serde::Serialize;
+use serde_json::Value;
 
-use super::{Store, StoreError};
+use super::{Store, StoreError, outbox};
 use crate::timestamp;
 
 /// Kinds of events. SCIM-originated ones keep Bitwarden's event names so that people who know
@@ -104,6 +105,8 @@ pub enum Actor {
     Cli,
     /// The administrator, through the admin page or its API.
     Admin,
+    /// The appliance itself (e.g. disabling a webhook endpoint that keeps failing).
+    System,
 }
 
 impl Actor {
@@ -113,6 +116,7 @@ impl Actor {
             Actor::Scim => "SCIM",
             Actor::Cli => "cli",
             Actor::Admin => "admin",
+            Actor::System => "system",
         }
     }
 }
@@ -138,6 +142,9 @@ pub struct NewEvent<'a> {
     pub group_id: Option<&'a str>,
     /// One human-readable line: what changed.
     pub summary: String,
+    /// What the event's webhook message says about the key or endpoint changed (never a
+    /// secret); not stored in the event log.
+    pub detail: Option<Value>,
 }
 
 impl<'a> NewEvent<'a> {
@@ -150,6 +157,7 @@ impl<'a> NewEvent<'a> {
             member_id: None,
             group_id: None,
             summary,
+            detail: None,
         }
     }
 
@@ -166,6 +174,7 @@ impl<'a> NewEvent<'a> {
             member_id: None,
             group_id: None,
             summary,
+            detail: None,
         }
     }
 
@@ -179,8 +188,14 @@ impl<'a> NewEvent<'a> {
         self
     }
 
-    /// Appends this event inside the caller's transaction.
-    pub fn insert(&self, conn: &Connection, org_id: &str) -> rusqlite::Result<()> {
+    pub fn detail(mut self, detail: Value) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
+    /// Appends this event inside the caller's transaction, with the webhook message it makes
+    /// for the organization's endpoints ([`outbox`]); returns the event's id.
+    pub fn insert(&self, conn: &Connection, org_id: &str) -> Result<i64, StoreError> {
         conn.prepare_cached(
             "INSERT INTO events (org_id, at, type, actor, key_id, member_id, group_id, summary)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -195,7 +210,9 @@ impl<'a> NewEvent<'a> {
             self.group_id,
             self.summary,
         ])?;
-        Ok(())
+        let id = conn.last_insert_rowid();
+        outbox::enqueue_event(conn, org_id, id, self)?;
+        Ok(id)
     }
 }
 

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
 use super::users::{Page, attrs_from_json, list_page};
-use super::{EventType, NewEvent, Origin, Store, StoreError};
+use super::{EventType, NewEvent, Origin, Store, StoreError, outbox};
 use crate::directory::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 use crate::scim::list::ListQuery;
 use crate::scim::schema::GROUP;
@@ -163,6 +163,7 @@ pub(super) fn insert_group(
     .insert(tx, org_id)?;
     let mut log = MembershipLog::new(org_id, origin, &id, &name);
     add_members(tx, org_id, &id, members, &mut log)?;
+    log.finish(tx)?;
     Ok(StoredGroup {
         members: with_members.then(|| load_members(tx, &id)).transpose()?,
         id,
@@ -288,13 +289,6 @@ pub(super) fn apply_change(
     }
     if attrs_changed {
         check_external_id(tx, org_id, &current.id, external_id(&change.attrs))?;
-        NewEvent::by(
-            origin,
-            EventType::GroupUpdated,
-            format!("Updated group \"{name}\""),
-        )
-        .group(&current.id)
-        .insert(tx, org_id)?;
     }
     if attrs_changed || log.changed {
         tx.prepare_cached(
@@ -312,6 +306,17 @@ pub(super) fn apply_change(
             updated_at,
         ])?;
     }
+    // After the row is written: the event's webhook message carries the group as it is now.
+    if attrs_changed {
+        NewEvent::by(
+            origin,
+            EventType::GroupUpdated,
+            format!("Updated group \"{name}\""),
+        )
+        .group(&current.id)
+        .insert(tx, org_id)?;
+    }
+    log.finish(tx)?;
     Ok(StoredGroup {
         members: with_members
             .then(|| load_members(tx, &current.id))
@@ -379,13 +384,20 @@ fn remove_members(
 }
 
 /// Writes one `OrganizationUser_UpdatedGroups` event per member added or removed, so the
-/// event log can be filtered by member, and remembers whether anything changed.
+/// event log can be filtered by member, and remembers the net change for the request's one
+/// `group.members_changed` webhook message ([`MembershipLog::finish`]).
 struct MembershipLog<'a> {
     org_id: &'a str,
     origin: Origin<'a>,
     group_id: &'a str,
     group_name: &'a str,
     changed: bool,
+    /// Net additions and removals, in the order made (a member added and removed again in
+    /// one request is in neither).
+    added: Vec<String>,
+    removed: Vec<String>,
+    touched: HashSet<String>,
+    last_event: Option<i64>,
 }
 
 impl<'a> MembershipLog<'a> {
@@ -396,10 +408,14 @@ impl<'a> MembershipLog<'a> {
             group_id,
             group_name,
             changed: false,
+            added: Vec::new(),
+            removed: Vec::new(),
+            touched: HashSet::new(),
+            last_event: None,
         }
     }
 
-    fn record(&mut self, tx: &Connection, user_id: &str, added: bool) -> rusqlite::Result<()> {
+    fn record(&mut self, tx: &Connection, user_id: &str, added: bool) -> Result<(), StoreError> {
         self.changed = true;
         // The user's read-only `groups` changed: a new version for its ETag.
         tx.prepare_cached("UPDATE users SET version = version + 1, updated_at = ?2 WHERE id = ?1")?
@@ -409,14 +425,47 @@ impl<'a> MembershipLog<'a> {
         } else {
             format!("Removed from group \"{}\"", self.group_name)
         };
+        let event = self.event(summary).member(user_id);
+        self.last_event = Some(event.insert(tx, self.org_id)?);
+        let (this, other) = if added {
+            (&mut self.added, &mut self.removed)
+        } else {
+            (&mut self.removed, &mut self.added)
+        };
+        if self.touched.insert(user_id.to_owned()) {
+            this.push(user_id.to_owned());
+        } else if other.iter().any(|id| id == user_id) {
+            // Undoes an earlier change of this request.
+            other.retain(|id| id != user_id);
+            self.touched.remove(user_id);
+        }
+        Ok(())
+    }
+
+    fn event(&self, summary: String) -> NewEvent<'a> {
         NewEvent::by(
             self.origin,
             EventType::OrganizationUserUpdatedGroups,
             summary,
         )
-        .member(user_id)
         .group(self.group_id)
-        .insert(tx, self.org_id)
+    }
+
+    /// Reports the request's net membership change to the group's webhook endpoints; called
+    /// once the group row is final.
+    fn finish(self, tx: &Connection) -> Result<(), StoreError> {
+        let Some(event_id) = self.last_event else {
+            return Ok(());
+        };
+        let event = self.event(String::new());
+        outbox::enqueue_membership(
+            tx,
+            self.org_id,
+            self.group_id,
+            (event_id, &event),
+            &self.added,
+            &self.removed,
+        )
     }
 }
 

@@ -15,13 +15,16 @@ mod groups;
 pub mod maintenance;
 mod migrations;
 mod orgs;
+mod outbox;
 mod settings;
 mod transfer;
 mod users;
 mod views;
+mod webhooks;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2::{Pool, PooledConnection};
@@ -35,6 +38,10 @@ pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, pa
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
 pub use users::Page;
 pub use views::MemberSummary;
+pub use webhooks::{
+    AttemptReport, Backlog, DeliveriesView, DeliveryTarget, DueDelivery, NewWebhook, QueuedMessage,
+    RetryPolicy, WebhookChanges, WebhookEndpoint,
+};
 
 /// The database file name inside the data directory.
 pub const DB_FILE_NAME: &str = "scim-appliance.db";
@@ -107,6 +114,8 @@ pub struct Store {
     writer: Pool<SqliteConnectionManager>,
     readers: Pool<SqliteConnectionManager>,
     path: PathBuf,
+    /// Notified after a commit that enqueued webhook messages (the delivery worker waits on it).
+    outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 impl Store {
@@ -135,7 +144,13 @@ impl Store {
             writer,
             readers,
             path,
+            outbox_ready: Arc::default(),
         })
+    }
+
+    /// Notified (one stored permit) after each commit that enqueued webhook messages.
+    pub fn outbox_ready(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.outbox_ready)
     }
 
     /// The database file.
@@ -166,9 +181,15 @@ impl Store {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let value = f(&tx)?;
+        outbox::take_enqueued();
+        let value = f(&tx);
+        let enqueued = outbox::take_enqueued();
+        let value = value?;
         if commit {
             tx.commit().map_err(StoreError::from)?;
+            if enqueued {
+                self.outbox_ready.notify_one();
+            }
         } else {
             tx.rollback().map_err(StoreError::from)?;
         }

@@ -286,7 +286,7 @@ fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
     })
 }
 
-fn load_user(c: &Connection, org_id: &str, id: &str) -> Result<StoredUser, StoreError> {
+pub(super) fn load_user(c: &Connection, org_id: &str, id: &str) -> Result<StoredUser, StoreError> {
     let user = c
         .prepare_cached(&format!(
             "SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?1 AND u.org_id = ?2"

@@ -22,8 +22,8 @@ use crate::state::AppState;
 use crate::store::{Actor, EventQuery, EventType, OrgChanges, OrgSummary, Store};
 use crate::timestamp;
 
-type State = web::Data<AppState>;
-type Reply = Result<HttpResponse, AdminError>;
+pub(super) type State = web::Data<AppState>;
+pub(super) type Reply = Result<HttpResponse, AdminError>;
 
 /// Days of provisioning activity on an organization's overview.
 const ACTIVITY_DAYS: u16 = 30;
@@ -35,7 +35,7 @@ const DEFAULT_EVENTS: u32 = 50;
 const MAX_SEARCH_CHARS: usize = 200;
 
 /// Runs blocking store work off the async executor.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     state: &State,
     f: impl FnOnce(&Store) -> Result<T, AdminError> + Send + 'static,
 ) -> Result<T, AdminError> {
@@ -43,7 +43,7 @@ async fn blocking<T: Send + 'static>(
     web::block(move || f(&store)).await?
 }
 
-fn ok_json(status: StatusCode, body: Value) -> HttpResponse {
+pub(super) fn ok_json(status: StatusCode, body: Value) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(body)
@@ -292,7 +292,7 @@ pub async fn get_org(_admin: Admin, state: State, path: web::Path<String>) -> Re
 
 /// `Some(value)` for a present field, even `null`; a missing field stays `None` (serde's
 /// default), so `seat_limit: null` can mean "remove the limit".
-fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+pub(super) fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,

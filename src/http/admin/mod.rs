@@ -13,6 +13,7 @@ mod api;
 mod error;
 mod extract;
 mod host;
+mod webhooks;
 
 use actix_web::http::header;
 use actix_web::middleware::from_fn;
@@ -90,7 +91,34 @@ fn signed_in_routes(cfg: &mut web::ServiceConfig) {
             api_resource("/orgs/{org_id}/events", "GET, HEAD")
                 .route(web::get().to(api::list_events)),
         )
+        .configure(webhook_routes)
         .default_service(web::to(unknown_api_path));
+}
+
+/// An organization's webhook endpoints (`webhooks.rs`).
+fn webhook_routes(cfg: &mut web::ServiceConfig) {
+    const ONE: &str = "/orgs/{org_id}/webhooks/{id}";
+    cfg.service(
+        api_resource("/orgs/{org_id}/webhooks", "GET, HEAD, POST")
+            .route(web::get().to(webhooks::list))
+            .route(web::post().to(webhooks::add)),
+    )
+    .service(
+        api_resource(ONE, "GET, HEAD, PATCH, DELETE")
+            .route(web::get().to(webhooks::get))
+            .route(web::patch().to(webhooks::patch))
+            .route(web::delete().to(webhooks::remove)),
+    )
+    .service(
+        api_resource(&format!("{ONE}/rotate-secret"), "POST")
+            .route(web::post().to(webhooks::rotate_secret)),
+    )
+    .service(api_resource(&format!("{ONE}/test"), "POST").route(web::post().to(webhooks::test)))
+    .service(
+        api_resource(&format!("{ONE}/deliveries"), "GET, HEAD")
+            .route(web::get().to(webhooks::deliveries)),
+    )
+    .service(api_resource(&format!("{ONE}/retry"), "POST").route(web::post().to(webhooks::retry)));
 }
 
 /// An admin API path whose methods `allow` names; any other method gets 405 with `Allow` and
