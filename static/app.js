@@ -1940,7 +1940,7 @@ function eventTypesField(allTypes, selected) {
 /** The add/edit dialog of an endpoint; resolves through onSaved(answer) like onConfirm. */
 function openEndpointDialog({ org, types, endpoint = null, onSaved }) {
   const url = h('input', { type: 'url', autocomplete: 'off', spellcheck: 'false', maxlength: 2000, required: true, value: endpoint ? endpoint.url : '', placeholder: 'https://' });
-  const description = h('input', { type: 'text', autocomplete: 'off', maxlength: 200, value: endpoint ? endpoint.description || '' : '' });
+  const description = h('input', { type: 'text', autocomplete: 'off', maxlength: 500, value: endpoint ? endpoint.description || '' : '' });
   const events = eventTypesField(types, endpoint ? endpoint.event_types : null);
   openDialog({
     title: endpoint ? 'Edit the endpoint' : 'Add a webhook endpoint',
@@ -2242,7 +2242,8 @@ async function renderWebhook(ctx) {
           fmtNumber.format(m.attempts || 0),
           m.state === 'failed' ? h('span', { class: 'muted' }, '—') : timeRelative(m.next_attempt_at, 'Now'),
           detailCell(m.last_error),
-          m.state === 'failed'
+          // A failed message, or one waiting for its next try after a failed attempt.
+          m.state === 'failed' || m.attempts > 0
             ? h('div', { class: 'row-actions' }, h('button', {
               type: 'button', class: 'btn btn-small', 'aria-label': `Retry ${m.type} message ${m.msg_id}`, onclick: () => retry(m.msg_id),
             }, 'Retry'))
@@ -2279,15 +2280,17 @@ async function renderWebhook(ctx) {
     try {
       const answer = await api('POST', `${path}/retry`, msgId ? { msg_id: msgId } : {});
       await refresh();
+      // The row's own button is gone after the redraw: the section heading takes focus.
+      if (msgId || retryAll.hidden) focusElement(pendingTitle);
       const n = answer && typeof answer.retried === 'number' ? answer.retried : 0;
       pendingStatus.textContent = n
         ? `${plural(n, 'message is', 'messages are')} queued for delivery again.`
         : 'Nothing needed a retry.';
     } catch (e) {
-      if (!e.handled) pendingStatus.textContent = `The retry failed: ${e.message}`;
+      if (e.handled) return;
+      if (msgId || retryAll.hidden) focusElement(pendingTitle);
+      pendingStatus.textContent = `The retry failed: ${e.message}`;
     }
-    // The row's own button is gone after the redraw: the section heading takes focus.
-    if (msgId || !retryAll.isConnected || retryAll.hidden) focusElement(pendingTitle);
   };
   retryAll.addEventListener('click', () => retry(null));
   refreshButton.addEventListener('click', async () => {
