@@ -1042,7 +1042,8 @@ function openRename(org, after) {
       const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { name: name.value.trim() });
       state.flash = { kind: 'success', text: `Renamed to “${updated.name}”.` };
       announce(`Renamed to ${updated.name}`);
-      setTimeout(() => (after ? after(updated) : route({ force: true })), 0);
+      // The page is drawn again: its heading takes focus, never <body>.
+      setTimeout(() => (after ? after(updated) : route({ force: true, navigated: true })), 0);
       return true;
     },
   });
@@ -1314,7 +1315,7 @@ async function renderSettings(ctx) {
 
   // Organization: rename, delete
   const rename = h('button', { type: 'button', class: 'btn' }, 'Rename');
-  rename.addEventListener('click', () => openRename(org, () => route({ force: true })));
+  rename.addEventListener('click', () => openRename(org, () => route({ force: true, navigated: true })));
   const remove = h('button', { type: 'button', class: 'btn btn-danger' }, 'Delete organization');
   remove.addEventListener('click', () => openDelete(org));
   const orgSection = h('section', { class: 'card danger-zone', 'aria-labelledby': 'org-title' },

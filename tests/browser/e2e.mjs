@@ -819,6 +819,8 @@ async function main() {
     await rename.getByRole('button', { name: 'Rename' }).click();
     await page.getByRole('link', { name: 'Short-lived' }).waitFor();
     check(true, 'renamed through the dialog');
+    await until(async () => (await focused()) === 'h1: Organizations', 'focus on the page heading after renaming');
+    check(true, 'after renaming, the redrawn page’s heading has focus, not <body>');
 
     await page.getByRole('button', { name: 'Delete Short-lived' }).click();
     const dialog = page.getByRole('dialog');
