@@ -28,6 +28,9 @@ use crate::webhook::{self, Outcome};
 const MAX_IN_FLIGHT: usize = 8;
 /// How often the queues are looked at without a wake-up (for retries coming due).
 const POLL: Duration = Duration::from_secs(1);
+/// After a commit's wake-up, how long to let more commits gather before looking: under a burst
+/// of SCIM writes the queues are read a few dozen times a second, not once per write.
+const GATHER: Duration = Duration::from_millis(20);
 /// Time to establish a connection (TCP and TLS).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Time for a whole attempt, response included.
@@ -218,7 +221,7 @@ async fn run(
                     busy.remove(&endpoint);
                 }
             }
-            () = ready.notified() => {}
+            () = ready.notified() => tokio::time::sleep(GATHER).await,
             () = tokio::time::sleep(POLL) => {}
         }
     }

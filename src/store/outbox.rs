@@ -73,7 +73,12 @@ pub(super) fn enqueue_event(
     let Some(kind) = message_type(event.event_type) else {
         return Ok(());
     };
-    let endpoints = subscribers(c, org_id, kind)?;
+    let mut endpoints = subscribers(c, org_id, kind)?;
+    if kind.starts_with("webhook.") {
+        // An endpoint is not told about itself (it could not receive its own disabling).
+        let about = event.detail.as_ref().and_then(|d| d["id"].as_str());
+        endpoints.retain(|e| Some(e.as_str()) != about);
+    }
     if endpoints.is_empty() {
         return Ok(());
     }

@@ -819,3 +819,130 @@ fn truncate_detail(text: &str) -> String {
 fn not_found(id: &str) -> StoreError {
     StoreError::NotFound(format!("this organization has no webhook \"{id}\""))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::SyncMode;
+
+    fn setup() -> (tempfile::TempDir, Store, String, WebhookEndpoint) {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        let org = store.create_org("Acme", None, Actor::Cli).expect("org").id;
+        let endpoint = store
+            .create_webhook(
+                &org,
+                NewWebhook {
+                    url: "http://127.0.0.1:9/hook",
+                    description: "",
+                    event_types: None,
+                },
+                "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                Actor::Cli,
+            )
+            .expect("endpoint");
+        (dir, store, org, endpoint)
+    }
+
+    fn add_member(store: &Store, org: &str, name: &str) {
+        let attrs = serde_json::json!({ "userName": name, "active": true });
+        let attrs = attrs.as_object().expect("object").clone();
+        store.create_user(org, "k", attrs).expect("user");
+    }
+
+    fn failed(detail: &str) -> AttemptReport {
+        AttemptReport {
+            outcome: Outcome::Failed,
+            status: Some(503),
+            duration_ms: 3,
+            detail: Some(detail.to_owned()),
+        }
+    }
+
+    fn head(store: &Store) -> Option<DueDelivery> {
+        store
+            .due_deliveries(&HashSet::new(), 10)
+            .expect("due")
+            .into_iter()
+            .next()
+    }
+
+    #[test]
+    fn an_exhausted_message_is_failed_and_the_next_one_goes() {
+        let (_dir, store, org, endpoint) = setup();
+        add_member(&store, &org, "a@example.com");
+        add_member(&store, &org, "b@example.com");
+        let first = head(&store).expect("first is due");
+        assert!(first.message.body.contains("a@example.com"));
+        let give_up = RetryPolicy {
+            next_delay: None,
+            disable_after: Duration::from_secs(3600),
+        };
+        store
+            .record_attempt(&first.target, &first.message, &failed("boom"), give_up)
+            .expect("recorded");
+        let second = head(&store).expect("second is due");
+        assert!(second.message.body.contains("b@example.com"));
+        let listed = store.get_webhook(&org, &endpoint.id).expect("endpoint");
+        assert_eq!((listed.failed, listed.backlog), (1, 1));
+        assert!(listed.enabled && listed.failing_since.is_some());
+
+        // A retry puts the failed one back at the head, before the second.
+        assert_eq!(
+            store
+                .retry_webhook(&org, &endpoint.id, None)
+                .expect("retry"),
+            2
+        );
+        let again = head(&store).expect("due");
+        assert_eq!(again.message.msg_id, first.message.msg_id);
+        assert_eq!(again.message.attempts, 0);
+    }
+
+    #[test]
+    fn a_later_retry_waits_and_failing_too_long_disables() {
+        let (_dir, store, org, endpoint) = setup();
+        add_member(&store, &org, "a@example.com");
+        let due = head(&store).expect("due");
+        let later = RetryPolicy {
+            next_delay: Some(Duration::from_secs(300)),
+            disable_after: Duration::from_secs(3600),
+        };
+        store
+            .record_attempt(&due.target, &due.message, &failed("first"), later)
+            .expect("recorded");
+        assert!(head(&store).is_none(), "not due for 5 minutes");
+        store
+            .retry_webhook(&org, &endpoint.id, None)
+            .expect("retry");
+        let due = head(&store).expect("due after a manual retry");
+        let impatient = RetryPolicy {
+            next_delay: Some(Duration::from_secs(300)),
+            disable_after: Duration::ZERO,
+        };
+        store
+            .record_attempt(&due.target, &due.message, &failed("second"), impatient)
+            .expect("recorded");
+        let listed = store.get_webhook(&org, &endpoint.id).expect("endpoint");
+        assert!(!listed.enabled);
+        let reason = listed.disabled_reason.expect("reason");
+        assert!(
+            reason.contains("failing since") && reason.contains("second"),
+            "{reason}"
+        );
+        assert_eq!(listed.backlog, 1, "the backlog is kept");
+    }
+
+    #[test]
+    fn retention_counts_what_it_removes_undelivered() {
+        let (_dir, store, org, endpoint) = setup();
+        add_member(&store, &org, "a@example.com");
+        add_member(&store, &org, "b@example.com");
+        let future = timestamp::format(time::OffsetDateTime::now_utc() + time::Duration::hours(1));
+        assert_eq!(store.prune_webhooks_before(&future).expect("pruned"), 2);
+        let listed = store.get_webhook(&org, &endpoint.id).expect("endpoint");
+        assert_eq!((listed.backlog, listed.expired), (0, 2));
+        assert!(head(&store).is_none());
+        assert_eq!(store.prune_webhooks_before(&future).expect("again"), 0);
+    }
+}

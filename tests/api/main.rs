@@ -22,3 +22,4 @@ mod protocol;
 mod storage;
 mod users;
 mod users_patch;
+mod webhooks;

@@ -1,0 +1,759 @@
+//! Webhooks end to end: a loopback receiver verifies every delivery with its own
+//! implementation of the Standard Webhooks signature (HMAC-SHA256 over `id.timestamp.body`
+//! with the base64 key after `whsec_`), and the tests check what arrives, in which order, and
+//! what the appliance does when the receiver fails.
+
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use crate::helpers::{TestApp, TestOrg, spawn_app};
+
+/// One request the receiver got.
+#[derive(Clone, Debug)]
+struct Delivery {
+    id: String,
+    timestamp: String,
+    signature: String,
+    raw: String,
+    body: Value,
+}
+
+impl Delivery {
+    fn kind(&self) -> &str {
+        self.body["type"].as_str().unwrap_or_default()
+    }
+}
+
+#[derive(Default)]
+struct ReceiverState {
+    got: Mutex<Vec<Delivery>>,
+    /// The status to answer with (204 unless set).
+    status: AtomicU16,
+    /// While true, requests wait before answering.
+    hold: Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
+}
+
+/// A loopback HTTP receiver that records every POST.
+struct Receiver {
+    url: String,
+    state: Arc<ReceiverState>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        Receiver::start_on(0).await
+    }
+
+    async fn start_on(port: u16) -> Receiver {
+        let state = Arc::new(ReceiverState {
+            status: AtomicU16::new(204),
+            ..ReceiverState::default()
+        });
+        let shared = web::Data::from(Arc::clone(&state));
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(shared.clone())
+                .default_service(web::to(receive))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", port))
+        .expect("receiver binds");
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Receiver {
+            url: format!("http://127.0.0.1:{port}/hook"),
+            state,
+            handle,
+        }
+    }
+
+    fn answer(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    fn got(&self) -> Vec<Delivery> {
+        self.state.got.lock().expect("lock").clone()
+    }
+
+    /// Waits until at least `n` requests arrived (at most 30 s) and returns them all.
+    async fn wait_for(&self, n: usize) -> Vec<Delivery> {
+        for _ in 0..300 {
+            let got = self.got();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("expected {n} deliveries, got {:#?}", self.got());
+    }
+
+    async fn stop(self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn receive(
+    state: web::Data<ReceiverState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let raw = String::from_utf8(body.to_vec()).expect("UTF-8 body");
+    state.got.lock().expect("lock").push(Delivery {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        body: serde_json::from_str(&raw).expect("JSON body"),
+        raw,
+    });
+    let hold = state.hold.lock().expect("lock").clone();
+    if let Some(mut hold) = hold {
+        let _ = hold.wait_for(|held| !held).await;
+    }
+    let status = state.status.load(Ordering::SeqCst);
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
+        .body("receiver says hi")
+}
+
+/// Whether one of the header's signatures is `secret`'s over the delivery (written from the
+/// specification, independently of the appliance's code).
+fn signed_with(secret: &str, d: &Delivery) -> bool {
+    let key = BASE64
+        .decode(secret.strip_prefix("whsec_").expect("whsec_ prefix"))
+        .expect("base64 secret");
+    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("key");
+    mac.update(format!("{}.{}.{}", d.id, d.timestamp, d.raw).as_bytes());
+    let expected = BASE64.encode(mac.finalize().into_bytes());
+    d.signature
+        .split(' ')
+        .filter_map(|s| s.strip_prefix("v1,"))
+        .any(|s| s == expected)
+}
+
+/// `webhook add ORG URL --json [extra]` through the binary: (endpoint id, secret).
+fn add_webhook(app: &TestApp, org: &TestOrg, url: &str, extra: &[&str]) -> (String, String) {
+    let mut args = vec!["webhook", "add", &org.id, url, "--json"];
+    args.extend_from_slice(extra);
+    let out = app.cli(&args);
+    assert!(out.status.success(), "webhook add: {out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    (
+        v["webhook"]["id"].as_str().expect("id").to_owned(),
+        v["secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+fn webhook_json(app: &TestApp, org: &TestOrg, id: &str) -> Value {
+    let out = app.cli(&["webhook", "list", &org.id, "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    list.into_iter()
+        .find(|w| w["id"] == id)
+        .expect("endpoint listed")
+}
+
+fn user(name: &str) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": name,
+        "displayName": "Test Person",
+        "emails": [{"value": name, "type": "work", "primary": true}],
+        "active": true,
+    })
+}
+
+fn set_active(active: bool) -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "value": {"active": active}}],
+    })
+}
+
+#[tokio::test]
+async fn every_change_yields_its_documented_message_in_order_signed() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (_, secret) = add_webhook(&app, &org, &receiver.url, &[]);
+
+    let alice = app.create_user(&org, user("alice@example.com")).await;
+    let bob = app.create_user(&org, user("bob@example.com")).await;
+    let alice_id = alice["id"].as_str().expect("id");
+    let bob_id = bob["id"].as_str().expect("id");
+    let revoke = app
+        .call(
+            &org,
+            Method::PATCH,
+            &format!("Users/{alice_id}"),
+            Some(set_active(false)),
+        )
+        .await;
+    assert_eq!(revoke.0, 200);
+    let restore = app
+        .call(
+            &org,
+            Method::PATCH,
+            &format!("Users/{alice_id}"),
+            Some(set_active(true)),
+        )
+        .await;
+    assert_eq!(restore.0, 200);
+    let mut renamed = user("alice@example.com");
+    renamed["displayName"] = json!("Alice Renamed");
+    let put = app
+        .call(
+            &org,
+            Method::PUT,
+            &format!("Users/{alice_id}"),
+            Some(renamed),
+        )
+        .await;
+    assert_eq!(put.0, 200);
+    let (status, group) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Engineering",
+                "members": [{"value": alice_id}, {"value": bob_id}],
+            })),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let group_id = group["id"].as_str().expect("id");
+    let (status, _) = app
+        .call(
+            &org,
+            Method::PATCH,
+            &format!("Groups/{group_id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [
+                    {"op": "remove", "path": format!("members[value eq \"{bob_id}\"]")},
+                    {"op": "replace", "path": "displayName", "value": "Eng"},
+                ],
+            })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.call(&org, Method::DELETE, &format!("Groups/{group_id}"), None)
+            .await
+            .0,
+        204
+    );
+    assert_eq!(
+        app.call(&org, Method::DELETE, &format!("Users/{bob_id}"), None)
+            .await
+            .0,
+        204
+    );
+
+    let expected = [
+        "member.created",
+        "member.created",
+        "member.revoked",
+        "member.restored",
+        "member.updated",
+        "group.created",
+        "group.members_changed",
+        "group.updated",
+        "group.members_changed",
+        "group.deleted",
+        "member.deleted",
+    ];
+    let got = receiver.wait_for(expected.len()).await;
+    // Nothing more arrives (e.g. no message per member, no duplicate).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got_all = receiver.got();
+    assert_eq!(got_all.len(), expected.len(), "{got_all:#?}");
+    let kinds: Vec<&str> = got.iter().map(Delivery::kind).collect();
+    assert_eq!(kinds, expected);
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let mut ids = std::collections::HashSet::new();
+    for d in &got {
+        assert!(signed_with(&secret, d), "signature verifies: {d:?}");
+        assert!(!signed_with("whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", d));
+        assert!(d.id.starts_with("msg_"), "{}", d.id);
+        assert!(ids.insert(d.id.clone()), "ids are unique");
+        let ts: i64 = d.timestamp.parse().expect("unix seconds");
+        assert!((now - ts).abs() < 120, "timestamp is now: {ts}");
+        assert_eq!(d.body["data"]["organization"]["id"], org.id.as_str());
+        assert_eq!(d.body["data"]["organization"]["name"], "Acme");
+        assert!(
+            d.body["timestamp"]
+                .as_str()
+                .is_some_and(|t| t.ends_with('Z'))
+        );
+        assert!(d.body["data"]["event"]["id"].as_i64().is_some());
+        assert_eq!(d.body["data"]["event"]["actor"], "SCIM");
+        assert!(d.body["data"]["event"]["key_id"].is_string());
+    }
+    // The resource as it was right after each change.
+    assert_eq!(
+        got[0].body["data"]["member"]["userName"],
+        "alice@example.com"
+    );
+    assert_eq!(
+        got[0].body["data"]["event"]["name"],
+        "OrganizationUser_Invited"
+    );
+    assert_eq!(got[2].body["data"]["member"]["active"], false);
+    assert_eq!(got[3].body["data"]["member"]["active"], true);
+    assert_eq!(
+        got[4].body["data"]["member"]["displayName"],
+        "Alice Renamed"
+    );
+    assert_eq!(
+        got[4].body["data"]["member"]["meta"]["location"],
+        format!("{}/Users/{alice_id}", org.scim_url).as_str()
+    );
+    assert_eq!(got[5].body["data"]["group"]["displayName"], "Engineering");
+    assert!(got[5].body["data"]["group"].get("members").is_none());
+    assert_eq!(got[6].body["data"]["added"], json!([alice_id, bob_id]));
+    assert_eq!(got[6].body["data"]["removed"], json!([]));
+    assert!(got[6].body["data"]["group"].get("members").is_none());
+    assert_eq!(got[7].body["data"]["group"]["displayName"], "Eng");
+    assert_eq!(got[8].body["data"]["removed"], json!([bob_id]));
+    assert_eq!(got[8].body["data"]["added"], json!([]));
+    assert_eq!(got[9].body["data"]["group"], json!({ "id": group_id }));
+    assert_eq!(got[10].body["data"]["member"], json!({ "id": bob_id }));
+    assert_eq!(
+        got[10].body["data"]["event"]["name"],
+        "OrganizationUser_Removed"
+    );
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_is_down_gets_everything_in_order_once_it_is_up() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    // A port with nothing listening yet.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let (id, secret) = add_webhook(&app, &org, &format!("http://127.0.0.1:{port}/hook"), &[]);
+    for name in ["a@example.com", "b@example.com", "c@example.com"] {
+        app.create_user(&org, user(name)).await;
+    }
+    // The first attempt fails and holds back the other two.
+    let mut first_failure = Value::Null;
+    for _ in 0..100 {
+        let out = app.cli(&["webhook", "deliveries", &org.id, &id, "--json"]);
+        let view: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        if let Some(a) = view["attempts"].as_array().and_then(|a| a.first()) {
+            first_failure = a.clone();
+            assert_eq!(view["undelivered"].as_array().map(Vec::len), Some(3));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(first_failure["outcome"], "failed", "{first_failure}");
+    assert!(first_failure["status"].is_null());
+    assert!(
+        first_failure["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("connect")),
+        "{first_failure}"
+    );
+    let endpoint = webhook_json(&app, &org, &id);
+    assert_eq!(endpoint["backlog"], 3);
+    assert!(endpoint["failing_since"].is_string());
+    assert!(endpoint["oldest_pending_at"].is_string());
+
+    // Up: the scheduled retry (about 5 s later) delivers everything, in order.
+    let receiver = Receiver::start_on(port).await;
+    let got = receiver.wait_for(3).await;
+    let names: Vec<&str> = got
+        .iter()
+        .map(|d| {
+            d.body["data"]["member"]["userName"]
+                .as_str()
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(names, ["a@example.com", "b@example.com", "c@example.com"]);
+    assert!(got.iter().all(|d| signed_with(&secret, d)));
+    // The redelivered message kept its webhook-id.
+    assert_eq!(got[0].id, first_failure["msg_id"].as_str().expect("msg_id"));
+    let view: Value = serde_json::from_slice(
+        &app.cli(&["webhook", "deliveries", &org.id, &id, "--json"])
+            .stdout,
+    )
+    .expect("JSON");
+    assert_eq!(view["undelivered"], json!([]));
+    assert_eq!(view["attempts"][2]["attempt"], 2, "{view}");
+    assert_eq!(view["attempts"][2]["outcome"], "delivered");
+    let endpoint = webhook_json(&app, &org, &id);
+    assert_eq!(endpoint["backlog"], 0);
+    assert!(endpoint["failing_since"].is_null());
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_keeps_its_backlog() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    receiver.answer(410);
+    let (id, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    app.create_user(&org, user("a@example.com")).await;
+    receiver.wait_for(1).await;
+    let mut endpoint = Value::Null;
+    for _ in 0..100 {
+        endpoint = webhook_json(&app, &org, &id);
+        if endpoint["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(endpoint["enabled"], false, "{endpoint}");
+    assert!(
+        endpoint["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("410")),
+        "{endpoint}"
+    );
+    assert_eq!(endpoint["backlog"], 1);
+    let events = app.events(&org);
+    let disabled = events
+        .iter()
+        .find(|e| e["type"] == "Webhook_Disabled")
+        .expect("the automatic disabling is an event");
+    assert_eq!(disabled["actor"], "system");
+
+    // Disabled: changes queue up, nothing is sent.
+    app.create_user(&org, user("b@example.com")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.got().len(), 1);
+    assert_eq!(webhook_json(&app, &org, &id)["backlog"], 2);
+
+    // Enabled again, the backlog goes out in order.
+    receiver.answer(204);
+    let out = app.cli(&["webhook", "update", &org.id, &id, "--enable", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let got = receiver.wait_for(3).await;
+    assert_eq!(got[1].id, got[0].id, "the refused message again, same id");
+    assert_eq!(got[2].body["data"]["member"]["userName"], "b@example.com");
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn event_type_filters_and_organizations_are_kept_apart() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme");
+    let other = app.create_org("Other");
+    let acme_receiver = Receiver::start().await;
+    let other_receiver = Receiver::start().await;
+    let (acme_hook, _) = add_webhook(
+        &app,
+        &acme,
+        &acme_receiver.url,
+        &["--events", "member.revoked,member.restored"],
+    );
+    let (other_hook, _) = add_webhook(&app, &other, &other_receiver.url, &[]);
+
+    let alice = app.create_user(&acme, user("alice@example.com")).await;
+    let path = format!("Users/{}", alice["id"].as_str().expect("id"));
+    app.call(&acme, Method::PATCH, &path, Some(set_active(false)))
+        .await;
+    let got = acme_receiver.wait_for(1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(acme_receiver.got().len(), 1);
+    assert_eq!(got[0].kind(), "member.revoked");
+    assert!(
+        other_receiver.got().is_empty(),
+        "another org's endpoint saw nothing"
+    );
+
+    // The other org's admin paths and CLI cannot reach Acme's endpoint.
+    let admin = app.admin().await;
+    let (status, _) = admin
+        .get(&format!("/orgs/{}/webhooks/{acme_hook}", other.id))
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = admin
+        .send(
+            Method::POST,
+            &format!("/orgs/{}/webhooks/{acme_hook}/test", other.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let out = app.cli(&["webhook", "remove", &other.id, &acme_hook]);
+    assert!(!out.status.success());
+    let (status, list) = admin.get(&format!("/orgs/{}/webhooks", other.id)).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["webhooks"].as_array().map(Vec::len), Some(1));
+    assert_eq!(list["webhooks"][0]["id"], other_hook.as_str());
+    assert!(list["event_types"].as_array().is_some_and(|t| t.len() > 10));
+    acme_receiver.stop().await;
+    other_receiver.stop().await;
+}
+
+#[tokio::test]
+async fn a_failed_message_is_retried_by_hand_with_its_id_and_secrets_rotate_with_overlap() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    receiver.answer(500);
+    let admin = app.admin().await;
+    let (status, created) = admin
+        .send(
+            Method::POST,
+            &format!("/orgs/{}/webhooks", org.id),
+            Some(json!({"url": receiver.url, "description": "test receiver"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["webhook"]["id"].as_str().expect("id").to_owned();
+    let old_secret = created["secret"].as_str().expect("secret").to_owned();
+    assert!(old_secret.starts_with("whsec_"));
+    app.create_user(&org, user("a@example.com")).await;
+    let first = receiver.wait_for(1).await.remove(0);
+
+    // The attempt is visible with the start of the response.
+    let deliveries = format!("/orgs/{}/webhooks/{id}/deliveries", org.id);
+    let (_, view) = admin.get(&deliveries).await;
+    assert_eq!(view["attempts"][0]["status"], 500, "{view}");
+    assert_eq!(view["attempts"][0]["detail"], "receiver says hi");
+    assert_eq!(view["undelivered"][0]["msg_id"], first.id.as_str());
+
+    // A manual retry now, before the schedule's: same webhook-id, new timestamp allowed.
+    receiver.answer(204);
+    let (status, retried) = admin
+        .send(
+            Method::POST,
+            &format!("/orgs/{}/webhooks/{id}/retry", org.id),
+            Some(json!({ "msg_id": first.id })),
+        )
+        .await;
+    assert_eq!((status, retried["retried"].as_u64()), (200, Some(1)));
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[1].id, first.id);
+    assert_eq!(
+        got[1].raw, first.raw,
+        "the body is the same on every attempt"
+    );
+    let (_, view) = admin.get(&deliveries).await;
+    assert_eq!(view["undelivered"], json!([]));
+
+    // Rotation: both secrets sign for a while.
+    let (status, rotated) = admin
+        .send(
+            Method::POST,
+            &format!("/orgs/{}/webhooks/{id}/rotate-secret", org.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let new_secret = rotated["secret"].as_str().expect("secret").to_owned();
+    assert_ne!(new_secret, old_secret);
+    assert!(rotated["previous_valid_until"].is_string());
+    let (status, test) = admin
+        .send(
+            Method::POST,
+            &format!("/orgs/{}/webhooks/{id}/test", org.id),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(test["attempt"]["outcome"], "delivered", "{test}");
+    let got = receiver.wait_for(3).await;
+    let test_delivery = got.last().expect("test");
+    assert_eq!(test_delivery.kind(), "webhook.test");
+    assert_eq!(test_delivery.signature.split(' ').count(), 2);
+    assert!(signed_with(&new_secret, test_delivery));
+    assert!(signed_with(&old_secret, test_delivery));
+
+    // The secret never lands in the event log.
+    let events = serde_json::to_string(&app.events(&org)).expect("JSON");
+    assert!(!events.contains(&old_secret[6..]) && !events.contains(&new_secret[6..]));
+    assert!(events.contains("Webhook_SecretRotated"));
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_hangs_never_holds_up_scim_requests() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (release, held) = tokio::sync::watch::channel(true);
+    *receiver.state.hold.lock().expect("lock") = Some(held);
+    add_webhook(&app, &org, &receiver.url, &[]);
+    app.create_user(&org, user("first@example.com")).await;
+    receiver.wait_for(1).await;
+    // The receiver holds the first delivery; SCIM writes go on regardless.
+    for i in 0..20 {
+        app.create_user(&org, user(&format!("u{i}@example.com")))
+            .await;
+    }
+    assert_eq!(receiver.got().len(), 1, "one in flight per endpoint");
+    release.send(false).expect("release");
+    let got = receiver.wait_for(21).await;
+    assert_eq!(
+        got[20].body["data"]["member"]["userName"],
+        "u19@example.com"
+    );
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn bad_webhook_settings_are_refused_and_write_nothing() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let admin = app.admin().await;
+    let path = format!("/orgs/{}/webhooks", org.id);
+    for body in [
+        json!({"url": "ftp://example.com/"}),
+        json!({"url": "https://user:pw@example.com/"}),
+        json!({"url": "not a url"}),
+        json!({"url": "https://example.com/", "event_types": ["member.exploded"]}),
+        json!({"url": "https://example.com/", "event_types": []}),
+        json!({"url": "https://example.com/", "surprise": 1}),
+        json!({"url": format!("https://example.com/{}", "a".repeat(3000))}),
+    ] {
+        let (status, error) = admin.send(Method::POST, &path, Some(body.clone())).await;
+        assert_eq!(status, 400, "{body} → {error}");
+    }
+    let (_, list) = admin.get(&path).await;
+    assert_eq!(list["webhooks"], json!([]));
+    let out = app.cli(&["webhook", "add", &org.id, "gopher://x/"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("http"));
+    assert!(
+        !app.event_types(&org)
+            .iter()
+            .any(|t| t.starts_with("Webhook")),
+        "no event for a refused endpoint"
+    );
+}
+
+/// A change acknowledged just before the server is killed (SIGKILL, no shutdown) while the
+/// receiver is down still arrives, with the same `webhook-id`, once both are back.
+#[tokio::test]
+async fn a_message_survives_a_sigkill_between_the_change_and_its_delivery() {
+    let dir = tempfile::TempDir::new().expect("dir");
+    let cli = |args: &[&str]| {
+        let out = crate::helpers::cli_in(dir.path(), args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)
+    };
+    let org = cli(&["org", "create", "Acme", "--json"]);
+    let (org_id, key) = (
+        org["id"].as_str().expect("id").to_owned(),
+        org["api_key"].as_str().expect("key").to_owned(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let added = cli(&["webhook", "add", &org_id, &url, "--json"]);
+    let (hook, secret) = (
+        added["webhook"]["id"].as_str().expect("id").to_owned(),
+        added["secret"].as_str().expect("secret").to_owned(),
+    );
+
+    let (mut server, addr, _log) = crate::helpers::serve_binary(dir.path(), &[]);
+    let created = reqwest::Client::new()
+        .post(format!("http://{addr}/v2/{org_id}/Users"))
+        .bearer_auth(&key)
+        .header("Content-Type", "application/scim+json")
+        .body(user("kept@example.com").to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(created.status().as_u16(), 201);
+    server.kill().expect("SIGKILL");
+    server.wait().expect("reaped");
+
+    let view = cli(&["webhook", "deliveries", &org_id, &hook, "--json"]);
+    let pending = view["undelivered"].as_array().cloned().unwrap_or_default();
+    assert_eq!(pending.len(), 1, "{view}");
+    assert_eq!(pending[0]["type"], "member.created");
+    let msg_id = pending[0]["msg_id"].as_str().expect("msg_id").to_owned();
+
+    let receiver = Receiver::start_on(port).await;
+    let (mut server, _addr, _log) = crate::helpers::serve_binary(dir.path(), &[]);
+    let got = receiver.wait_for(1).await;
+    server.kill().expect("kill");
+    server.wait().expect("reaped");
+    assert!(
+        got.iter().all(|d| d.id == msg_id),
+        "only that message, with its id"
+    );
+    assert_eq!(
+        got[0].body["data"]["member"]["userName"],
+        "kept@example.com"
+    );
+    assert!(signed_with(&secret, &got[0]));
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn deliveries_and_backlogs_are_metrics() {
+    let app =
+        crate::helpers::spawn_app_configured(tempfile::TempDir::new().expect("dir"), None, |c| {
+            c.metrics = true;
+        })
+        .await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (hook, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    app.create_user(&org, user("a@example.com")).await;
+    receiver.wait_for(1).await;
+    let backlog = format!(
+        "scim_appliance_webhook_backlog{{org=\"{}\",endpoint=\"{hook}\"}} 0",
+        org.id
+    );
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        if text.contains("scim_appliance_webhook_deliveries_total{outcome=\"delivered\"} 1")
+            && text.contains(&backlog)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        text.contains("scim_appliance_webhook_deliveries_total{outcome=\"delivered\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains(&backlog), "{text}");
+    receiver.stop().await;
+}
