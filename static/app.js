@@ -2361,6 +2361,7 @@ function actorCell(event) {
   }
   if (event.actor === 'admin') return h('span', { class: 'badge badge-admin' }, 'Admin');
   if (event.actor === 'cli') return h('span', { class: 'badge badge-admin' }, 'CLI');
+  if (event.actor === 'system') return h('span', { class: 'badge badge-admin', title: 'scim-appliance itself' }, 'System');
   return event.actor || '—';
 }
 
