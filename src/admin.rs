@@ -4,11 +4,19 @@
 //! two cannot drift apart. Each function is synchronous (argon2, SQLite); the web layer runs it
 //! on the blocking pool.
 
+use std::time::Duration;
+
 use crate::auth::{api_key, password};
 use crate::store::{
-    Actor, IssuedKey, NewWebhook, Organization, Store, StoreError, WebhookEndpoint,
+    Actor, ApiKey, IssuedKey, KeyScope, KeySpec, NewWebhook, Organization, ReplacedKey,
+    RotationTarget, Store, StoreError, WebhookEndpoint, parse_key_name,
 };
 use crate::webhook::{self, WebhookError};
+
+/// The longest an API key may be made to last: ten years (humantime's `10y`).
+pub const MAX_KEY_LIFETIME: Duration = Duration::from_secs(315_576_000);
+/// The longest a rotation may keep the replaced key working: 30 days.
+pub const MAX_ROTATION_GRACE: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 
 /// Why an operator action failed: the input, a new key, the password hash, or the store.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +24,9 @@ pub enum ActionError {
     /// The new admin password breaks a rule; the message says which.
     #[error("{0}")]
     InvalidPassword(String),
+    /// Another input breaks a rule (a key's lifetime, a grace period); the message says which.
+    #[error("{0}")]
+    Invalid(String),
     /// A new API key could not be made (random source or hashing).
     #[error("could not make a new API key")]
     Key(#[from] api_key::KeyError),
@@ -56,15 +67,85 @@ pub fn create_org(
     Ok((org, Some(issued_api_key(key, created_at))))
 }
 
-/// Issues the organization's API key, replacing the current one (which stops working at once).
-pub fn issue_api_key(
+/// A key just added or rotated in: its token, shown once, and the key as listed from now on.
+#[derive(Debug)]
+pub struct NewApiKey {
+    /// The whole token, to paste into the client.
+    pub token: String,
+    pub key: ApiKey,
+    /// After a rotation, the key it replaced.
+    pub replaced: Option<ReplacedKey>,
+}
+
+/// Adds an API key to the organization: `expires_in` from now (at most [`MAX_KEY_LIFETIME`]),
+/// or never.
+pub fn add_api_key(
     store: &Store,
     org_id: &str,
+    name: &str,
+    scope: KeyScope,
+    expires_in: Option<Duration>,
     actor: Actor,
-) -> Result<IssuedApiKey, ActionError> {
+) -> Result<NewApiKey, ActionError> {
+    let name = parse_key_name(name)?;
+    if let Some(lifetime) = expires_in
+        && (lifetime < Duration::from_secs(1) || lifetime > MAX_KEY_LIFETIME)
+    {
+        return Err(ActionError::Invalid(
+            "a key's lifetime must be between 1 second and 10 years".into(),
+        ));
+    }
+    let spec = KeySpec {
+        name: &name,
+        scope,
+        expires_at: expires_in.map(|d| time::OffsetDateTime::now_utc() + d),
+    };
     let key = api_key::generate()?;
-    let created_at = store.replace_api_key(org_id, issued(&key), actor)?;
-    Ok(issued_api_key(key, created_at))
+    let added = store.add_api_key(org_id, issued(&key), &spec, actor)?;
+    Ok(NewApiKey {
+        token: key.token,
+        key: added,
+        replaced: None,
+    })
+}
+
+/// Replaces a key with a new one of the same name and scope: the key `key_id`, or without it
+/// the organization's one provision key (a first one named `default` when there is none; an
+/// error when there are several). The old key stops at once, or after `grace` (at most
+/// [`MAX_ROTATION_GRACE`]).
+pub fn rotate_api_key(
+    store: &Store,
+    org_id: &str,
+    key_id: Option<&str>,
+    grace: Option<Duration>,
+    actor: Actor,
+) -> Result<NewApiKey, ActionError> {
+    if grace.is_some_and(|g| g > MAX_ROTATION_GRACE) {
+        return Err(ActionError::Invalid(
+            "the grace period must be at most 30 days".into(),
+        ));
+    }
+    let target = match key_id {
+        Some(key_id) => RotationTarget::Key(key_id),
+        None => RotationTarget::OnlyProvisionKey,
+    };
+    let key = api_key::generate()?;
+    let rotation = store.rotate_api_key(org_id, target, issued(&key), grace, actor)?;
+    Ok(NewApiKey {
+        token: key.token,
+        key: rotation.key,
+        replaced: rotation.replaced,
+    })
+}
+
+/// Deletes a key of the organization; it stops working on the next request.
+pub fn revoke_api_key(
+    store: &Store,
+    org_id: &str,
+    key_id: &str,
+    actor: Actor,
+) -> Result<ApiKey, ActionError> {
+    Ok(store.revoke_api_key(org_id, key_id, actor)?)
 }
 
 /// Sets the admin password (after checking its length) and signs out every session. With

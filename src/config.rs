@@ -50,6 +50,9 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Most connections one client (address, IPv6 /64) may hold; trusted proxies are exempt.
     pub max_connections_per_client: usize,
+    /// How often the API keys' "last used" times are written. Not a flag: a minute keeps the
+    /// writes rare; tests shorten it.
+    pub key_usage_flush_every: std::time::Duration,
 }
 
 /// A secret value: usable, but never printed by `Debug` (configs get logged).
@@ -79,6 +82,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default `--max-connections-per-client`: an IdP syncing in parallel uses a handful; one
 /// address cannot take more than a sixteenth of the default total.
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+/// How often a running server writes when API keys were last used: a key's time is written at
+/// most once a minute.
+pub const DEFAULT_KEY_USAGE_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -117,6 +123,7 @@ impl ServeConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            key_usage_flush_every: DEFAULT_KEY_USAGE_FLUSH,
         })
     }
 }

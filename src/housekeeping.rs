@@ -1,13 +1,16 @@
-//! Background work of a running server: pruning the event log (and the webhook messages of
-//! its events) past its retention and taking
-//! scheduled backups. Runs on its own thread (it only does blocking SQLite work, and works the
-//! same under any async runtime); SQLite's WAL keeps SCIM requests answering meanwhile. The
-//! thread ends when its [`Housekeeper`] is dropped with the server.
+//! Background work of a running server: pruning the event log (and the webhook messages of its
+//! events) past its retention and taking scheduled backups ([`start`]), and writing when API
+//! keys were last used ([`start_key_usage_flush`]). Each runs on its own thread (they only do
+//! blocking SQLite work, and work the same under any async runtime); SQLite's WAL keeps SCIM
+//! requests answering meanwhile. The threads end when their handles are dropped with the server.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime};
 
+use crate::auth::Authenticator;
 use crate::store::Store;
 use crate::store::maintenance;
 use crate::timestamp;
@@ -89,6 +92,53 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
         match stopped.recv_timeout(TICK) {
             Err(RecvTimeoutError::Timeout) => {}
             Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The thread writing the API keys' "last used" times, which the authenticator gathers in
+/// memory; dropping it writes them one last time and waits for that.
+pub struct KeyUsageFlusher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// Starts writing the keys' "last used" times every `every` (a minute in a real server): at
+/// most one write per key per interval, none on the request path.
+pub fn start_key_usage_flush(
+    auth: Arc<Authenticator>,
+    store: Store,
+    every: Duration,
+) -> std::io::Result<KeyUsageFlusher> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("key-usage".into())
+        .spawn(move || {
+            loop {
+                let stopping =
+                    !matches!(stopped.recv_timeout(every), Err(RecvTimeoutError::Timeout));
+                if let Err(e) = auth.flush_key_usage(&store) {
+                    tracing::error!(
+                        error = %crate::error::error_chain(&e),
+                        "could not record when API keys were last used"
+                    );
+                }
+                if stopping {
+                    return;
+                }
+            }
+        })?;
+    Ok(KeyUsageFlusher {
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+impl Drop for KeyUsageFlusher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }

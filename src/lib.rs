@@ -17,10 +17,11 @@
 //!   ([`scim::filter`]), PATCH, projection, query parameters and `ListQuery`, ETags, rendering,
 //!   and [`scim::ScimError`]. → `directory`.
 //!
-//! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family,
-//! typed queries); the only place SQL lives besides `sql/`. List calls take the parsed filter
-//! and compile it themselves (`store/filter_sql.rs`); the data directory's layout (database
-//! file, backups folder) is known only here (`store/maintenance.rs`). → `scim`, `directory`.
+//! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family:
+//! `orgs.rs`, `keys.rs`, `users.rs`, `groups.rs`, `events.rs`, …; typed queries); the only place
+//! SQL lives besides `sql/`. List calls take the parsed filter and compile it themselves
+//! (`store/filter_sql.rs`); the data directory's layout (database file, backups folder) is
+//! known only here (`store/maintenance.rs`). → `scim`, `directory`.
 //!
 //! **Front doors** (parse → one store call → render):
 //! - [`http`]: every route and middleware — the SCIM API ([`http::scim`], one generic set of
@@ -29,7 +30,8 @@
 //!   caps.
 //! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
 //!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
-//!   `rotate-key`, `rename`, `enable-scim`, `disable-scim`, `set-seats`, `delete`), `admin.rs`
+//!   `key add`, `key list`, `key revoke`, `rotate-key`, `rename`, `enable-scim`,
+//!   `disable-scim`, `set-seats`, `delete`), `admin.rs`
 //!   (`admin set-password`), `data.rs` (`backup`, `restore`, `check`, `export`, `import`),
 //!   `events.rs` (`events`) — and `settings.rs`, where every `serve` setting is declared once;
 //!   the binary's `main.rs` only calls [`cli::main`]. [`healthcheck`] is the client side of
@@ -44,13 +46,14 @@
 //! [`delivery`] is the worker that sends them, on its own thread. → `store`, `webhook`.
 //!
 //! **Shared at the root**: [`state`] (the [`state::AppState`] every front door reads), [`auth`]
-//! (API keys, the argon2 bound [`auth::gate`] every password or key check goes through,
-//! throttles, admin sessions), [`config`] (validated settings and their layers), [`error`]
-//! (the error chain for logs), [`metrics`] (the Prometheus registry), [`timestamp`], [`tls`].
+//! (API keys and their scopes and last use, the argon2 bound [`auth::gate`] every password or
+//! key check goes through, throttles, admin sessions), [`config`] (validated settings and their
+//! layers), [`error`] (the error chain for logs), [`metrics`] (the Prometheus registry),
+//! [`timestamp`], [`tls`].
 //!
 //! **Running**: [`startup`] builds the state, binds every listener and starts the webhook
 //! worker; [`housekeeping`] is a running server's background work (event and webhook
-//! retention, scheduled backups).
+//! retention, scheduled backups, writing when API keys were last used).
 //!
 //! ## Where a change goes
 //!

@@ -1,5 +1,5 @@
-//! Starts the server: takes the data directory's lock, opens the store, starts housekeeping,
-//! builds the shared [`AppState`], and binds every listener (port 0 allowed, the real port is
+//! Starts the server: takes the data directory's lock, opens the store, starts housekeeping
+//! and the writer of API keys' "last used" times, builds the shared [`AppState`], and binds every listener (port 0 allowed, the real port is
 //! read back) with the connection-level limits. What a request meets once accepted — routes and
 //! middleware — is [`crate::http`]; a new front door (an LDAP listener) binds here too.
 
@@ -15,7 +15,7 @@ use crate::auth::gate::Argon2Gate;
 use crate::auth::session::AdminAuth;
 use crate::config::ServeConfig;
 use crate::delivery::{self, DeliverySettings, DeliveryWorker, Sender, SenderError};
-use crate::housekeeping::{self, Housekeeper, Schedule};
+use crate::housekeeping::{self, Housekeeper, KeyUsageFlusher, Schedule};
 use crate::http::limits::connections::{self, ClientConnections};
 use crate::metrics::Metrics;
 use crate::state::{AppState, ServedHosts};
@@ -55,6 +55,8 @@ pub enum StartupError {
     Deliveries(#[source] std::io::Error),
     #[error(transparent)]
     WebhookClient(#[from] SenderError),
+    #[error("could not start the thread recording when API keys were used")]
+    KeyUsage(#[source] std::io::Error),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -76,6 +78,8 @@ pub struct Application {
     _housekeeper: Housekeeper,
     /// Webhook deliveries; stops with the server.
     _deliveries: DeliveryWorker,
+    /// Writes when API keys were last used; writes once more when the server has stopped.
+    key_usage: KeyUsageFlusher,
 }
 
 impl Application {
@@ -137,9 +141,16 @@ impl Application {
             },
         )
         .map_err(StartupError::Deliveries)?;
+        let auth = Arc::new(Authenticator::new(Arc::clone(&argon2)));
+        let key_usage = housekeeping::start_key_usage_flush(
+            Arc::clone(&auth),
+            store.clone(),
+            config.key_usage_flush_every,
+        )
+        .map_err(StartupError::KeyUsage)?;
         let state = web::Data::new(AppState {
             store,
-            auth: Arc::new(Authenticator::new(Arc::clone(&argon2))),
+            auth,
             argon2,
             secure_cookies: public_url.starts_with("https://"),
             public_url,
@@ -182,6 +193,7 @@ impl Application {
             _data_dir_lock: data_dir_lock,
             _housekeeper: housekeeper,
             _deliveries: deliveries,
+            key_usage,
         })
     }
 
@@ -216,8 +228,13 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped (SIGINT/SIGTERM or the handle).
+    /// Serves until stopped (SIGINT/SIGTERM or the handle), then writes the keys' last uses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let Application {
+            server, key_usage, ..
+        } = self;
+        let served = server.await;
+        drop(key_usage);
+        served
     }
 }

@@ -9,8 +9,13 @@
 //!    is rejected without argon2;
 //! 2. a token whose SHA-256 is cached with the same row (key id and PHC string) is accepted;
 //! 3. otherwise argon2 verifies it through the process's [`gate::Argon2Gate`], single-flight per
-//!    token, and a success is cached. Because step 1 reads the row on every request, rotation
-//!    and disabling take effect immediately even for cached tokens.
+//!    token, and a success is cached. Because step 1 reads the row on every request, rotation,
+//!    revocation, expiry and disabling take effect immediately even for cached tokens; an
+//!    expired key is refused at step 1, exactly like an unknown one.
+//!
+//! A key's "last used" time is kept in memory here and written by the server's background
+//! thread ([`Authenticator::flush_key_usage`], at most once per interval per key), never on
+//! the request path.
 //!
 //! Failures are throttled per client address *and* key ([`throttle`]): a stranger's bad tokens
 //! from an address an identity provider shares (Entra ID and Okta send from addresses shared by
@@ -31,7 +36,8 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::store::{ApiKeyRecord, Store, StoreError};
+use crate::store::{ApiKeyRecord, KeyScope, Store, StoreError};
+use crate::timestamp;
 use gate::Argon2Gate;
 use throttle::{ClientKey, Throttle};
 
@@ -48,7 +54,8 @@ pub enum AuthError {
     /// 401: no `Authorization` header (or several, or one that is not text).
     #[error("Missing Authorization header; send `Authorization: Bearer <API key>`.")]
     Missing,
-    /// 401: the token is not a current key of the organization in the URL.
+    /// 401: the token is not a current key of the organization in the URL (unknown, revoked,
+    /// replaced or expired).
     #[error("The API key is not valid for this organization.")]
     InvalidKey,
     /// 401: the key is valid but the organization has SCIM provisioning turned off.
@@ -79,6 +86,8 @@ pub struct ScimCaller {
     pub org_id: String,
     /// Public id of the key used, recorded with every change.
     pub key_id: String,
+    /// What the key may do; the front door refuses what a `read` key may not.
+    pub scope: KeyScope,
 }
 
 /// Checks API keys; one per process, shared by all workers.
@@ -93,6 +102,9 @@ pub struct Authenticator {
     /// Failures for tokens that name no key of the organization (no argon2 involved).
     unknown_failures: Throttle<ClientKey>,
     argon2: Arc<Argon2Gate>,
+    /// Key id → when it last authenticated a request, since the last flush to the database
+    /// (a few entries: only keys that exist get here).
+    last_used: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -111,6 +123,7 @@ impl Authenticator {
             key_failures: Throttle::new(MAX_FAILURES, FAILURE_WINDOW),
             unknown_failures: Throttle::new(MAX_FAILURES, FAILURE_WINDOW),
             argon2,
+            last_used: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,7 +153,8 @@ impl Authenticator {
                 .await
                 .map_err(|_| AuthError::Interrupted)??
         };
-        let Some(record) = record else {
+        let now = timestamp::now();
+        let Some(record) = record.filter(|r| !r.expired_at(&now)) else {
             return Err(self.unknown_key(client));
         };
 
@@ -151,10 +165,33 @@ impl Authenticator {
         if !record.scim_enabled {
             return Err(AuthError::Disabled);
         }
+        self.lock_last_used().insert(record.key_id.clone(), now);
         Ok(ScimCaller {
             org_id,
             key_id: record.key_id,
+            scope: record.scope,
         })
+    }
+
+    /// Writes the keys' "last used" times gathered since the last flush, in one transaction.
+    /// When the write fails, the times are kept for the next flush.
+    pub fn flush_key_usage(&self, store: &Store) -> Result<(), StoreError> {
+        let uses: Vec<(String, String)> = self.lock_last_used().drain().collect();
+        if let Err(e) = store.record_key_use(&uses) {
+            let mut pending = self.lock_last_used();
+            for (key_id, at) in uses {
+                // A newer use recorded meanwhile wins.
+                pending.entry(key_id).or_insert(at);
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    fn lock_last_used(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+        self.last_used
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A token that names no key of the organization: 401, or 429 once the address has sent

@@ -216,12 +216,12 @@ fn run(cli: Cli, matches: &ArgMatches) -> CliResult {
     }
 }
 
-/// The matches of the program, its subcommand and their subcommand: global flags may be given
-/// before or after the subcommand.
-fn match_levels(matches: &ArgMatches) -> [Option<&ArgMatches>; 3] {
-    let sub = matches.subcommand().map(|(_, m)| m);
-    let leaf = sub.and_then(|m| m.subcommand().map(|(_, m)| m));
-    [Some(matches), sub, leaf]
+/// The matches of the program and of each subcommand down to the one that runs (`org key
+/// add`): global flags may be given before or after any of them.
+fn match_levels(matches: &ArgMatches) -> Vec<Option<&ArgMatches>> {
+    std::iter::successors(Some(matches), |m| m.subcommand().map(|(_, sub)| sub))
+        .map(Some)
+        .collect()
 }
 
 /// `--public-url` if given, else what `serve` last ran with, else the default.

@@ -1,12 +1,17 @@
-//! `org …`: organizations and their SCIM API keys.
+//! `org …`: organizations and their SCIM API keys (`org key …`, `org rotate-key`).
+
+use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::json;
 
 use super::settings::Common;
 use super::{CliResult, configured_public_url, confirm};
-use crate::admin;
-use crate::store::{Actor, OrgChanges, OrgSummary, Organization, Store, SyncMode};
+use crate::admin::{self, MAX_KEY_LIFETIME, MAX_ROTATION_GRACE, NewApiKey};
+use crate::store::{
+    Actor, ApiKey, DEFAULT_KEY_NAME, KeyScope, OrgChanges, OrgSummary, Organization, Store,
+    StoreError, SyncMode,
+};
 
 #[derive(Debug, Subcommand)]
 pub(super) enum OrgCommand {
@@ -24,11 +29,23 @@ pub(super) enum OrgCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Replace the API key; the old key stops working at once, also on a running server.
+    /// Add, list or revoke the organization's API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Replace an API key with a new one of the same name and scope; the old key stops working
+    /// at once (also on a running server), or after --grace.
     RotateKey {
         /// Organization id or unique name.
         org: String,
-        /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key"}.
+        /// The id of the key to replace; without it, the organization's one provision key (a
+        /// first one is issued when there is none).
+        #[arg(long)]
+        key: Option<String>,
+        /// Keep the old key working this long (at most 30d), e.g. `1h`, so the client can be
+        /// switched over without a gap.
+        #[arg(long, value_parser = parse_grace)]
+        grace: Option<Duration>,
+        /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key", "key", "replaced"}.
         #[arg(long)]
         json: bool,
     },
@@ -66,6 +83,78 @@ pub(super) enum OrgCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+pub(super) enum KeyCommand {
+    /// Add an API key and print it (shown only this once).
+    Add {
+        /// Organization id or unique name.
+        org: String,
+        /// What the key is for, e.g. "Entra ID" or "wiki sync" (1 to 100 characters).
+        #[arg(long, default_value = DEFAULT_KEY_NAME)]
+        name: String,
+        /// What the key may do.
+        #[arg(long, value_enum, default_value = "provision")]
+        scope: ScopeArg,
+        /// Let the key stop working after this long, e.g. `90d` (at most 10y); default: never.
+        #[arg(long, value_parser = parse_lifetime)]
+        expires: Option<Duration>,
+        /// Print exactly one JSON object: {"id", "name", "scim_url", "api_key", "key"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the organization's API keys (never their secrets).
+    List {
+        /// Organization id or unique name.
+        org: String,
+        /// Print one JSON array of keys.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an API key; it stops working at once, also on a running server.
+    Revoke {
+        /// Organization id or unique name.
+        org: String,
+        /// The key's id (see `org key list`).
+        key_id: String,
+    },
+}
+
+/// `--scope`'s values: the command line's names for [`KeyScope`], so the store needs no clap.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(super) enum ScopeArg {
+    /// Everything SCIM allows: for an identity provider.
+    Provision,
+    /// GET and POST …/.search only: for scripts and apps that read the directory.
+    Read,
+}
+
+impl From<ScopeArg> for KeyScope {
+    fn from(scope: ScopeArg) -> KeyScope {
+        match scope {
+            ScopeArg::Provision => KeyScope::Provision,
+            ScopeArg::Read => KeyScope::Read,
+        }
+    }
+}
+
+/// `--expires`: a humantime duration from 1 second to 10 years.
+fn parse_lifetime(text: &str) -> Result<Duration, String> {
+    let lifetime = humantime::parse_duration(text).map_err(|e| format!("{e} (try 90d)"))?;
+    if lifetime < Duration::from_secs(1) || lifetime > MAX_KEY_LIFETIME {
+        return Err("a key's lifetime must be between 1s and 10y".into());
+    }
+    Ok(lifetime)
+}
+
+/// `--grace`: a humantime duration of at most 30 days (`0s`: none).
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    let grace = humantime::parse_duration(text).map_err(|e| format!("{e} (try 1h)"))?;
+    if grace > MAX_ROTATION_GRACE {
+        return Err("the grace period must be at most 30d".into());
+    }
+    Ok(grace)
+}
+
 /// `N` or `none`, for `org set-seats`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct SeatLimit(Option<u32>);
@@ -89,7 +178,29 @@ pub(super) fn run(command: OrgCommand, common: &Common) -> CliResult {
     match command {
         OrgCommand::Create { name, json } => create(&store, &public_url, &name, json),
         OrgCommand::List { json } => list(&store, &public_url, json),
-        OrgCommand::RotateKey { org, json } => rotate_key(&store, &public_url, &org, json),
+        OrgCommand::Key(KeyCommand::Add {
+            org,
+            name,
+            scope,
+            expires,
+            json,
+        }) => add_key(
+            &store,
+            &public_url,
+            &org,
+            &name,
+            scope.into(),
+            expires,
+            json,
+        ),
+        OrgCommand::Key(KeyCommand::List { org, json }) => list_keys(&store, &org, json),
+        OrgCommand::Key(KeyCommand::Revoke { org, key_id }) => revoke_key(&store, &org, &key_id),
+        OrgCommand::RotateKey {
+            org,
+            key,
+            grace,
+            json,
+        } => rotate_key(&store, &public_url, &org, key.as_deref(), grace, json),
         OrgCommand::SetSeats { org, seats } => set_seats(&store, &org, seats),
         OrgCommand::Rename { org, name } => rename(&store, &org, name),
         OrgCommand::EnableScim { org } => set_scim(&store, &org, true),
@@ -141,6 +252,7 @@ fn org_list_json(orgs: &[OrgSummary], public_url: &str) -> Vec<serde_json::Value
                 "scim_url": scim_url(public_url, &o.org),
                 "created_at": o.org.created_at,
                 "key_created_at": o.key_created_at,
+                "keys": o.keys,
             })
         })
         .collect()
@@ -164,15 +276,141 @@ fn print_org_table(orgs: &[OrgSummary], public_url: &str) {
     }
 }
 
-fn rotate_key(store: &Store, public_url: &str, org: &str, json: bool) -> CliResult {
+fn rotate_key(
+    store: &Store,
+    public_url: &str,
+    org: &str,
+    key_id: Option<&str>,
+    grace: Option<Duration>,
+    json: bool,
+) -> CliResult {
     let org = store.resolve_org(org)?;
-    let key = admin::issue_api_key(store, &org.id, Actor::Cli)?;
-    print_key(
-        &org,
-        &scim_url(public_url, &org),
-        &key.token,
-        json,
-        "Rotated the API key of",
+    let new = match admin::rotate_api_key(store, &org.id, key_id, grace, Actor::Cli) {
+        Err(admin::ActionError::Store(StoreError::Conflict(several))) => {
+            return Err(format!("{several} with --key KEY_ID (see `org key list`)").into());
+        }
+        result => result?,
+    };
+    let scim_url = scim_url(public_url, &org);
+    if json {
+        println!(
+            "{}",
+            json!({
+                "id": org.id, "name": org.name, "scim_url": scim_url, "api_key": new.token,
+                "key": new.key, "replaced": new.replaced,
+            })
+        );
+        return Ok(());
+    }
+    let what = match &new.replaced {
+        Some(_) => "Rotated an API key of",
+        None => "Issued the first API key of",
+    };
+    print_key(&org, &scim_url, &new.token, false, what);
+    print_key_facts(&new);
+    Ok(())
+}
+
+fn add_key(
+    store: &Store,
+    public_url: &str,
+    org: &str,
+    name: &str,
+    scope: KeyScope,
+    expires: Option<Duration>,
+    json: bool,
+) -> CliResult {
+    let org = store.resolve_org(org)?;
+    let new = admin::add_api_key(store, &org.id, name, scope, expires, Actor::Cli)?;
+    let scim_url = scim_url(public_url, &org);
+    if json {
+        println!(
+            "{}",
+            json!({
+                "id": org.id, "name": org.name, "scim_url": scim_url, "api_key": new.token,
+                "key": new.key,
+            })
+        );
+        return Ok(());
+    }
+    print_key(&org, &scim_url, &new.token, false, "Added an API key to");
+    print_key_facts(&new);
+    Ok(())
+}
+
+/// What the operator should know about a key just printed: its name, scope and lifetime, and
+/// what became of the key it replaced.
+fn print_key_facts(new: &NewApiKey) {
+    let key = &new.key;
+    println!();
+    println!(
+        "Key \"{}\" ({}), id {}; {}.",
+        key.name,
+        key.scope.as_str(),
+        key.key_id,
+        match &key.expires_at {
+            Some(at) => format!("valid until {at}"),
+            None => "it does not expire".to_owned(),
+        }
+    );
+    if let Some(replaced) = &new.replaced {
+        match &replaced.expires_at {
+            Some(until) => println!(
+                "The old key {} keeps working until {until}.",
+                replaced.key_id
+            ),
+            None => println!("The old key {} has stopped working.", replaced.key_id),
+        }
+    }
+}
+
+fn list_keys(store: &Store, org: &str, json: bool) -> CliResult {
+    let org = store.resolve_org(org)?;
+    let keys = store.list_api_keys(&org.id)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&keys)?);
+    } else {
+        print_key_table(&org, &keys);
+    }
+    Ok(())
+}
+
+fn print_key_table(org: &Organization, keys: &[ApiKey]) {
+    if keys.is_empty() {
+        println!(
+            "\"{}\" has no API keys; add one with `scim-appliance org key add {}`.",
+            org.name, org.id
+        );
+        return;
+    }
+    println!(
+        "{:<12}  {:<24}  {:<9}  {:<24}  {:<10}  {:<24}  EXPIRES",
+        "ID", "NAME", "SCOPE", "CREATED", "CREATED BY", "LAST USED"
+    );
+    for key in keys {
+        let expires = match (&key.expires_at, key.expired) {
+            (Some(at), true) => format!("{at} (expired)"),
+            (Some(at), false) => at.clone(),
+            (None, _) => "never".to_owned(),
+        };
+        println!(
+            "{:<12}  {:<24}  {:<9}  {:<24}  {:<10}  {:<24}  {expires}",
+            key.key_id,
+            key.name,
+            key.scope.as_str(),
+            key.created_at,
+            key.created_by,
+            key.last_used_at.as_deref().unwrap_or("never"),
+        );
+    }
+}
+
+fn revoke_key(store: &Store, org: &str, key_id: &str) -> CliResult {
+    let org = store.resolve_org(org)?;
+    let key = admin::revoke_api_key(store, &org.id, key_id, Actor::Cli)?;
+    println!(
+        "Revoked API key \"{}\" ({}) of \"{}\"; it stops working at once.",
+        key.name, key.key_id, org.name
     );
     Ok(())
 }

@@ -56,6 +56,9 @@ pub enum ScimError {
         "too many failed authentication attempts from this address; retry in {retry_after} seconds"
     )]
     TooManyRequests { retry_after: u64 },
+    /// 403: the caller is authenticated but may not do this (a `read` key asking to write).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{detail}")]
@@ -121,6 +124,7 @@ impl ScimError {
         match self {
             ScimError::Unauthorized(_) => 401,
             ScimError::TooManyRequests { .. } => 429,
+            ScimError::Forbidden(_) => 403,
             ScimError::NotFound(_) => 404,
             ScimError::BadRequest { .. } => 400,
             ScimError::Conflict(_) => 409,

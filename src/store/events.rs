@@ -136,7 +136,8 @@ pub enum Origin<'a> {
 pub struct NewEvent<'a> {
     pub event_type: EventType,
     pub actor: Actor,
-    /// Lookup id of the API key that authenticated the change (SCIM changes only).
+    /// Lookup id of the API key that authenticated the change (SCIM changes), or of the key a
+    /// key change is about.
     pub key_id: Option<&'a str>,
     pub member_id: Option<&'a str>,
     pub group_id: Option<&'a str>,
@@ -190,6 +191,12 @@ impl<'a> NewEvent<'a> {
 
     pub fn detail(mut self, detail: Value) -> Self {
         self.detail = Some(detail);
+        self
+    }
+
+    /// The API key an operator's key change is about.
+    pub fn key(mut self, key_id: &'a str) -> Self {
+        self.key_id = Some(key_id);
         self
     }
 
@@ -389,7 +396,8 @@ mod tests {
                 Ok::<_, StoreError>(())
             })
             .expect("old events");
-        assert_eq!(store.list_events(&org, 10).expect("events").len(), 3);
+        // Organization_Created and Organization_ApiKeyAdded, and the two old ones.
+        assert_eq!(store.list_events(&org, 10).expect("events").len(), 4);
         let deleted = store
             .prune_events_before("2025-01-01T00:00:00.000Z")
             .expect("prune");
@@ -400,7 +408,7 @@ mod tests {
             .into_iter()
             .map(|e| e.summary)
             .collect();
-        assert_eq!(left.len(), 2);
+        assert_eq!(left.len(), 3);
         assert!(left.contains(&"old 1".to_owned()));
         assert!(!left.contains(&"old 0".to_owned()));
     }

@@ -12,6 +12,7 @@ mod admin;
 mod events;
 mod filter_sql;
 mod groups;
+mod keys;
 pub mod maintenance;
 mod migrations;
 mod orgs;
@@ -33,8 +34,12 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use admin::AdminSessionRecord;
 pub use events::{Actor, DayCount, Event, EventQuery, EventType, NewEvent, Origin};
+pub use keys::{
+    ApiKey, ApiKeyRecord, DEFAULT_KEY_NAME, IssuedKey, KeyScope, KeySpec, MAX_KEY_NAME_CHARS,
+    ReplacedKey, Rotation, RotationTarget, parse_key_name,
+};
 pub use migrations::SCHEMA_VERSION;
-pub use orgs::{ApiKeyRecord, IssuedKey, OrgChanges, OrgSummary, Organization, parse_org_name};
+pub use orgs::{OrgChanges, OrgSummary, Organization, parse_org_name};
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
 pub use users::Page;
 pub use views::MemberSummary;

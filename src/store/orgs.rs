@@ -1,8 +1,10 @@
-//! Organizations and their SCIM API keys.
+//! Organizations: their settings and, as listed, facts about their keys and directories. The
+//! keys themselves are `keys.rs`.
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde::Serialize;
 
+use super::keys::{DEFAULT_KEY_NAME, IssuedKey, KeyScope, NewKey};
 use super::{Actor, EventType, NewEvent, Store, StoreError};
 use crate::timestamp;
 
@@ -21,15 +23,17 @@ pub struct Organization {
     pub updated_at: String,
 }
 
-/// An organization as listed: its settings, facts about its key, and directory counts.
+/// An organization as listed: its settings, facts about its keys, and directory counts.
 #[derive(Clone, Debug, Serialize)]
 pub struct OrgSummary {
     #[serde(flatten)]
     pub org: Organization,
-    /// Public id of the current API key, if one was issued.
+    /// Public id of the newest provision key, if there is one.
     pub key_id: Option<String>,
-    /// When the current API key was issued.
+    /// When the newest provision key was issued.
     pub key_created_at: Option<String>,
+    /// How many API keys the organization has, of any scope (expired ones included).
+    pub keys: u64,
     pub members: u64,
     pub active_members: u64,
     pub groups: u64,
@@ -44,21 +48,6 @@ pub struct OrgChanges {
     pub scim_enabled: Option<bool>,
     /// `Some(None)` removes the seat limit.
     pub seat_limit: Option<Option<u32>>,
-}
-
-/// A new key to store (the token itself is never passed to the store).
-#[derive(Clone, Copy, Debug)]
-pub struct IssuedKey<'a> {
-    pub key_id: &'a str,
-    pub phc: &'a str,
-}
-
-/// What authentication needs to know about a presented key id, read in one indexed query.
-#[derive(Clone, Debug)]
-pub struct ApiKeyRecord {
-    pub key_id: String,
-    pub phc: String,
-    pub scim_enabled: bool,
 }
 
 const ORG_COLUMNS: &str = "id, name, scim_enabled, seat_limit, created_at, updated_at";
@@ -97,8 +86,8 @@ pub fn parse_org_name(name: &str) -> Result<String, StoreError> {
 }
 
 impl Store {
-    /// Creates an organization. With a key, SCIM is enabled and the key works at once (the
-    /// command line's one-step setup); without, SCIM starts disabled and no key exists yet (the
+    /// Creates an organization. With a key (a provision key named `default`), SCIM is enabled
+    /// and the key works at once (the command line's one-step setup); without, SCIM starts disabled and no key exists yet (the
     /// admin page's flow, as in Bitwarden: enable SCIM and generate a key when ready).
     pub fn create_org(
         &self,
@@ -116,9 +105,6 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?4)",
                 params![id, name, scim_enabled, now],
             )?;
-            if let Some(key) = key {
-                insert_key(tx, &id, key, &now)?;
-            }
             let state = if scim_enabled { "enabled" } else { "disabled" };
             NewEvent::by_operator(
                 actor,
@@ -126,6 +112,15 @@ impl Store {
                 format!("Organization \"{name}\" created with SCIM {state}"),
             )
             .insert(tx, &id)?;
+            if let Some(key) = key {
+                NewKey {
+                    key,
+                    name: DEFAULT_KEY_NAME,
+                    scope: KeyScope::Provision,
+                    expires_at: None,
+                }
+                .insert(tx, &id, actor, &now)?;
+            }
             Ok(Organization {
                 id: id.clone(),
                 name,
@@ -183,30 +178,6 @@ impl Store {
                     "several organizations are named \"{reference}\"; use the id"
                 ))),
             }
-        })
-    }
-
-    /// Issues the organization's API key, replacing the current one if any; the old key stops
-    /// working on the next request. Returns when the new key was issued.
-    pub fn replace_api_key(
-        &self,
-        org_id: &str,
-        key: IssuedKey<'_>,
-        actor: Actor,
-    ) -> Result<String, StoreError> {
-        let now = timestamp::now();
-        self.write(|tx| {
-            require_org(tx, org_id)?;
-            let replaced = tx.execute("DELETE FROM api_keys WHERE org_id = ?1", [org_id])? > 0;
-            insert_key(tx, org_id, key, &now)?;
-            let what = if replaced { "rotated" } else { "generated" };
-            NewEvent::by_operator(
-                actor,
-                EventType::OrganizationApiKeyRotated,
-                format!("API key {what}; the new key id is {}", key.key_id),
-            )
-            .insert(tx, org_id)?;
-            Ok(now.clone())
         })
     }
 
@@ -288,48 +259,9 @@ impl Store {
             Ok(())
         })
     }
-
-    /// The key row for `key_id` if it belongs to `org_id`: the one indexed read every
-    /// authenticated request makes, so rotation and disabling apply immediately.
-    pub fn api_key_for(
-        &self,
-        org_id: &str,
-        key_id: &str,
-    ) -> Result<Option<ApiKeyRecord>, StoreError> {
-        self.read(|c| {
-            c.prepare_cached(
-                "SELECT k.key_id, k.phc, o.scim_enabled
-                 FROM api_keys k JOIN organizations o ON o.id = k.org_id
-                 WHERE k.key_id = ?1 AND k.org_id = ?2",
-            )?
-            .query_row(params![key_id, org_id], |r| {
-                Ok(ApiKeyRecord {
-                    key_id: r.get(0)?,
-                    phc: r.get(1)?,
-                    scim_enabled: r.get(2)?,
-                })
-            })
-            .optional()
-            .map_err(StoreError::from)
-        })
-    }
 }
 
-fn insert_key(
-    conn: &Connection,
-    org_id: &str,
-    key: IssuedKey<'_>,
-    now: &str,
-) -> rusqlite::Result<()> {
-    conn.execute(
-        "INSERT INTO api_keys (key_id, org_id, name, scope, phc, created_at, created_by)
-         VALUES (?1, ?2, 'default', 'provision', ?3, ?4, 'unknown')",
-        params![key.key_id, org_id, key.phc, now],
-    )?;
-    Ok(())
-}
-
-fn require_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
+pub(super) fn require_org(conn: &Connection, org_id: &str) -> Result<(), StoreError> {
     load_org(conn, org_id).map(drop)
 }
 
@@ -346,8 +278,9 @@ fn not_found(org_id: &str) -> StoreError {
     StoreError::NotFound(format!("no organization has the id \"{org_id}\""))
 }
 
-/// Summaries of every organization, or of the one with id `only`. The counts use the
-/// `(org_id, …)` indexes of users, groups and events.
+/// Summaries of every organization, or of the one with id `only`: one row each, with the
+/// newest provision key beside it. The counts use the `(org_id, …)` indexes of users, groups,
+/// events and keys.
 fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT o.id, o.name, o.scim_enabled, o.seat_limit, o.created_at, o.updated_at,
@@ -355,8 +288,12 @@ fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, Stor
                 (SELECT count(*) FROM users u WHERE u.org_id = o.id),
                 (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.active = 1),
                 (SELECT count(*) FROM groups g WHERE g.org_id = o.id),
-                (SELECT max(at) FROM events e WHERE e.org_id = o.id AND e.actor = ?2)
-         FROM organizations o LEFT JOIN api_keys k ON k.org_id = o.id
+                (SELECT max(at) FROM events e WHERE e.org_id = o.id AND e.actor = ?2),
+                (SELECT count(*) FROM api_keys a WHERE a.org_id = o.id)
+         FROM organizations o
+         LEFT JOIN api_keys k ON k.rowid =
+             (SELECT p.rowid FROM api_keys p WHERE p.org_id = o.id AND p.scope = 'provision'
+              ORDER BY p.created_at DESC, p.rowid DESC LIMIT 1)
          WHERE ?1 IS NULL OR o.id = ?1
          ORDER BY o.name, o.id",
     )?;
@@ -369,6 +306,7 @@ fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, Stor
             active_members: r.get::<_, i64>(9)? as u64,
             groups: r.get::<_, i64>(10)? as u64,
             last_activity_at: r.get(11)?,
+            keys: r.get::<_, i64>(12)? as u64,
         })
     })?;
     rows.collect::<Result<_, _>>().map_err(StoreError::from)

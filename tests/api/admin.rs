@@ -487,7 +487,7 @@ async fn an_organization_from_the_page_starts_without_scim_until_enabled_and_key
         [
             ("Organization_ApiKeyRotated", "admin"),
             ("Organization_ScimEnabled", "admin"),
-            ("Organization_ApiKeyRotated", "admin"),
+            ("Organization_ApiKeyAdded", "admin"),
             ("Organization_Created", "admin"),
         ]
     );
@@ -497,7 +497,7 @@ async fn an_organization_from_the_page_starts_without_scim_until_enabled_and_key
             .unwrap()
             .contains("SCIM disabled")
     );
-    assert!(events[2]["summary"].as_str().unwrap().contains("generated"));
+    assert!(events[2]["summary"].as_str().unwrap().contains("added"));
     assert!(events[0]["summary"].as_str().unwrap().contains("rotated"));
 }
 

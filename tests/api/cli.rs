@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::helpers::{BIN, assert_scim_error, cli_in, spawn_app};
 
@@ -166,6 +166,7 @@ async fn org_changes_land_in_the_event_log_newest_first() {
         [
             "Organization_ScimDisabled",
             "Organization_ApiKeyRotated",
+            "Organization_ApiKeyAdded",
             "Organization_Created"
         ]
     );
@@ -210,4 +211,156 @@ fn completions_and_the_man_page_come_from_the_command_definitions() {
     let page = String::from_utf8_lossy(&out.stdout);
     assert!(page.contains(".TH scim-appliance 1"), "{page}");
     assert!(page.contains("healthcheck") && page.contains("backup"));
+}
+
+#[tokio::test]
+async fn org_key_add_list_rotate_with_grace_and_revoke_speak_json() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+
+    let added = json_of(&app.cli(&[
+        "org",
+        "key",
+        "add",
+        "Acme",
+        "--name",
+        "wiki sync",
+        "--scope",
+        "read",
+        "--expires",
+        "90d",
+        "--json",
+    ]));
+    let keys: Vec<_> = added.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["id", "name", "scim_url", "api_key", "key"]);
+    assert_eq!(added["id"], org.id.as_str());
+    let key = &added["key"];
+    assert_eq!(
+        (
+            &key["name"],
+            &key["scope"],
+            &key["created_by"],
+            &key["expired"]
+        ),
+        (
+            &json!("wiki sync"),
+            &json!("read"),
+            &json!("cli"),
+            &json!(false)
+        )
+    );
+    assert!(key["expires_at"].is_string());
+    let key_id = key["key_id"].as_str().unwrap();
+    let token = added["api_key"].as_str().unwrap();
+    assert!(token.starts_with(&format!("scim_{key_id}_")));
+
+    let listed = json_of(&app.cli(&["org", "key", "list", "Acme", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    assert_eq!(listed[0]["name"], "default");
+    assert_eq!(listed[0]["scope"], "provision");
+    assert_eq!(&listed[1], key);
+    assert!(!listed.to_string().contains(token));
+    let table =
+        String::from_utf8_lossy(&app.cli(&["org", "key", "list", "Acme"]).stdout).to_string();
+    for column in [
+        "ID",
+        "NAME",
+        "SCOPE",
+        "CREATED",
+        "CREATED BY",
+        "LAST USED",
+        "EXPIRES",
+    ] {
+        assert!(table.contains(column), "{table}");
+    }
+    assert!(
+        table.contains("wiki sync") && table.contains(key_id),
+        "{table}"
+    );
+
+    let rotated = json_of(&app.cli(&[
+        "org",
+        "rotate-key",
+        "Acme",
+        "--key",
+        key_id,
+        "--grace",
+        "1h",
+        "--json",
+    ]));
+    assert_eq!(rotated["key"]["name"], "wiki sync");
+    assert_eq!(rotated["key"]["scope"], "read");
+    assert_eq!(rotated["replaced"]["key_id"], key_id);
+    assert!(rotated["replaced"]["expires_at"].is_string());
+    let new_token = rotated["api_key"].as_str().unwrap();
+    for token in [token, new_token] {
+        let response = app.scim_get(&org.id, "Users", token).await;
+        assert_eq!(
+            response.status().as_u16(),
+            200,
+            "both work during the grace period"
+        );
+    }
+
+    let out = app.cli(&["org", "key", "revoke", "Acme", key_id]);
+    assert!(out.status.success(), "{out:?}");
+    assert_scim_error(app.scim_get(&org.id, "Users", token).await, 401).await;
+    assert_eq!(
+        app.scim_get(&org.id, "Users", new_token)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
+    let listed = json_of(&app.cli(&["org", "key", "list", "Acme", "--json"]));
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+    let list = json_of(&app.cli(&["org", "list", "--json"]));
+    assert_eq!(list[0]["keys"], 2);
+}
+
+#[tokio::test]
+async fn org_key_commands_refuse_bad_input_and_write_nothing() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let keys_before = app.cli(&["org", "key", "list", "Acme", "--json"]).stdout;
+    let events_before = app.events(&org);
+
+    for (args, code, says) in [
+        (vec!["--scope", "write"], 2, "write"),
+        (vec!["--expires", "soon"], 2, "soon"),
+        (vec!["--expires", "0s"], 2, "between 1s and 10y"),
+        (vec!["--expires", "11y"], 2, "between 1s and 10y"),
+        (vec!["--name", "  "], 1, "must not be empty"),
+        (vec!["--name", &"x".repeat(101)], 1, "at most 100"),
+    ] {
+        let mut all = vec!["org", "key", "add", "Acme"];
+        all.extend(args.iter().copied());
+        let out = app.cli(&all);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(says),
+            "{args:?}: {out:?}"
+        );
+    }
+    let grace = app.cli(&["org", "rotate-key", "Acme", "--grace", "31d"]);
+    assert_eq!(grace.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&grace.stderr).contains("at most 30d"));
+    let unknown = app.cli(&["org", "rotate-key", "Acme", "--key", "nosuchkey123"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("nosuchkey123"));
+    let unknown_org = app.cli(&["org", "key", "list", "no-such-org"]);
+    assert_eq!(unknown_org.status.code(), Some(1));
+
+    assert_eq!(
+        app.cli(&["org", "key", "list", "Acme", "--json"]).stdout,
+        keys_before
+    );
+    assert_eq!(app.events(&org), events_before);
+    assert_eq!(
+        app.scim_get(&org.id, "Users", &org.key)
+            .await
+            .status()
+            .as_u16(),
+        200
+    );
 }

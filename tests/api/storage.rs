@@ -170,3 +170,61 @@ async fn a_database_from_the_first_release_is_upgraded_without_losing_anything()
     );
     assert_eq!(report["ok"], true);
 }
+
+/// A database of schema version 3 (one key per organization, without name or scope), served by
+/// this binary: the key keeps working, as a provision key named `default`.
+#[tokio::test]
+async fn a_version_3_databases_key_keeps_working_as_the_default_provision_key() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let key = scim_appliance::auth::api_key::generate().unwrap();
+    let org_id = "6a1c3ccb-6d7a-42c7-8602-8f208c28620b";
+    {
+        let conn = rusqlite::Connection::open(dir.path().join(DB_FILE_NAME)).unwrap();
+        conn.execute_batch(include_str!("../../sql/0001_foundation.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../../sql/0002_directory.sql"))
+            .unwrap();
+        conn.execute_batch(include_str!("../../sql/0003_admin.sql"))
+            .unwrap();
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        conn.execute(
+            "INSERT INTO organizations (id, name, scim_enabled, created_at, updated_at)
+             VALUES (?1, 'Acme', 1, '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')",
+            [org_id],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO api_keys (key_id, org_id, phc, created_at)
+             VALUES (?1, ?2, ?3, '2026-01-02T00:00:00.000Z')",
+            [&key.key_id, org_id, &key.phc],
+        )
+        .unwrap();
+    }
+
+    let app = crate::helpers::spawn_app_in(dir).await;
+    let response = app.scim_get(org_id, "Users", &key.token).await;
+    assert_eq!(response.status().as_u16(), 200, "the old key still works");
+    let org = crate::helpers::TestOrg {
+        id: org_id.to_owned(),
+        key: key.token.clone(),
+        scim_url: app.url(&format!("/v2/{org_id}")),
+    };
+    let created = app
+        .create_user(&org, serde_json::json!({"userName": "ann@example.com"}))
+        .await;
+    assert_eq!(created["userName"], "ann@example.com", "and may provision");
+
+    let listed = cli_in(
+        app.data_dir.path(),
+        &["org", "key", "list", org_id, "--json"],
+    );
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(
+        listed,
+        serde_json::json!([{
+            "key_id": key.key_id, "name": "default", "scope": "provision",
+            "created_at": "2026-01-02T00:00:00.000Z", "created_by": "unknown",
+            "expires_at": null, "last_used_at": null, "expired": false,
+        }])
+    );
+}

@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 
 use super::AdminError;
-use super::extract::{Admin, AdminJson, check_origin, current_session};
+use super::extract::{Admin, AdminJson, OptionalAdminJson, check_origin, current_session};
 use crate::admin;
 use crate::auth::password;
 use crate::auth::session::{self, NewSession, SESSION_COOKIE};
@@ -19,7 +19,7 @@ use crate::http::client::client_ip;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::list::ListQuery;
 use crate::state::AppState;
-use crate::store::{Actor, EventQuery, EventType, OrgChanges, OrgSummary, Store};
+use crate::store::{Actor, EventQuery, EventType, KeyScope, OrgChanges, OrgSummary, Store};
 use crate::timestamp;
 
 pub(super) type State = web::Data<AppState>;
@@ -33,6 +33,8 @@ const MAX_PER_PAGE: u32 = 200;
 const DEFAULT_EVENTS: u32 = 50;
 /// Longest search text accepted (it becomes a bounded `co` filter).
 const MAX_SEARCH_CHARS: usize = 200;
+/// Longest lifetime a new key may be given, in days (ten years).
+const MAX_KEY_DAYS: u32 = 3650;
 
 /// Runs blocking store work off the async executor.
 pub(super) async fn blocking<T: Send + 'static>(
@@ -242,6 +244,9 @@ fn summary_json(s: &OrgSummary) -> Value {
         "revoked_members": s.members.saturating_sub(s.active_members),
         "groups": s.groups,
         "last_activity_at": s.last_activity_at,
+        "key_id": s.key_id,
+        "key_created_at": s.key_created_at,
+        "keys": s.keys,
         "created_at": s.org.created_at,
         "updated_at": s.org.updated_at,
     })
@@ -341,20 +346,142 @@ pub async fn delete_org(_admin: Admin, state: State, path: web::Path<String>) ->
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The old single-key endpoint: rotates the organization's one provision key (a first one named
+/// `default` when there is none; 409 when there are several).
 pub async fn issue_api_key(_admin: Admin, state: State, path: web::Path<String>) -> Reply {
-    let public_url = state.public_url.clone();
+    let scim_url = scim_url(&state, &path);
     let org_id = path.into_inner();
-    let body = blocking(&state, move |s| {
-        let key = admin::issue_api_key(s, &org_id, Actor::Admin)?;
-        Ok(json!({
-            "api_key": key.token,
-            "key_id": key.key_id,
-            "created_at": key.created_at,
-            "scim_url": format!("{public_url}/v2/{org_id}"),
-        }))
+    let new = blocking(&state, move |s| {
+        Ok(admin::rotate_api_key(s, &org_id, None, None, Actor::Admin)?)
     })
     .await?;
-    Ok(ok_json(StatusCode::CREATED, body))
+    Ok(ok_json(
+        StatusCode::CREATED,
+        json!({
+            "api_key": new.token,
+            "key_id": new.key.key_id,
+            "created_at": new.key.created_at,
+            "scim_url": scim_url,
+        }),
+    ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// API keys
+
+fn scim_url(state: &AppState, org_id: &str) -> String {
+    format!("{}/v2/{org_id}", state.public_url)
+}
+
+pub async fn list_keys(_admin: Admin, state: State, path: web::Path<String>) -> Reply {
+    let org_id = path.into_inner();
+    let keys = blocking(&state, move |s| Ok(s.list_api_keys(&org_id)?)).await?;
+    Ok(ok_json(StatusCode::OK, json!({ "keys": keys })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddKeyBody {
+    name: String,
+    scope: Option<String>,
+    expires_in_days: Option<u32>,
+}
+
+pub async fn add_key(
+    _admin: Admin,
+    state: State,
+    path: web::Path<String>,
+    body: AdminJson<AddKeyBody>,
+) -> Reply {
+    let scim_url = scim_url(&state, &path);
+    let org_id = path.into_inner();
+    let AddKeyBody {
+        name,
+        scope,
+        expires_in_days,
+    } = body.0;
+    let scope = match scope {
+        Some(scope) => KeyScope::parse(&scope)?,
+        None => KeyScope::Provision,
+    };
+    let expires_in = match expires_in_days {
+        Some(days @ 1..=MAX_KEY_DAYS) => Some(std::time::Duration::from_secs(
+            u64::from(days) * 24 * 60 * 60,
+        )),
+        Some(_) => {
+            return Err(AdminError::Invalid(format!(
+                "expires_in_days must be between 1 and {MAX_KEY_DAYS}, or null for never"
+            )));
+        }
+        None => None,
+    };
+    let new = blocking(&state, move |s| {
+        Ok(admin::add_api_key(
+            s,
+            &org_id,
+            &name,
+            scope,
+            expires_in,
+            Actor::Admin,
+        )?)
+    })
+    .await?;
+    Ok(ok_json(
+        StatusCode::CREATED,
+        json!({"api_key": new.token, "key": new.key, "scim_url": scim_url}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKeyBody {
+    grace_seconds: Option<u64>,
+}
+
+pub async fn rotate_key(
+    _admin: Admin,
+    state: State,
+    path: web::Path<(String, String)>,
+    body: OptionalAdminJson<RotateKeyBody>,
+) -> Reply {
+    let (org_id, key_id) = path.into_inner();
+    let scim_url = scim_url(&state, &org_id);
+    let grace_seconds = body.0.and_then(|b| b.grace_seconds).unwrap_or(0);
+    if grace_seconds > admin::MAX_ROTATION_GRACE.as_secs() {
+        return Err(AdminError::Invalid(format!(
+            "grace_seconds must be between 0 and {}",
+            admin::MAX_ROTATION_GRACE.as_secs()
+        )));
+    }
+    let grace = std::time::Duration::from_secs(grace_seconds);
+    let new = blocking(&state, move |s| {
+        Ok(admin::rotate_api_key(
+            s,
+            &org_id,
+            Some(&key_id),
+            Some(grace),
+            Actor::Admin,
+        )?)
+    })
+    .await?;
+    Ok(ok_json(
+        StatusCode::CREATED,
+        json!({
+            "api_key": new.token,
+            "key": new.key,
+            "replaced": new.replaced,
+            "scim_url": scim_url,
+        }),
+    ))
+}
+
+pub async fn revoke_key(_admin: Admin, state: State, path: web::Path<(String, String)>) -> Reply {
+    let (org_id, key_id) = path.into_inner();
+    blocking(&state, move |s| {
+        Ok(admin::revoke_api_key(s, &org_id, &key_id, Actor::Admin)?)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ pub enum AdminError {
     NotFound(String),
     #[error("an admin password is already set; sign in instead")]
     AlreadySetUp,
+    /// The request is ambiguous in the current state (e.g. several keys could be meant).
+    #[error("{0}")]
+    Conflict(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
     #[error("the request body did not arrive in time")]
@@ -55,6 +58,7 @@ impl AdminError {
             AdminError::InvalidSetupToken => "invalid_setup_token",
             AdminError::NotFound(_) => "not_found",
             AdminError::AlreadySetUp => "already_set_up",
+            AdminError::Conflict(_) => "conflict",
             AdminError::TooLarge(_) => "too_large",
             AdminError::RequestTimeout => "request_timeout",
             AdminError::UnsupportedMediaType => "unsupported_media_type",
@@ -71,9 +75,8 @@ impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(m) => AdminError::NotFound(m),
-            StoreError::Invalid(m) | StoreError::InvalidFilter(m) | StoreError::Conflict(m) => {
-                AdminError::Invalid(m)
-            }
+            StoreError::Invalid(m) | StoreError::InvalidFilter(m) => AdminError::Invalid(m),
+            StoreError::Conflict(m) => AdminError::Conflict(m),
             StoreError::SeatLimit => AdminError::Invalid(e.to_string()),
             other => AdminError::Internal(crate::error::error_chain(&other)),
         }
@@ -84,7 +87,7 @@ impl From<crate::admin::ActionError> for AdminError {
     fn from(e: crate::admin::ActionError) -> Self {
         use crate::admin::ActionError;
         match e {
-            ActionError::InvalidPassword(m) => AdminError::Invalid(m),
+            ActionError::InvalidPassword(m) | ActionError::Invalid(m) => AdminError::Invalid(m),
             ActionError::Store(e) => e.into(),
             other => AdminError::Internal(crate::error::error_chain(&other)),
         }
@@ -122,7 +125,7 @@ impl ResponseError for AdminError {
             AdminError::Unauthenticated | AdminError::WrongPassword => StatusCode::UNAUTHORIZED,
             AdminError::Csrf(_) | AdminError::InvalidSetupToken => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
-            AdminError::AlreadySetUp => StatusCode::CONFLICT,
+            AdminError::AlreadySetUp | AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             AdminError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

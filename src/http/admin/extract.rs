@@ -158,31 +158,72 @@ impl<T: DeserializeOwned + 'static> FromRequest for AdminJson<T> {
     type Future = Pin<Box<dyn Future<Output = Result<AdminJson<T>, AdminError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"));
-        let bytes = web::Bytes::from_request(req, payload);
+        let is_json = is_json(req);
+        let body = read_body(req, payload);
         Box::pin(async move {
             if !is_json {
                 return Err(AdminError::UnsupportedMediaType);
             }
-            let bytes = bytes.await.map_err(|e| {
-                if crate::http::limits::body::timed_out(&e) {
-                    AdminError::RequestTimeout
-                } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                    AdminError::TooLarge(MAX_BODY)
-                } else {
-                    AdminError::Invalid(format!("the request body could not be read: {e}"))
-                }
-            })?;
-            serde_json::from_slice(&bytes)
-                .map(AdminJson)
-                .map_err(|e| AdminError::Invalid(format!("the request body is not valid: {e}")))
+            parse_json(&body.await?).map(AdminJson)
         })
     }
+}
+
+/// Like [`AdminJson`] for endpoints whose body may be left out: no body (or only whitespace)
+/// is `None`, whatever the content type; a body must be JSON like any other.
+pub struct OptionalAdminJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalAdminJson<T> {
+    type Error = AdminError;
+    type Future = Pin<Box<dyn Future<Output = Result<OptionalAdminJson<T>, AdminError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_json = is_json(req);
+        let body = read_body(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalAdminJson(None));
+            }
+            if !is_json {
+                return Err(AdminError::UnsupportedMediaType);
+            }
+            parse_json(&body).map(|v| OptionalAdminJson(Some(v)))
+        })
+    }
+}
+
+/// Whether the request says its body is `application/json`.
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The whole body, within the size limit and the body deadline.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> impl Future<Output = Result<web::Bytes, AdminError>> + 'static {
+    let bytes = web::Bytes::from_request(req, payload);
+    async move {
+        bytes.await.map_err(|e| {
+            if crate::http::limits::body::timed_out(&e) {
+                AdminError::RequestTimeout
+            } else if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+                AdminError::TooLarge(MAX_BODY)
+            } else {
+                AdminError::Invalid(format!("the request body could not be read: {e}"))
+            }
+        })
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, AdminError> {
+    serde_json::from_slice(body)
+        .map_err(|e| AdminError::Invalid(format!("the request body is not valid: {e}")))
 }
 
 #[cfg(test)]

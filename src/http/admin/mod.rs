@@ -72,6 +72,19 @@ fn signed_in_routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(api::issue_api_key)),
         )
         .service(
+            api_resource("/orgs/{org_id}/keys", "GET, HEAD, POST")
+                .route(web::get().to(api::list_keys))
+                .route(web::post().to(api::add_key)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/keys/{key_id}", "DELETE")
+                .route(web::delete().to(api::revoke_key)),
+        )
+        .service(
+            api_resource("/orgs/{org_id}/keys/{key_id}/rotate", "POST")
+                .route(web::post().to(api::rotate_key)),
+        )
+        .service(
             api_resource("/orgs/{org_id}/members", "GET, HEAD")
                 .route(web::get().to(api::list_members)),
         )

@@ -42,7 +42,7 @@ pub async fn bulk(
     state: web::Data<AppState>,
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
-    let request = BulkRequest::parse(&body.0)?;
+    let request = BulkRequest::parse(&body.json().await?)?;
     let results = Ctx::new(&state, &caller)
         .run(move |ctx| Ok(request.run(ctx)))
         .await?;

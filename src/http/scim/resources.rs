@@ -102,8 +102,9 @@ async fn create<E: Endpoint>(
     body: ScimBody,
 ) -> Result<HttpResponse, ScimError> {
     let (projection, with_members) = read_projection::<E>(&req);
+    let body = body.json().await?;
     let created = Ctx::new(&state, &caller)
-        .run(move |ctx| E::create(ctx, &body.0, with_members))
+        .run(move |ctx| E::create(ctx, &body, with_members))
         .await?;
     Ok(resource_response(StatusCode::CREATED, created, &projection))
 }
@@ -159,8 +160,9 @@ async fn update<E: Endpoint>(
     let (projection, with_members) = read_projection::<E>(&req);
     let if_match = if_match(&req);
     let id = path.into_inner().1;
+    let body = body.json().await?;
     let changed = Ctx::new(&state, &caller)
-        .run(move |ctx| change(ctx, &id, &body.0, &if_match, with_members))
+        .run(move |ctx| change(ctx, &id, &body, &if_match, with_members))
         .await?;
     Ok(resource_response(StatusCode::OK, changed, &projection))
 }

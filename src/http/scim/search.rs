@@ -50,7 +50,7 @@ async fn search(
     body: ScimBody,
     op: fn(&Ctx, &QueryParams) -> Result<Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
-    let params = QueryParams::from_search_request(&body.0)?;
+    let params = QueryParams::from_search_request(&body.json().await?)?;
     list_response_of(&state, &caller, params, op).await
 }
 
