@@ -1464,7 +1464,9 @@ function keysPanel(org, initialKeys, onScimUrl) {
           if (e.status !== 404) throw e; // already gone: the list below shows it
         }
         await reload().catch(() => { keys = keys.filter((k) => k.key_id !== key.key_id); });
-        if (state.freshKey && state.freshKey.key && state.freshKey.key.key_id === key.key_id) state.freshKey = null;
+        const fresh = state.freshKey;
+        if (fresh && fresh.key && fresh.key.key_id === key.key_id) state.freshKey = null;
+        else if (fresh && fresh.replaced && fresh.replaced.key_id === key.key_id) fresh.replaced = { ...fresh.replaced, expires_at: null };
         draw();
         status.textContent = `Key “${key.name}” (${key.key_id}) was revoked. ${keys.length ? plural(keys.length, 'key remains', 'keys remain') : 'No key remains'}.`;
         return heading;
@@ -1891,7 +1893,7 @@ function endpointStatus(ep) {
 function endpointEvents(ep, short = false) {
   if (!ep.event_types) return 'All events';
   if (!ep.event_types.length) return h('span', { class: 'muted' }, 'None');
-  const shown = short ? ep.event_types.slice(0, 3) : ep.event_types;
+  const shown = short ? ep.event_types.slice(0, 2) : ep.event_types;
   const more = ep.event_types.length - shown.length;
   return h('span', { class: 'event-list' },
     shown.map((t, i) => [i ? ', ' : '', h('span', { class: 'event-type' }, t)]),
