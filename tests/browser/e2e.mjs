@@ -615,6 +615,7 @@ async function main() {
     await page.getByRole('status').getByText(`Key “wiki sync” (${readId}) was revoked.`).waitFor();
     check(await focusAfterDialog() === 'h2: API keys', 'after revoking, focus is on the keys heading, and the status region says what happened');
     check(await page.getByRole('row', { name: new RegExp(readId) }).count() === 0, 'the revoked key is gone from the table');
+    check(await page.locator('.fresh-key').getByText('which has stopped working').isVisible(), 'the note under the new key now says the key it replaced has stopped working');
     const revoked = await scim('GET', `${scimUrl}/Users`, readKey);
     check(revoked.status === 401, `the revoked key gets 401 at once, grace or not (${revoked.status})`);
     const remaining = await scim('GET', `${scimUrl}/Users`, rotatedKey);
