@@ -571,11 +571,11 @@ async function main() {
     check(await focusAfterDialog() === 'h3: Your new API key “wiki sync”', 'after adding, focus is on the new key’s heading, not <body>');
     await page.getByText('This API key can read your organization’s directory.').waitFor();
     const readId = await keyId();
-    const readKey = await revealedKey();
-    check(readKey.startsWith(`scim_${readId}`), `the read key is shown once (id ${readId})`);
     const row = page.getByRole('row', { name: new RegExp(readId) });
     check(await row.getByText('Read only').isVisible() && await row.getByText('in 30 days').isVisible(), 'the table lists it as read only, expiring in 30 days');
     await shot('15-keys');
+    const readKey = await revealedKey();
+    check(readKey.startsWith(`scim_${readId}`), `the read key is shown once (id ${readId})`);
 
     const list = await scim('GET', `${scimUrl}/Users`, readKey);
     check(list.status === 200 && list.body.totalResults === 2, `the read key can GET /Users (${list.status})`);
