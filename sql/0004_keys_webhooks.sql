@@ -44,20 +44,22 @@ CREATE TABLE webhook_endpoints (
 CREATE INDEX webhook_endpoints_by_org ON webhook_endpoints (org_id);
 
 -- One message per change, written in the change's transaction; the body is final (what the
--- receiver gets on every attempt), `msg_id` is its `webhook-id`.
+-- receiver gets on every attempt), `msg_id` is its `webhook-id`. A message is deleted once
+-- every endpoint has it, so the table holds only what is undelivered: it has no index besides
+-- its key (every index costs each SCIM write), and the rare lookups by `msg_id` or age
+-- (a manual retry, hourly retention) read it whole.
 CREATE TABLE webhook_messages (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,    -- order of the changes
-    msg_id     TEXT NOT NULL UNIQUE,
+    msg_id     TEXT NOT NULL,                        -- "msg_" + 128 random bits
     org_id     TEXT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
     type       TEXT NOT NULL,
     created_at TEXT NOT NULL,
     body       TEXT NOT NULL
 ) STRICT;
 
-CREATE INDEX webhook_messages_by_created ON webhook_messages (created_at);
-
 -- What each endpoint still has to receive: delivered rows are deleted, so this table holds
--- only the backlog ('pending', in message order) and messages given up on ('failed').
+-- only the backlog ('pending', in message order) and messages given up on ('failed'). The
+-- key's order is each endpoint's queue order; its head is the first 'pending' row.
 CREATE TABLE webhook_deliveries (
     endpoint_id     TEXT NOT NULL REFERENCES webhook_endpoints (id) ON DELETE CASCADE,
     message_id      INTEGER NOT NULL REFERENCES webhook_messages (id) ON DELETE CASCADE,
@@ -85,7 +87,3 @@ CREATE TABLE webhook_attempts (
 ) STRICT;
 
 CREATE INDEX webhook_attempts_by_endpoint ON webhook_attempts (endpoint_id, id);
-
--- The head of each endpoint's queue: its oldest pending message.
-CREATE INDEX webhook_deliveries_pending ON webhook_deliveries (endpoint_id, message_id)
-    WHERE state = 'pending';

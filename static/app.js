@@ -15,7 +15,8 @@ const MAX_PASSWORD = 1024;
 const state = {
   session: null, // the last answer of GET /api/admin/session (or login/setup/password)
   flash: null, // {kind, text}: a message for the next page shown
-  freshKey: null, // {orgId, api_key, key_id, created_at}: a key just issued, shown until leaving the page
+  freshKey: null, // {orgId, api_key, key, scim_url, replaced}: a key just issued, shown until leaving the page
+  freshSecret: null, // {orgId, webhookId, url, secret, previousValidUntil}: a webhook secret just issued, likewise
 };
 let renderSeq = 0; // increases with every navigation; a render that is no longer current stops
 let currentView = null; // {key, update(query)} of the page on screen, for query-only changes
@@ -281,6 +282,7 @@ const ORG_TABS = [
   ['settings', 'SCIM provisioning', '/settings'],
   ['members', 'Members', '/members'],
   ['groups', 'Groups', '/groups'],
+  ['webhooks', 'Webhooks', '/webhooks'],
   ['events', 'Event log', '/events'],
 ];
 
@@ -292,11 +294,14 @@ function matchRoute(segments) {
   const base = `/orgs/${enc(id)}`;
   if (segments.length === 2) return { key: `overview:${id}`, render: renderOverview, params: { id } };
   if (segments.length === 3) {
-    const pages = { settings: renderSettings, members: renderMembers, groups: renderGroups, events: renderEvents };
+    const pages = { settings: renderSettings, members: renderMembers, groups: renderGroups, webhooks: renderWebhooks, events: renderEvents };
     if (pages[sub]) return { key: `${sub}:${id}`, render: pages[sub], params: { id }, path: `${base}/${sub}` };
   }
   if (segments.length === 4 && sub === 'members') {
     return { key: `member:${id}:${segments[3]}`, render: renderMember, params: { id, memberId: segments[3] } };
+  }
+  if (segments.length === 4 && sub === 'webhooks') {
+    return { key: `webhook:${id}:${segments[3]}`, render: renderWebhook, params: { id, webhookId: segments[3] } };
   }
   if (segments.length === 4 && sub === 'groups') {
     return {
@@ -352,6 +357,8 @@ async function route({ navigated = false, force = false } = {}) {
   $navOrgs.setAttribute('aria-current', match.key === 'orgs' ? 'page' : 'true');
 
   if (state.freshKey && match.key !== `settings:${state.freshKey.orgId}`) state.freshKey = null;
+  if (state.freshSecret && match.key !== `webhooks:${state.freshSecret.orgId}`
+    && match.key !== `webhook:${state.freshSecret.orgId}:${state.freshSecret.webhookId}`) state.freshSecret = null;
 
   if (!force && currentView && currentView.key === match.key && currentView.update) {
     currentView.update(location_.query);
@@ -515,7 +522,7 @@ function renderFatal(error) {
 // ---------------------------------------------------------------- tables, pagers, fields
 
 /** A horizontally scrollable table: columns = [label | {label, class}], rows = arrays of cells. */
-function dataTable({ caption, columns, rows, rowHref }) {
+function dataTable({ caption, columns, rows, rowHref, rowClass }) {
   const cols = columns.map((col) => (typeof col === 'string' ? { label: col } : col));
   // Explicit roles keep the table semantics when narrow screens restyle rows as cards.
   const table = h('table', { class: 'data', role: 'table' },
@@ -530,6 +537,7 @@ function dataTable({ caption, columns, rows, rowHref }) {
           ? h('th', { scope: 'row', role: 'rowheader', ...attrs }, value)
           : h('td', { role: 'cell', ...attrs }, value);
       }));
+      if (rowClass && rowClass(i)) tr.classList.add(rowClass(i));
       if (rowHref) {
         // The first cell holds a real link for keyboards and screen readers; a click anywhere
         // else in the row follows it too.
@@ -691,7 +699,9 @@ function closeDialogs() {
 
 /**
  * A modal <dialog> (focus stays inside; Escape cancels). onConfirm may throw to show an error
- * in the dialog, or return false to keep it open.
+ * in the dialog, return false to keep it open, or return the element that shows the result:
+ * it gets focus once the dialog has closed (while the dialog is open, the rest of the page is
+ * inert and cannot take focus).
  */
 function openDialog({ title, body = [], confirmLabel, danger = false, onConfirm, initialFocus }) {
   const opener = document.activeElement;
@@ -704,11 +714,18 @@ function openDialog({ title, body = [], confirmLabel, danger = false, onConfirm,
   const dialog = h('dialog', { class: 'dialog', 'aria-labelledby': titleId }, form);
   document.body.append(dialog);
   let busy = false;
+  let confirmed = false;
   cancel.addEventListener('click', () => dialog.close());
   dialog.addEventListener('cancel', (event) => { if (busy) event.preventDefault(); });
   dialog.addEventListener('close', () => {
+    const active = document.activeElement;
+    const focusLost = !active || active === document.body || dialog.contains(active);
     dialog.remove();
-    if (opener && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    // Back to the opener only when the dialog was cancelled and focus is nowhere useful: a
+    // confirmed dialog has put focus on its result, and the user may have moved on already.
+    if (confirmed || !focusLost) return;
+    if (opener && opener !== document.body && opener.isConnected && typeof opener.focus === 'function') opener.focus();
+    else focusHeading();
   });
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -717,8 +734,12 @@ function openDialog({ title, body = [], confirmLabel, danger = false, onConfirm,
     confirm.disabled = true;
     setFormError(error, '');
     try {
-      const keep = await onConfirm({ dialog, error });
-      if (keep !== false && dialog.open) dialog.close();
+      const result = await onConfirm({ dialog, error });
+      if (result !== false) {
+        confirmed = true;
+        if (dialog.open) dialog.close();
+        if (result instanceof Element && result.isConnected) focusElement(result);
+      }
     } catch (e) {
       if (e.handled) { if (dialog.open) dialog.close(); return; }
       setFormError(error, e.message, e.control);
@@ -730,6 +751,31 @@ function openDialog({ title, body = [], confirmLabel, danger = false, onConfirm,
   dialog.showModal();
   if (initialFocus) initialFocus.focus();
   return { dialog, confirm, error };
+}
+
+/** Focuses any element, making it focusable by script (not by Tab) if it is not already. */
+function focusElement(el) {
+  if (!el.matches('a[href], button, input, select, textarea, [tabindex]')) el.setAttribute('tabindex', '-1');
+  el.focus();
+}
+
+/** A set of radio buttons in a fieldset; options = [{value, label, hint}]. */
+function radioGroup({ legend, options, value }) {
+  const name = nextId('choice');
+  const inputs = options.map((option) => {
+    const input = h('input', { type: 'radio', name, value: option.value, id: nextId(name), checked: option.value === value });
+    return { option, input };
+  });
+  const el = h('fieldset', { class: 'choice-group' }, h('legend', null, legend),
+    inputs.map(({ option, input }) => {
+      let hint = null;
+      if (option.hint) {
+        hint = h('p', { class: 'choice-hint', id: `${input.id}-hint` }, option.hint);
+        input.setAttribute('aria-describedby', hint.id);
+      }
+      return h('div', { class: 'choice' }, input, h('div', { class: 'choice-text' }, h('label', { for: input.id }, option.label), hint));
+    }));
+  return { el, value: () => (inputs.find(({ input }) => input.checked) || inputs[0]).input.value };
 }
 
 function fieldError(message, control) {
@@ -793,6 +839,7 @@ async function signOut() {
   state.session = signedOutSession();
   state.flash = { kind: 'info', text: 'You have signed out.' };
   state.freshKey = null;
+  state.freshSecret = null;
   updateChrome();
   route({ navigated: true });
 }
@@ -938,7 +985,7 @@ async function renderOrgs(ctx) {
     setFormError(error, '');
     try {
       const org = await api('POST', '/orgs', { name: name.value.trim() });
-      state.flash = { kind: 'success', text: `“${org.name}” was created. To connect your identity provider, enable SCIM and generate an API key.` };
+      state.flash = { kind: 'success', text: `“${org.name}” was created. To connect your identity provider, enable SCIM and add an API key.` };
       announce(`Organization ${org.name} created`);
       location.hash = `#/orgs/${enc(org.id)}/settings`;
     } catch (e) {
@@ -995,7 +1042,8 @@ function openRename(org, after) {
       const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { name: name.value.trim() });
       state.flash = { kind: 'success', text: `Renamed to “${updated.name}”.` };
       announce(`Renamed to ${updated.name}`);
-      setTimeout(() => (after ? after(updated) : route({ force: true })), 0);
+      // The page is drawn again: its heading takes focus, never <body>.
+      setTimeout(() => (after ? after(updated) : route({ force: true, navigated: true })), 0);
       return true;
     },
   });
@@ -1068,11 +1116,12 @@ async function renderOverview(ctx) {
     h('ul', { class: 'checklist' },
       h('li', { class: org.scim_enabled ? 'done' : 'todo' }, org.scim_enabled ? 'SCIM is enabled.' : 'SCIM is disabled: identity providers get 401.'),
       h('li', { class: org.api_key ? 'done' : 'todo' }, org.api_key
-        ? ['API key ', h('code', null, org.api_key.key_id), ' created ', timeRelative(org.api_key.created_at), '.']
-        : 'No API key yet.'),
+        ? ['Provision key ', h('code', null, org.api_key.key_id), ' created ', timeRelative(org.api_key.created_at), '.',
+          typeof org.keys === 'number' && org.keys > 1 ? ` ${plural(org.keys, 'key', 'keys')} in all.` : '']
+        : 'No provision key yet.'),
       h('li', { class: 'info' }, 'Last provisioning activity: ', timeRelative(org.last_activity_at), '.')),
     h('p', null, h('a', { href: `${base}/settings`, class: ready ? 'btn' : 'btn btn-primary' },
-      ready ? 'SCIM URL and API key' : 'Set up SCIM provisioning')));
+      ready ? 'SCIM URL and API keys' : 'Set up SCIM provisioning')));
 
   const activity = Array.isArray(org.activity) ? org.activity : [];
   const total = activity.reduce((sum, day) => sum + (day.events || 0), 0);
@@ -1169,7 +1218,10 @@ function drawActivityChart(figure, activity) {
 
 async function renderSettings(ctx) {
   const { id } = ctx.params;
-  const org = await api('GET', `/orgs/${enc(id)}`);
+  const [org, keys] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/keys`),
+  ]);
   if (!ctx.live()) return;
   const content = orgFrame(org, 'settings');
 
@@ -1178,7 +1230,7 @@ async function renderSettings(ctx) {
   const enabledHint = h('p', { class: 'hint', id: nextId('scim-hint') });
   const describeEnabled = () => {
     enabledHint.textContent = org.scim_enabled
-      ? 'Identity providers can create, update, revoke and remove members and groups with the API key below.'
+      ? 'Identity providers can create, update, revoke and remove members and groups with a provision key below.'
       : 'While SCIM is disabled, identity providers get 401 Unauthorized and nothing in the directory changes. Members and groups are kept.';
   };
   describeEnabled();
@@ -1206,7 +1258,7 @@ async function renderSettings(ctx) {
   urlInput.id = nextId('scim-url');
   const scimSection = h('section', { class: 'card', 'aria-labelledby': 'scim-title' },
     h('h2', { id: 'scim-title' }, 'SCIM provisioning'),
-    h('p', null, 'Automatically sync users and groups from your identity provider (Microsoft Entra ID, Okta, JumpCloud, OneLogin, Ping Identity, Google Workspace…): give it the SCIM URL and API key below.'),
+    h('p', null, 'Automatically sync users and groups from your identity provider (Microsoft Entra ID, Okta, JumpCloud, OneLogin, Ping Identity, Google Workspace…): give it the SCIM URL and a provision key below.'),
     h('div', { class: 'checkbox-field' }, enabled, h('label', { for: enabled.id }, 'Enable SCIM')),
     enabledHint,
     h('div', { class: 'field' },
@@ -1214,67 +1266,10 @@ async function renderSettings(ctx) {
       h('div', { class: 'input-row' }, urlInput, copyButton(() => urlInput.value, urlInput, 'Copy')),
       h('p', { class: 'hint' }, 'Called “Tenant URL” in Entra ID and “SCIM connector base URL” in Okta.')));
 
-  // API key
-  const keyArea = h('div', { class: 'key-area' });
-  const keySection = h('section', { class: 'card', 'aria-labelledby': 'key-title' },
-    h('h2', { id: 'key-title' }, 'SCIM API key'),
-    h('p', null, 'The identity provider sends this key as a bearer token (“Secret token” in Entra ID, “API token” in Okta). It is shown only once, when it is generated.'),
-    keyArea);
-  const drawKey = () => {
-    const fresh = state.freshKey && state.freshKey.orgId === org.id ? state.freshKey : null;
-    const generate = async () => {
-      const answer = await api('POST', `/orgs/${enc(org.id)}/api-key`);
-      state.freshKey = { orgId: org.id, ...answer };
-      org.api_key = { key_id: answer.key_id, created_at: answer.created_at };
-      if (answer.scim_url) {
-        org.scim_url = answer.scim_url;
-        urlInput.value = answer.scim_url;
-      }
-      drawKey();
-      announce('API key generated. Copy it now: it is shown only once.');
-      const heading = keyArea.querySelector('.fresh-key h3');
-      if (heading) heading.focus();
-    };
-    const parts = [];
-    if (fresh) parts.push(freshKeyBox(fresh));
-    if (org.api_key) {
-      if (!fresh) {
-        parts.push(h('dl', { class: 'meta' },
-          h('div', null, h('dt', null, 'Key ID'), h('dd', null, h('code', null, org.api_key.key_id))),
-          h('div', null, h('dt', null, 'Created'), h('dd', null, timeExact(org.api_key.created_at)))),
-        h('p', { class: 'hint' }, 'The key itself cannot be shown again. If it was lost, rotate it and give the new key to your identity provider.'));
-      }
-      const rotate = h('button', { type: 'button', class: 'btn' }, 'Rotate API key');
-      rotate.addEventListener('click', () => openDialog({
-        title: 'Rotate the API key?',
-        danger: true,
-        body: [
-          h('p', null, 'The current key (ID ', h('code', null, org.api_key.key_id), ') stops working immediately. Your identity provider gets 401 until you paste the new key into its SCIM settings.')],
-        confirmLabel: 'Rotate API key',
-        onConfirm: async () => {
-          await generate();
-          return true;
-        },
-      }));
-      parts.push(h('p', { class: 'actions' }, rotate));
-    } else {
-      const button = h('button', { type: 'button', class: 'btn btn-primary' }, 'Generate API key');
-      const error = formError();
-      button.addEventListener('click', async () => {
-        button.disabled = true;
-        setFormError(error, '');
-        try {
-          await generate();
-        } catch (e) {
-          if (!e.handled) setFormError(error, e.message);
-          button.disabled = false;
-        }
-      });
-      parts.push(h('p', null, 'This organization has no API key yet.'), h('p', { class: 'actions' }, button), error);
-    }
-    keyArea.replaceChildren(...parts);
-  };
-  drawKey();
+  const keySection = keysPanel(org, keys.keys || [], (url) => {
+    org.scim_url = url;
+    urlInput.value = url;
+  });
 
   // Seat limit
   const seats = h('input', { type: 'number', min: 0, step: 1, inputmode: 'numeric', value: org.seat_limit ?? '' });
@@ -1320,7 +1315,7 @@ async function renderSettings(ctx) {
 
   // Organization: rename, delete
   const rename = h('button', { type: 'button', class: 'btn' }, 'Rename');
-  rename.addEventListener('click', () => openRename(org, () => route({ force: true })));
+  rename.addEventListener('click', () => openRename(org, () => route({ force: true, navigated: true })));
   const remove = h('button', { type: 'button', class: 'btn btn-danger' }, 'Delete organization');
   remove.addEventListener('click', () => openDelete(org));
   const orgSection = h('section', { class: 'card danger-zone', 'aria-labelledby': 'org-title' },
@@ -1336,32 +1331,231 @@ async function renderSettings(ctx) {
   currentView = { key: ctx.key };
 }
 
-function freshKeyBox(fresh) {
-  const input = h('input', { type: 'password', readonly: true, value: fresh.api_key, class: 'mono', autocomplete: 'off', spellcheck: 'false' });
-  input.id = nextId('api-key');
+// ---------------------------------------------------------------- API keys
+
+const KEY_SCOPES = [
+  { value: 'provision', label: 'Provision', hint: 'Everything SCIM allows: create, change, revoke and remove members and groups. What an identity provider needs.' },
+  { value: 'read', label: 'Read only', hint: 'Lists and searches members and groups; every change is refused with 403. For your own scripts and sync jobs.' },
+];
+const KEY_EXPIRIES = [['', 'Never'], ['30', 'After 30 days'], ['90', 'After 90 days'], ['365', 'After 365 days']];
+const ROTATE_GRACE = [
+  { value: '0', label: 'Stop the old key now', hint: 'Anything still using it gets 401 until it has the new key.' },
+  { value: '3600', label: 'Keep the old key valid for 1 hour' },
+  { value: '86400', label: 'Keep the old key valid for 24 hours' },
+  { value: '604800', label: 'Keep the old key valid for 7 days', hint: 'Time to switch the identity provider over without a provisioning gap.' },
+];
+
+function scopeBadge(scope) {
+  return scope === 'read'
+    ? h('span', { class: 'badge badge-read' }, 'Read only')
+    : h('span', { class: 'badge badge-provision' }, 'Provision');
+}
+
+function keyLabel(key) {
+  return `${key.name} (${key.key_id})`;
+}
+
+function keyExpiry(key) {
+  if (key.expired) {
+    return h('span', { class: 'expiry' }, h('span', { class: 'badge badge-revoked' }, 'Expired'), ' ', timeRelative(key.expires_at));
+  }
+  if (!key.expires_at) return h('span', { class: 'muted' }, 'Never');
+  return timeRelative(key.expires_at);
+}
+
+function createdBy(actor) {
+  if (actor === 'admin') return 'by the admin';
+  if (actor === 'cli') return 'on the command line';
+  return null;
+}
+
+/**
+ * The organization's API keys: a table with rotate and revoke per key, and "Add key". A key
+ * just issued is shown once above the table (state.freshKey) until the page is left.
+ */
+function keysPanel(org, initialKeys, onScimUrl) {
+  let keys = initialKeys;
+  const headingId = 'keys-title';
+  const heading = h('h2', { id: headingId, tabindex: '-1' }, 'API keys');
+  const status = h('p', { class: 'panel-status', role: 'status' });
+  const freshArea = h('div');
+  const list = h('div', { class: 'results' });
+  const add = h('button', { type: 'button', class: 'btn btn-primary' }, 'Add key');
+  const section = h('section', { class: 'card', 'aria-labelledby': headingId },
+    h('div', { class: 'card-head' }, heading, add),
+    h('p', null, 'Each key is sent as a bearer token: by the identity provider (“Secret token” in Entra ID, “API token” in Okta) or by your own scripts. A key is shown only once, when it is created.'),
+    status, freshArea, list);
+
+  const reload = async () => {
+    const answer = await api('GET', `/orgs/${enc(org.id)}/keys`);
+    keys = answer.keys || [];
+  };
+  const showFresh = (answer, replaced) => {
+    state.freshKey = { orgId: org.id, ...answer, replaced: replaced || null };
+    if (answer.scim_url) onScimUrl(answer.scim_url);
+    status.textContent = '';
+    draw();
+    announce(`API key ${answer.key.name} ${replaced ? 'rotated' : 'added'}. Copy it now: it is shown only once.`);
+    return freshArea.querySelector('.fresh-key h3');
+  };
+
+  const openAdd = () => {
+    const name = h('input', { type: 'text', autocomplete: 'off', spellcheck: 'false', maxlength: 100, required: true });
+    const scope = radioGroup({ legend: 'Scope', options: KEY_SCOPES, value: keys.length ? 'read' : 'provision' });
+    const expires = selectControl(KEY_EXPIRIES, '');
+    openDialog({
+      title: 'Add an API key',
+      body: [
+        field({ label: 'Name', control: name, hint: 'What uses the key, for example “Entra ID” or “wiki sync”.' }),
+        scope.el,
+        field({ label: 'Expires', control: expires }),
+      ],
+      confirmLabel: 'Add key',
+      initialFocus: name,
+      onConfirm: async () => {
+        if (!name.value.trim()) throw fieldError('Enter a name for the key.', name);
+        let answer;
+        try {
+          answer = await api('POST', `/orgs/${enc(org.id)}/keys`, {
+            name: name.value.trim(),
+            scope: scope.value(),
+            expires_in_days: expires.value ? Number(expires.value) : null,
+          });
+        } catch (e) {
+          if (e.status === 400) e.control = name;
+          throw e;
+        }
+        await reload().catch(() => { keys = [...keys, answer.key]; });
+        return showFresh(answer, null);
+      },
+    });
+  };
+  add.addEventListener('click', openAdd);
+
+  const openRotate = (key) => {
+    const grace = radioGroup({ legend: 'The old key', options: ROTATE_GRACE, value: '0' });
+    openDialog({
+      title: `Rotate “${key.name}”?`,
+      danger: true,
+      body: [
+        h('p', null, 'A new key with the same name and scope (', scopeBadge(key.scope), ') replaces key ', h('code', null, key.key_id),
+          '. Give the new key to whatever uses the old one.'),
+        grace.el,
+      ],
+      confirmLabel: 'Rotate key',
+      onConfirm: async () => {
+        const answer = await api('POST', `/orgs/${enc(org.id)}/keys/${enc(key.key_id)}/rotate`, { grace_seconds: Number(grace.value()) });
+        await reload().catch(() => { keys = [...keys.filter((k) => k.key_id !== key.key_id), answer.key]; });
+        return showFresh(answer, answer.replaced || { key_id: key.key_id, expires_at: null });
+      },
+    });
+  };
+
+  const openRevoke = (key) => {
+    openDialog({
+      title: `Revoke “${key.name}”?`,
+      danger: true,
+      body: [h('p', null, 'Key ', h('code', null, key.key_id), ' stops working immediately: anything still using it gets 401. This cannot be undone.')],
+      confirmLabel: 'Revoke key',
+      onConfirm: async () => {
+        try {
+          await api('DELETE', `/orgs/${enc(org.id)}/keys/${enc(key.key_id)}`);
+        } catch (e) {
+          if (e.status !== 404) throw e; // already gone: the list below shows it
+        }
+        await reload().catch(() => { keys = keys.filter((k) => k.key_id !== key.key_id); });
+        const fresh = state.freshKey;
+        if (fresh && fresh.key && fresh.key.key_id === key.key_id) state.freshKey = null;
+        else if (fresh && fresh.replaced && fresh.replaced.key_id === key.key_id) fresh.replaced = { ...fresh.replaced, expires_at: null };
+        draw();
+        status.textContent = `Key “${key.name}” (${key.key_id}) was revoked. ${keys.length ? plural(keys.length, 'key remains', 'keys remain') : 'No key remains'}.`;
+        return heading;
+      },
+    });
+  };
+
+  const draw = () => {
+    const fresh = state.freshKey && state.freshKey.orgId === org.id ? state.freshKey : null;
+    freshArea.replaceChildren(fresh ? freshKeyBox(fresh) : '');
+    add.className = keys.length ? 'btn' : 'btn btn-primary';
+    if (!keys.length) {
+      list.replaceChildren(emptyState('This organization has no API key yet.',
+        'Add a provision key for your identity provider; add read keys for scripts that only look up members and groups.'));
+      return;
+    }
+    list.replaceChildren(dataTable({
+      caption: 'API keys',
+      columns: ['Name', 'Scope', 'Key ID', 'Created', 'Last used', 'Expires', { label: 'Actions', class: 'actions-col' }],
+      rows: keys.map((key) => [
+        key.name,
+        scopeBadge(key.scope),
+        h('code', null, key.key_id),
+        h('span', null, timeExact(key.created_at, { dateOnly: true }), createdBy(key.created_by) ? h('span', { class: 'muted small' }, ` ${createdBy(key.created_by)}`) : null),
+        timeRelative(key.last_used_at),
+        keyExpiry(key),
+        h('div', { class: 'row-actions' },
+          key.expired ? null : h('button', { type: 'button', class: 'btn btn-small', 'aria-label': `Rotate ${keyLabel(key)}`, onclick: () => openRotate(key) }, 'Rotate'),
+          h('button', { type: 'button', class: 'btn btn-small btn-danger-quiet', 'aria-label': `Revoke ${keyLabel(key)}`, onclick: () => openRevoke(key) }, 'Revoke')),
+      ]),
+      rowClass: (i) => (keys[i].expired ? 'is-expired' : null),
+    }));
+  };
+  draw();
+  return section;
+}
+
+/** A secret shown once: masked, with Reveal and Copy, a warning, and what it belongs to. */
+function secretBox({ heading, label, secret, warning, meta = [], note = null }) {
+  const input = h('input', { type: 'password', readonly: true, value: secret, class: 'mono', autocomplete: 'off', spellcheck: 'false' });
+  input.id = nextId('secret');
   const reveal = h('button', { type: 'button', class: 'btn', 'aria-pressed': 'false', 'aria-controls': input.id }, 'Reveal');
   reveal.addEventListener('click', () => {
     const show = input.type === 'password';
     input.type = show ? 'text' : 'password';
     reveal.textContent = show ? 'Hide' : 'Reveal';
     reveal.setAttribute('aria-pressed', String(show));
-    announce(show ? 'API key shown' : 'API key hidden');
+    announce(show ? `${label} shown` : `${label} hidden`);
   });
-  const warningId = nextId('key-warning');
+  const warningId = nextId('secret-warning');
   input.setAttribute('aria-describedby', warningId);
-  const headingId = nextId('fresh-key-title');
+  const headingId = nextId('secret-title');
   // A form (never submitted) only because browsers expect password fields inside one.
   return h('form', { class: 'fresh-key', role: 'group', 'aria-labelledby': headingId, onsubmit: (event) => event.preventDefault() },
-    h('h3', { id: headingId, tabindex: '-1' }, 'Your new API key'),
-    h('p', { class: 'callout callout-warning', id: warningId },
-      h('strong', null, 'This API key can manage your organization’s members. '),
-      'Keep it secret: anyone who has it can add, change and remove members. It is shown only now.'),
+    h('h3', { id: headingId, tabindex: '-1' }, heading),
+    h('p', { class: 'callout callout-warning', id: warningId }, warning),
     h('div', { class: 'field' },
-      h('label', { for: input.id }, 'API key'),
+      h('label', { for: input.id }, label),
       h('div', { class: 'input-row' }, input, reveal, copyButton(() => input.value, input, 'Copy'))),
-    h('dl', { class: 'meta' },
-      h('div', null, h('dt', null, 'Key ID'), h('dd', null, h('code', null, fresh.key_id))),
-      h('div', null, h('dt', null, 'Created'), h('dd', null, timeExact(fresh.created_at)))));
+    meta.length ? h('dl', { class: 'meta' }, meta.map(([term, value]) => h('div', null, h('dt', null, term), h('dd', null, value)))) : null,
+    note ? h('p', { class: 'hint' }, note) : null);
+}
+
+function freshKeyBox(fresh) {
+  const key = fresh.key;
+  const read = key.scope === 'read';
+  const warning = read
+    ? [h('strong', null, 'This API key can read your organization’s directory. '),
+      'Keep it secret: anyone who has it can list every member and group. It is shown only now.']
+    : [h('strong', null, 'This API key can manage your organization’s members. '),
+      'Keep it secret: anyone who has it can add, change and remove members. It is shown only now.'];
+  let note = null;
+  if (fresh.replaced) {
+    note = fresh.replaced.expires_at
+      ? ['It replaces key ', h('code', null, fresh.replaced.key_id), ', which keeps working until ', timeExact(fresh.replaced.expires_at), '.']
+      : ['It replaces key ', h('code', null, fresh.replaced.key_id), ', which has stopped working.'];
+  }
+  return secretBox({
+    heading: `Your new API key “${key.name}”`,
+    label: 'API key',
+    secret: fresh.api_key,
+    warning,
+    meta: [
+      ['Key ID', h('code', null, key.key_id)],
+      ['Scope', scopeBadge(key.scope)],
+      ['Expires', key.expires_at ? timeExact(key.expires_at) : 'Never'],
+    ],
+    note,
+  });
 }
 
 // ---------------------------------------------------------------- members
@@ -1682,6 +1876,466 @@ async function renderGroup(ctx) {
   currentView = view;
 }
 
+// ---------------------------------------------------------------- webhooks
+
+function endpointStatus(ep) {
+  if (!ep.enabled) {
+    return h('span', { class: 'endpoint-status' }, h('span', { class: 'badge badge-off' }, 'Disabled'),
+      ep.disabled_reason ? h('span', { class: 'status-note' }, sentence(ep.disabled_reason)) : null);
+  }
+  if (ep.failing_since) {
+    return h('span', { class: 'endpoint-status' }, h('span', { class: 'badge badge-warn' }, 'Failing'),
+      h('span', { class: 'status-note' }, 'since ', timeRelative(ep.failing_since)));
+  }
+  return h('span', { class: 'badge badge-on' }, 'Enabled');
+}
+
+function endpointEvents(ep, short = false) {
+  if (!ep.event_types) return 'All events';
+  if (!ep.event_types.length) return h('span', { class: 'muted' }, 'None');
+  const shown = short ? ep.event_types.slice(0, 2) : ep.event_types;
+  const more = ep.event_types.length - shown.length;
+  return h('span', { class: 'event-list' },
+    shown.map((t, i) => [i ? ', ' : '', h('span', { class: 'event-type' }, t)]),
+    more > 0 ? h('span', { class: 'muted' }, ` and ${more} more`) : null);
+}
+
+function endpointBacklog(ep) {
+  if (!ep.backlog) return h('span', { class: 'muted' }, 'None');
+  return h('span', null, `${fmtNumber.format(ep.backlog)} pending`,
+    ep.oldest_pending_at ? h('span', { class: 'status-note' }, 'oldest ', timeRelative(ep.oldest_pending_at)) : null);
+}
+
+function endpointName(ep) {
+  return ep.description || ep.url;
+}
+
+/** Checkboxes for the event types an endpoint wants; "All" (null) also covers types added later. */
+function eventTypesField(allTypes, selected) {
+  const everything = h('input', { type: 'checkbox', id: nextId('all-types'), checked: selected === null || selected === undefined });
+  const boxes = allTypes.map((type) => h('input', {
+    type: 'checkbox', value: type, id: nextId('type'),
+    checked: selected === null || selected === undefined || selected.includes(type),
+  }));
+  const sync = () => {
+    for (const box of boxes) {
+      box.disabled = everything.checked;
+      if (everything.checked) box.checked = true;
+    }
+  };
+  everything.addEventListener('change', sync);
+  sync();
+  const hintId = nextId('types-hint');
+  everything.setAttribute('aria-describedby', hintId);
+  const el = h('fieldset', { class: 'choice-group event-types' },
+    h('legend', null, 'Events'),
+    h('div', { class: 'checkbox-field' }, everything, h('label', { for: everything.id }, 'All event types')),
+    h('p', { class: 'choice-hint', id: hintId }, 'Including types added by later versions. Clear it to choose.'),
+    h('div', { class: 'type-grid' }, boxes.map((box) => h('div', { class: 'checkbox-field' }, box,
+      h('label', { for: box.id, class: 'event-type' }, box.value)))));
+  return {
+    el,
+    first: everything,
+    value: () => (everything.checked ? null : boxes.filter((box) => box.checked).map((box) => box.value)),
+  };
+}
+
+/** The add/edit dialog of an endpoint; resolves through onSaved(answer) like onConfirm. */
+function openEndpointDialog({ org, types, endpoint = null, onSaved }) {
+  const url = h('input', { type: 'url', autocomplete: 'off', spellcheck: 'false', maxlength: 2000, required: true, value: endpoint ? endpoint.url : '', placeholder: 'https://' });
+  const description = h('input', { type: 'text', autocomplete: 'off', maxlength: 500, value: endpoint ? endpoint.description || '' : '' });
+  const events = eventTypesField(types, endpoint ? endpoint.event_types : null);
+  openDialog({
+    title: endpoint ? 'Edit the endpoint' : 'Add a webhook endpoint',
+    body: [
+      field({ label: 'URL', control: url, hint: 'http or https; addresses on your network are allowed. Redirects are not followed.' }),
+      field({ label: 'Description (optional)', control: description }),
+      events.el,
+    ],
+    confirmLabel: endpoint ? 'Save' : 'Add endpoint',
+    initialFocus: url,
+    onConfirm: async () => {
+      const target = url.value.trim();
+      if (!/^https?:\/\/\S+$/i.test(target)) throw fieldError('Enter an http:// or https:// URL.', url);
+      const eventTypes = events.value();
+      if (eventTypes && !eventTypes.length) throw fieldError('Choose at least one event type, or all of them.', events.first);
+      const body = { url: target, description: description.value.trim(), event_types: eventTypes };
+      try {
+        const answer = endpoint
+          ? await api('PATCH', `/orgs/${enc(org.id)}/webhooks/${enc(endpoint.id)}`, body)
+          : await api('POST', `/orgs/${enc(org.id)}/webhooks`, body);
+        return await onSaved(answer);
+      } catch (e) {
+        if (e.status === 400) e.control = /event/i.test(e.message) ? events.first : url;
+        throw e;
+      }
+    },
+  });
+}
+
+function freshSecretBox(fresh) {
+  return secretBox({
+    heading: fresh.previousValidUntil ? 'Your new signing secret' : 'The signing secret of the new endpoint',
+    label: 'Signing secret',
+    secret: fresh.secret,
+    warning: [h('strong', null, 'Your receiver verifies every delivery with this secret. '),
+      'Keep it secret: anyone who has it can forge messages your receiver would trust. It is shown only now.'],
+    meta: [['Endpoint', h('span', { class: 'mono small' }, fresh.url)]],
+    note: fresh.previousValidUntil
+      ? ['The old secret also signs every message until ', timeExact(fresh.previousValidUntil), ' (each delivery carries both signatures), so your receiver can switch over without rejecting any.']
+      : 'Verify deliveries with a Standard Webhooks library (Python, JavaScript, Go, Rust…) or by hand: docs/integrations.md shows how.',
+  });
+}
+
+async function renderWebhooks(ctx) {
+  const { id } = ctx.params;
+  const [org, first] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/webhooks`),
+  ]);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'webhooks');
+  let endpoints = first.webhooks || [];
+  const types = first.event_types || [];
+  const base = `#/orgs/${enc(org.id)}/webhooks`;
+
+  const heading = h('h2', { id: 'webhooks-title', tabindex: '-1' }, 'Webhook endpoints');
+  const add = h('button', { type: 'button', class: 'btn btn-primary' }, 'Add endpoint');
+  const status = h('p', { class: 'panel-status', role: 'status' });
+  const freshArea = h('div');
+  const list = h('div', { class: 'results' });
+  content.append(h('section', { class: 'card', 'aria-labelledby': heading.id },
+    h('div', { class: 'card-head' }, heading, add),
+    h('p', null, 'Every change to this organization’s directory is sent as a signed message (',
+      h('a', { href: 'https://www.standardwebhooks.com/', rel: 'noreferrer' }, 'Standard Webhooks'),
+      ') to each enabled endpoint that wants its type: at least once, in order per endpoint, retried for about a day.'),
+    status, freshArea, list));
+
+  const reload = async () => {
+    const answer = await api('GET', `/orgs/${enc(org.id)}/webhooks`);
+    endpoints = answer.webhooks || [];
+  };
+  const draw = () => {
+    const fresh = state.freshSecret && state.freshSecret.orgId === org.id ? state.freshSecret : null;
+    freshArea.replaceChildren(fresh ? freshSecretBox(fresh) : '');
+    add.className = endpoints.length ? 'btn' : 'btn btn-primary';
+    if (!endpoints.length) {
+      list.replaceChildren(emptyState('No webhook endpoints yet.',
+        'Add one to let your own services learn when someone joins, leaves, is revoked or changes groups.'));
+      return;
+    }
+    list.replaceChildren(dataTable({
+      caption: 'Webhook endpoints',
+      columns: ['Endpoint', 'Events', 'Status', 'Backlog', { label: 'Failed', class: 'num' }, { label: 'Expired', class: 'num' },
+        { label: 'Actions', class: 'actions-col' }],
+      rows: endpoints.map((ep) => [
+        h('span', { class: 'endpoint-cell' },
+          h('a', { href: `${base}/${enc(ep.id)}`, class: 'endpoint-url' }, ep.url),
+          ep.description ? h('span', { class: 'status-note' }, ep.description) : null),
+        endpointEvents(ep, true),
+        endpointStatus(ep),
+        endpointBacklog(ep),
+        fmtNumber.format(ep.failed || 0),
+        fmtNumber.format(ep.expired || 0),
+        h('div', { class: 'row-actions' },
+          h('button', {
+            type: 'button', class: 'btn btn-small', 'data-toggle': ep.id,
+            'aria-label': `${ep.enabled ? 'Disable' : 'Enable'} ${ep.url}`, onclick: () => toggle(ep),
+          }, ep.enabled ? 'Disable' : 'Enable')),
+      ]),
+      rowHref: (i) => `${base}/${enc(endpoints[i].id)}`,
+    }));
+  };
+  const toggle = async (ep) => {
+    try {
+      await api('PATCH', `/orgs/${enc(org.id)}/webhooks/${enc(ep.id)}`, { enabled: !ep.enabled });
+      await reload();
+    } catch (e) {
+      if (!e.handled) showErrorBanner(e, content);
+      return;
+    }
+    draw();
+    status.textContent = `${ep.url} is ${ep.enabled ? 'disabled' : 'enabled'}.`;
+    const again = list.querySelector(`[data-toggle="${CSS.escape(ep.id)}"]`);
+    if (again) again.focus();
+  };
+  add.addEventListener('click', () => openEndpointDialog({
+    org,
+    types,
+    onSaved: async (answer) => {
+      state.freshSecret = { orgId: org.id, webhookId: answer.webhook.id, url: answer.webhook.url, secret: answer.secret, previousValidUntil: null };
+      await reload().catch(() => { endpoints = [...endpoints, answer.webhook]; });
+      status.textContent = '';
+      draw();
+      announce('Endpoint added. Copy its signing secret now: it is shown only once.');
+      return freshArea.querySelector('.fresh-key h3');
+    },
+  }));
+  draw();
+  currentView = { key: ctx.key };
+}
+
+function attemptOutcome(outcome) {
+  const cls = { delivered: 'badge-on', failed: 'badge-revoked', gone: 'badge-off' }[outcome] || 'badge-off';
+  const label = { delivered: 'Delivered', failed: 'Failed', gone: 'Gone (410)' }[outcome] || outcome;
+  return h('span', { class: ['badge', cls] }, label);
+}
+
+/** "Delivered: HTTP 204 in 12 ms." for the result of a test event. */
+function describeAttempt(attempt) {
+  const parts = [attempt.outcome === 'delivered' ? 'Delivered' : attempt.outcome === 'gone' ? 'Gone' : 'Failed'];
+  const how = [];
+  if (attempt.status !== null && attempt.status !== undefined) how.push(`HTTP ${attempt.status}`);
+  if (attempt.duration_ms !== null && attempt.duration_ms !== undefined) how.push(`in ${fmtNumber.format(attempt.duration_ms)} ms`);
+  let text = `${parts[0]}${how.length ? `: ${how.join(' ')}` : ''}`;
+  if (attempt.detail) text += ` — ${attempt.detail}`;
+  return sentence(text);
+}
+
+function detailCell(text) {
+  if (!text) return h('span', { class: 'muted' }, '—');
+  return h('span', { class: 'attempt-detail mono small' }, text);
+}
+
+async function renderWebhook(ctx) {
+  const { id, webhookId } = ctx.params;
+  const path = `/orgs/${enc(id)}/webhooks/${enc(webhookId)}`;
+  const [org, first, all, firstDeliveries] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', path),
+    api('GET', `/orgs/${enc(id)}/webhooks`),
+    api('GET', `${path}/deliveries`),
+  ]);
+  if (!ctx.live()) return;
+  let ep = first;
+  let deliveries = firstDeliveries;
+  const types = all.event_types || [];
+  const base = `#/orgs/${enc(org.id)}`;
+  const content = orgFrame(org, 'webhooks', { trail: [['Webhooks', `${base}/webhooks`], [endpointName(ep), null]], docTitle: endpointName(ep) });
+
+  const freshArea = h('div');
+  const drawFresh = () => {
+    const fresh = state.freshSecret && state.freshSecret.webhookId === ep.id ? state.freshSecret : null;
+    freshArea.replaceChildren(fresh ? freshSecretBox(fresh) : '');
+  };
+
+  // The endpoint and what can be done with it.
+  const title = h('h2', { id: 'endpoint-title', tabindex: '-1' });
+  const details = h('dl', { class: 'details' });
+  const enabled = h('input', { type: 'checkbox', id: nextId('endpoint-enabled') });
+  const testButton = h('button', { type: 'button', class: 'btn' }, 'Send test event');
+  const testResult = h('p', { class: 'panel-status', role: 'status' });
+  const edit = h('button', { type: 'button', class: 'btn' }, 'Edit');
+  const rotate = h('button', { type: 'button', class: 'btn' }, 'Rotate secret');
+  const remove = h('button', { type: 'button', class: 'btn btn-danger-quiet' }, 'Delete');
+  const drawEndpoint = () => {
+    title.textContent = endpointName(ep);
+    setTitle(endpointName(ep), 'Webhooks', org.name);
+    const row = (label, value) => h('div', null, h('dt', null, label), h('dd', null, value));
+    details.replaceChildren(
+      row('URL', h('span', { class: 'mono' }, ep.url)),
+      row('Description', ep.description || h('span', { class: 'muted' }, '—')),
+      row('Events', endpointEvents(ep)),
+      row('Status', endpointStatus(ep)),
+      row('ID', h('code', null, ep.id)),
+      row('Created', timeExact(ep.created_at)),
+      row('Last change', timeExact(ep.updated_at)));
+    enabled.checked = ep.enabled;
+  };
+  enabled.addEventListener('change', async () => {
+    const wanted = enabled.checked;
+    enabled.disabled = true;
+    try {
+      ep = await api('PATCH', path, { enabled: wanted });
+      drawEndpoint();
+      drawStats();
+      announce(ep.enabled ? 'Endpoint enabled' : 'Endpoint disabled');
+    } catch (e) {
+      enabled.checked = !wanted;
+      if (!e.handled) showErrorBanner(e, content);
+    } finally {
+      enabled.disabled = false;
+    }
+  });
+  testButton.addEventListener('click', async () => {
+    testButton.disabled = true;
+    testResult.className = 'panel-status';
+    testResult.textContent = 'Sending a test event…';
+    try {
+      const answer = await api('POST', `${path}/test`);
+      const attempt = answer.attempt || {};
+      testResult.className = `panel-status ${attempt.outcome === 'delivered' ? 'is-ok' : 'is-error'}`;
+      testResult.textContent = `Test event: ${describeAttempt(attempt)}`;
+      await refresh();
+    } catch (e) {
+      if (e.handled) return;
+      testResult.className = 'panel-status is-error';
+      testResult.textContent = `The test event could not be sent: ${e.message}`;
+    } finally {
+      testButton.disabled = false;
+    }
+  });
+  edit.addEventListener('click', () => openEndpointDialog({
+    org,
+    types,
+    endpoint: ep,
+    onSaved: async (answer) => {
+      ep = answer;
+      drawEndpoint();
+      drawStats();
+      announce('Endpoint saved');
+      return title;
+    },
+  }));
+  rotate.addEventListener('click', () => openDialog({
+    title: 'Rotate the signing secret?',
+    body: [h('p', null, 'A new secret signs every message from now on. The old one also signs for 24 hours (each delivery carries both signatures), so your receiver can switch over without rejecting any.')],
+    confirmLabel: 'Rotate secret',
+    onConfirm: async () => {
+      const answer = await api('POST', `${path}/rotate-secret`);
+      state.freshSecret = { orgId: org.id, webhookId: ep.id, url: ep.url, secret: answer.secret, previousValidUntil: answer.previous_valid_until || null };
+      drawFresh();
+      announce('Secret rotated. Copy the new one now: it is shown only once.');
+      return freshArea.querySelector('.fresh-key h3');
+    },
+  }));
+  remove.addEventListener('click', () => openDialog({
+    title: `Delete the endpoint ${ep.url}?`,
+    danger: true,
+    body: [h('p', null, 'It gets no more messages, and its backlog of ', plural(ep.backlog || 0, 'undelivered message', 'undelivered messages'),
+      ' is dropped. This cannot be undone.')],
+    confirmLabel: 'Delete endpoint',
+    onConfirm: async () => {
+      await api('DELETE', path);
+      state.flash = { kind: 'success', text: `The endpoint ${ep.url} was deleted.` };
+      announce('Endpoint deleted');
+      setTimeout(() => { location.hash = `${base}/webhooks`; }, 0);
+      return true;
+    },
+  }));
+
+  // Delivery: counters, undelivered messages and recent attempts.
+  const stats = h('dl', { class: 'stats' });
+  const drawStats = () => {
+    const stat = (label, value, note) => h('div', { class: 'stat' }, h('dt', null, label), h('dd', null, value, note ? h('span', { class: 'stat-note' }, note) : null));
+    stats.replaceChildren(
+      stat('Backlog', fmtNumber.format(ep.backlog || 0), ep.oldest_pending_at ? ['oldest ', timeRelative(ep.oldest_pending_at)] : 'nothing pending'),
+      stat('Failed', fmtNumber.format(ep.failed || 0), 'gave up after retrying; retry below'),
+      stat('Expired', fmtNumber.format(ep.expired || 0), 'removed by event retention undelivered'));
+  };
+  const refreshButton = h('button', { type: 'button', class: 'btn btn-small' }, 'Refresh');
+  const retryAll = h('button', { type: 'button', class: 'btn btn-small' }, 'Retry all');
+  const pendingTitle = h('h2', { id: 'undelivered-title', tabindex: '-1' }, 'Undelivered messages');
+  const pendingStatus = h('p', { class: 'panel-status', role: 'status' });
+  const pendingArea = h('div', { class: 'results' });
+  const attemptsArea = h('div', { class: 'results' });
+  const drawDeliveries = () => {
+    const pending = deliveries.undelivered || [];
+    const failedCount = pending.filter((m) => m.state === 'failed').length;
+    retryAll.hidden = !pending.length;
+    retryAll.disabled = !failedCount && !pending.length;
+    pendingArea.replaceChildren(pending.length
+      ? dataTable({
+        caption: 'Undelivered messages, oldest first',
+        columns: ['Created', 'Type', 'State', { label: 'Attempts', class: 'num' }, 'Next attempt', 'Last error', { label: 'Actions', class: 'actions-col' }],
+        rows: pending.map((m) => [
+          timeExact(m.created_at),
+          h('span', null, h('span', { class: 'event-type' }, m.type), h('span', { class: 'status-note mono msg-id' }, m.msg_id)),
+          h('span', { class: ['badge', m.state === 'failed' ? 'badge-revoked' : 'badge-warn'] }, m.state === 'failed' ? 'Failed' : 'Pending'),
+          fmtNumber.format(m.attempts || 0),
+          m.state === 'failed' ? h('span', { class: 'muted' }, '—') : timeRelative(m.next_attempt_at, 'Now'),
+          detailCell(m.last_error),
+          // A failed message, or one waiting for its next try after a failed attempt.
+          m.state === 'failed' || m.attempts > 0
+            ? h('div', { class: 'row-actions' }, h('button', {
+              type: 'button', class: 'btn btn-small', 'aria-label': `Retry ${m.type} message ${m.msg_id}`, onclick: () => retry(m.msg_id),
+            }, 'Retry'))
+            : '',
+        ]),
+      })
+      : emptyState('Nothing is waiting: every message has been delivered.'));
+    const attempts = deliveries.attempts || [];
+    attemptsArea.replaceChildren(attempts.length
+      ? dataTable({
+        caption: 'Recent delivery attempts, newest first',
+        columns: ['Time', 'Type', 'Outcome', { label: 'Status', class: 'num' }, { label: 'Attempt', class: 'num' }, { label: 'Duration', class: 'num' }, 'Detail'],
+        rows: attempts.map((a) => [
+          timeExact(a.at),
+          h('span', null, h('span', { class: 'event-type' }, a.type), h('span', { class: 'status-note mono msg-id' }, a.msg_id)),
+          attemptOutcome(a.outcome),
+          a.status === null || a.status === undefined ? h('span', { class: 'muted' }, '—') : String(a.status),
+          fmtNumber.format(a.attempt),
+          a.duration_ms === null || a.duration_ms === undefined ? h('span', { class: 'muted' }, '—') : `${fmtNumber.format(a.duration_ms)} ms`,
+          detailCell(a.detail),
+        ]),
+      })
+      : emptyState('No delivery attempts yet.', 'Messages appear here when something changes in the directory, or after “Send test event”.'));
+  };
+  const refresh = async () => {
+    const [fresh, answer] = await Promise.all([api('GET', path), api('GET', `${path}/deliveries`)]);
+    ep = fresh;
+    deliveries = answer;
+    drawEndpoint();
+    drawStats();
+    drawDeliveries();
+  };
+  const retry = async (msgId) => {
+    try {
+      const answer = await api('POST', `${path}/retry`, msgId ? { msg_id: msgId } : {});
+      await refresh();
+      // The row's own button is gone after the redraw: the section heading takes focus.
+      if (msgId || retryAll.hidden) focusElement(pendingTitle);
+      const n = answer && typeof answer.retried === 'number' ? answer.retried : 0;
+      pendingStatus.textContent = n
+        ? `${plural(n, 'message is', 'messages are')} queued for delivery again.`
+        : 'Nothing needed a retry.';
+    } catch (e) {
+      if (e.handled) return;
+      if (msgId || retryAll.hidden) focusElement(pendingTitle);
+      pendingStatus.textContent = `The retry failed: ${e.message}`;
+    }
+  };
+  retryAll.addEventListener('click', () => retry(null));
+  refreshButton.addEventListener('click', async () => {
+    refreshButton.disabled = true;
+    try {
+      await refresh();
+      announce('Deliveries refreshed');
+    } catch (e) {
+      if (!e.handled) showErrorBanner(e, content);
+    } finally {
+      refreshButton.disabled = false;
+      refreshButton.focus();
+    }
+  });
+
+  drawFresh();
+  drawEndpoint();
+  drawStats();
+  drawDeliveries();
+  content.append(
+    freshArea,
+    h('section', { class: 'card', 'aria-labelledby': title.id },
+      h('div', { class: 'card-head' }, title),
+      details,
+      h('div', { class: 'checkbox-field' }, enabled, h('label', { for: enabled.id }, 'Enabled')),
+      h('p', { class: 'hint' }, 'A disabled endpoint keeps its backlog and gets it once enabled again. An endpoint that answers 410 Gone is disabled, and so is one that keeps failing for days.'),
+      h('p', { class: 'actions' }, testButton, edit, rotate, remove),
+      testResult),
+    h('section', { 'aria-labelledby': 'delivery-title' },
+      h('div', { class: 'section-head' }, h('h2', { id: 'delivery-title' }, 'Delivery'), refreshButton),
+      stats),
+    h('section', { class: 'card', 'aria-labelledby': pendingTitle.id },
+      h('div', { class: 'card-head' }, pendingTitle, retryAll),
+      h('p', { class: 'hint' }, 'Messages are delivered in order: while the oldest one is retried, the later ones wait. One that failed for about a day is set aside as failed so the rest can go; “Retry” queues it again.'),
+      pendingStatus, pendingArea),
+    h('section', { class: 'card', 'aria-labelledby': 'attempts-title' },
+      h('div', { class: 'card-head' }, h('h2', { id: 'attempts-title' }, 'Recent attempts')),
+      attemptsArea),
+  );
+  currentView = { key: ctx.key };
+}
+
 // ---------------------------------------------------------------- event log
 
 function eventsQuery(query) {
@@ -1709,6 +2363,7 @@ function actorCell(event) {
   }
   if (event.actor === 'admin') return h('span', { class: 'badge badge-admin' }, 'Admin');
   if (event.actor === 'cli') return h('span', { class: 'badge badge-admin' }, 'CLI');
+  if (event.actor === 'system') return h('span', { class: 'badge badge-admin', title: 'scim-appliance itself' }, 'System');
   return event.actor || '—';
 }
 

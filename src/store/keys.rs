@@ -288,9 +288,20 @@ impl Store {
                     params![org_id, old.key_id],
                 )?,
             };
+            // The replacement keeps the key's lifetime: a 90-day key is replaced by a key valid
+            // for 90 days from now.
+            let lifetime = old
+                .expires_at
+                .as_deref()
+                .and_then(timestamp::parse)
+                .zip(timestamp::parse(&old.created_at))
+                .map(|(expires, created)| expires - created)
+                .filter(|d| d.is_positive());
+            let expires_at = lifetime.map(|d| timestamp::format(now_at + d));
             tx.execute(
-                "INSERT INTO api_keys (key_id, org_id, name, scope, phc, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO api_keys (key_id, org_id, name, scope, phc, created_at, created_by,
+                                       expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     new.key_id,
                     org_id,
@@ -299,6 +310,7 @@ impl Store {
                     new.phc,
                     now,
                     actor.name(),
+                    expires_at,
                 ],
             )?;
             let key = load_key(tx, org_id, new.key_id, &now)?;
@@ -544,6 +556,26 @@ mod tests {
         assert_eq!(rotation.replaced.expect("replaced").expires_at, own);
         assert_eq!(rotation.key.name, "soon");
         assert_eq!(rotation.key.scope, KeyScope::Read);
+        // The replacement lives as long as the key did: 10 minutes from now.
+        let expires = rotation
+            .key
+            .expires_at
+            .as_deref()
+            .and_then(timestamp::parse);
+        let left = expires.expect("an expiry") - OffsetDateTime::now_utc();
+        assert!((9..=10).contains(&left.whole_minutes()), "{left}");
+    }
+
+    #[test]
+    fn a_key_without_expiry_is_replaced_by_one_without() {
+        let (_dir, store, org) = store_with_org();
+        let new = IssuedKey {
+            key_id: "next",
+            phc: "y",
+        };
+        let rotation = store
+            .rotate_api_key(&org, RotationTarget::Key("first"), new, None, Actor::Cli)
+            .expect("rotated");
         assert_eq!(rotation.key.expires_at, None);
     }
 

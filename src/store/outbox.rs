@@ -82,10 +82,14 @@ pub(super) fn enqueue_event(
     if endpoints.is_empty() {
         return Ok(());
     }
-    let mut data = json!({
-        "organization": organization(c, org_id)?,
-        "event": event_json(event_id, event.event_type, event, &event.summary),
-    });
+    // Built by moving values in: `json!` would copy each embedded `Value` through serde.
+    let mut data = object([
+        ("organization", organization(c, org_id)?),
+        (
+            "event",
+            event_json(event_id, event.event_type, event, &event.summary),
+        ),
+    ]);
     let base = || -> Result<String, StoreError> { base_url(c, org_id) };
     match (kind, event.member_id, event.group_id) {
         ("member.deleted", Some(id), _) => data["member"] = json!({ "id": id }),
@@ -153,13 +157,21 @@ pub(super) fn enqueue_membership(
                 .map(|(_, id)| *id)
                 .collect()
         };
-        let data = json!({
-            "organization": organization,
-            "event": event_json(event_id, EventType::OrganizationUserUpdatedGroups, event, &summary),
-            "group": group,
-            "added": pick(true),
-            "removed": pick(false),
-        });
+        let data = object([
+            ("organization", organization.clone()),
+            (
+                "event",
+                event_json(
+                    event_id,
+                    EventType::OrganizationUserUpdatedGroups,
+                    event,
+                    &summary,
+                ),
+            ),
+            ("group", group.clone()),
+            ("added", json!(pick(true))),
+            ("removed", json!(pick(false))),
+        ]);
         insert_message(c, org_id, KIND, data, &endpoints)?;
     }
     Ok(())
@@ -176,7 +188,12 @@ pub(super) fn insert_message(
     endpoints: &[String],
 ) -> Result<i64, StoreError> {
     let now = timestamp::now();
-    let body = json!({ "type": kind, "timestamp": now, "data": data }).to_string();
+    let body = object([
+        ("type", Value::from(kind)),
+        ("timestamp", Value::from(now.as_str())),
+        ("data", data),
+    ])
+    .to_string();
     c.prepare_cached(
         "INSERT INTO webhook_messages (msg_id, org_id, type, created_at, body)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -192,6 +209,11 @@ pub(super) fn insert_message(
     }
     ENQUEUED.with(|f| f.set(true));
     Ok(message_id)
+}
+
+/// A JSON object of `fields`, moved in.
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
 }
 
 /// Ids of the organization's endpoints subscribed to `kind`.

@@ -424,8 +424,9 @@ impl Store {
                         d.message_id, d.attempts, m.msg_id, m.type, m.body
                  FROM webhook_endpoints e
                  JOIN webhook_deliveries d ON d.endpoint_id = e.id AND d.message_id =
-                   (SELECT min(x.message_id) FROM webhook_deliveries x
-                     WHERE x.endpoint_id = e.id AND x.state = 'pending')
+                   (SELECT x.message_id FROM webhook_deliveries x
+                     WHERE x.endpoint_id = e.id AND x.state = 'pending'
+                     ORDER BY x.message_id LIMIT 1)
                  JOIN webhook_messages m ON m.id = d.message_id
                  WHERE e.enabled = 1 AND d.next_attempt_at <= ?1",
             )?;
@@ -626,8 +627,9 @@ impl Store {
                     "UPDATE webhook_deliveries SET state = 'pending', attempts = 0,
                         next_attempt_at = ?2
                      WHERE endpoint_id = ?1 AND (state = 'failed' OR message_id =
-                       (SELECT min(message_id) FROM webhook_deliveries
-                         WHERE endpoint_id = ?1 AND state = 'pending'))",
+                       (SELECT message_id FROM webhook_deliveries
+                         WHERE endpoint_id = ?1 AND state = 'pending'
+                         ORDER BY message_id LIMIT 1))",
                     params![id, now],
                 )?,
             };

@@ -61,6 +61,25 @@ async fn status_of(app: &TestApp, org: &TestOrg) -> u16 {
         .as_u16()
 }
 
+/// An organization with one member in one group: (org, member id, group id).
+async fn org_with_a_member_in_a_group(app: &TestApp) -> (TestOrg, String, String) {
+    let org = app.create_org("Acme");
+    let user = app
+        .create_user(&org, json!({"userName": "ann@example.com"}))
+        .await;
+    let user_id = user["id"].as_str().unwrap().to_owned();
+    let (_, group) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({"displayName": "Eng", "members": [{"value": user_id}]})),
+        )
+        .await;
+    let group_id = group["id"].as_str().unwrap().to_owned();
+    (org, user_id, group_id)
+}
+
 /// Everything a provision key sees of the organization: users, groups and the event log.
 async fn directory(app: &TestApp, org: &TestOrg) -> (Value, Value, usize) {
     let (_, users) = app.call(org, Method::GET, "Users", None).await;
@@ -71,20 +90,8 @@ async fn directory(app: &TestApp, org: &TestOrg) -> (Value, Value, usize) {
 #[tokio::test]
 async fn a_read_key_gets_403_on_every_write_route_and_changes_nothing() {
     let app = spawn_app().await;
-    let org = app.create_org("Acme");
-    let user = app
-        .create_user(&org, json!({"userName": "ann@example.com"}))
-        .await;
-    let user_id = user["id"].as_str().unwrap();
-    let (_, group) = app
-        .call(
-            &org,
-            Method::POST,
-            "Groups",
-            Some(json!({"displayName": "Eng", "members": [{"value": user_id}]})),
-        )
-        .await;
-    let group_id = group["id"].as_str().unwrap();
+    let (org, user_id, group_id) = org_with_a_member_in_a_group(&app).await;
+    let (user_id, group_id) = (user_id.as_str(), group_id.as_str());
     let (reader, _) = add_key(&app, &org, &["--name", "wiki sync", "--scope", "read"]);
     let before = directory(&app, &org).await;
 
@@ -183,20 +190,8 @@ async fn a_read_key_is_refused_without_waiting_for_the_body() {
 #[tokio::test]
 async fn a_read_key_reads_everything() {
     let app = spawn_app().await;
-    let org = app.create_org("Acme");
-    let user = app
-        .create_user(&org, json!({"userName": "ann@example.com"}))
-        .await;
-    let user_id = user["id"].as_str().unwrap();
-    let (_, group) = app
-        .call(
-            &org,
-            Method::POST,
-            "Groups",
-            Some(json!({"displayName": "Eng", "members": [{"value": user_id}]})),
-        )
-        .await;
-    let group_id = group["id"].as_str().unwrap();
+    let (org, user_id, group_id) = org_with_a_member_in_a_group(&app).await;
+    let (user_id, group_id) = (user_id.as_str(), group_id.as_str());
     let (reader, added) = add_key(&app, &org, &["--name", "reader", "--scope", "read"]);
     assert_eq!(added["key"]["scope"], "read");
 

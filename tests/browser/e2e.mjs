@@ -1,9 +1,12 @@
 // End-to-end test of the configuration page in headless Chromium (Debian's /usr/bin/chromium,
 // driven by playwright-core). It starts the real binary on a fresh data directory, goes through
 // first-run setup, sign-out and sign-in, creates an organization, enables SCIM, copies the SCIM
-// URL, generates, reveals and copies an API key, provisions a user and a group through SCIM with
+// URL, adds, reveals and copies an API key, provisions a user and a group through SCIM with
 // that key (Node's fetch, as an identity provider would), checks that the page shows them,
-// revokes the user, rotates the key and checks that the old key is refused.
+// revokes the user, adds a read key, rotates keys with and without grace and revokes them
+// (checking what each key may do), and follows a webhook endpoint end to end: a receiver in
+// this script checks every Standard Webhooks signature by hand, fails on purpose, and the page
+// shows the deliveries and retries. axe-core checks every view for WCAG 2.1 A/AA violations.
 //
 //   node tests/browser/e2e.mjs [path/to/scim-appliance] [artifact dir]
 //
@@ -11,7 +14,10 @@
 // Run it through tests/browser/run.sh, which installs what it needs and builds the binary.
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -33,7 +39,13 @@ let context = null;
 let page = null;
 const temps = [];
 const consoleProblems = [];
+let receiver = null;
 let allowedConsole = null; // a RegExp of console errors a step expects (e.g. a 401 it provokes)
+// axe-core's source, evaluated in the page through the DevTools protocol: the page's CSP
+// (script-src 'self') would refuse a <script> tag, and bypassing the CSP would hide the very
+// violations this test watches for.
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 function log(message) {
   process.stdout.write(`${message}\n`);
@@ -95,8 +107,26 @@ async function checkAccessibility(name) {
   check(problems.length === 0, `${name}: labelled controls, one h1, unique ids${problems.length ? ` — ${problems.join('; ')}` : ''}`);
 }
 
+/** Runs axe-core on the page as shown (WCAG 2.1 A and AA) and fails on any violation. */
+async function axe(name) {
+  if (!(await page.evaluate(() => Boolean(window.axe)))) await page.evaluate(AXE_SOURCE);
+  const result = await page.evaluate(async (tags) => {
+    const results = await window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] });
+    return { rules: results.passes.length + results.violations.length + results.incomplete.length, violations: results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      targets: v.nodes.map((n) => `${n.target.join(' ')}${n.failureSummary ? ` (${n.failureSummary.replace(/\s+/g, ' ').trim()})` : ''}`),
+    })) };
+  }, AXE_TAGS);
+  const { rules, violations } = result;
+  const report = violations.map((v) => `${v.id} [${v.impact}] ${v.help}:\n      ${v.targets.join('\n      ')}`).join('\n    ');
+  check(violations.length === 0, `${name}: axe-core finds no WCAG 2.1 A/AA violation (${rules} rules applied)${violations.length ? `:\n    ${report}` : ''}`);
+}
+
 async function shot(name) {
   await checkAccessibility(name);
+  await axe(name);
   const path = join(artifacts, `${name}.png`);
   await page.screenshot({ path, fullPage: true });
   log(`  screenshot ${path}`);
@@ -154,6 +184,67 @@ async function scim(method, url, key, body) {
   return { status: response.status, body: text ? JSON.parse(text) : null };
 }
 
+/**
+ * A loopback webhook receiver that records every request and answers with `status` (a test
+ * changes it to make deliveries fail).
+ */
+function startReceiver() {
+  const receiver = { requests: [], status: 204, server: null, url: null };
+  receiver.server = createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (chunk) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      let json = null;
+      try { json = JSON.parse(body); } catch { json = null; }
+      const status = receiver.status;
+      receiver.requests.push({ method: req.method, path: req.url, headers: req.headers, body, json, status });
+      res.writeHead(status, { 'Content-Type': 'text/plain' });
+      res.end(status >= 300 ? `the receiver answers ${status} on purpose` : '');
+    });
+  });
+  return new Promise((resolvePromise) => {
+    receiver.server.listen(0, '127.0.0.1', () => {
+      receiver.url = `http://127.0.0.1:${receiver.server.address().port}`;
+      resolvePromise(receiver);
+    });
+  });
+}
+
+/**
+ * Verifies a delivery as the Standard Webhooks specification says, by hand: HMAC-SHA256 keyed
+ * with the base64-decoded part of the secret after "whsec_", over "<id>.<timestamp>.<body>",
+ * compared with each "v1,<base64>" of the webhook-signature header.
+ */
+function signatureValid({ headers, body }, secret) {
+  const id = headers['webhook-id'];
+  const timestamp = headers['webhook-timestamp'];
+  const signatures = headers['webhook-signature'];
+  if (!id || !timestamp || !signatures || !secret.startsWith('whsec_')) return false;
+  const key = Buffer.from(secret.slice('whsec_'.length), 'base64');
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest();
+  return signatures.split(' ').some((signature) => {
+    const [version, value] = signature.split(',');
+    if (version !== 'v1' || !value) return false;
+    const given = Buffer.from(value, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+}
+
+/** What has focus: "<body>", or the tag with its aria-label or text. */
+const focused = () => page.evaluate(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return '<body>';
+  return `${el.tagName.toLowerCase()}: ${el.getAttribute('aria-label') || el.textContent.trim().replace(/\s+/g, ' ')}`;
+});
+
+/** Waits until no dialog is open and its close handler has run, then says what has focus. */
+async function focusAfterDialog() {
+  await until(async () => (await page.locator('dialog').count()) === 0, 'the dialog to close');
+  await page.evaluate(() => new Promise((r) => { setTimeout(r, 150); }));
+  return focused();
+}
+
 const heading = (name) => page.getByRole('heading', { level: 1, name, exact: true });
 const tab = (name) => page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name, exact: true });
 const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
@@ -166,6 +257,7 @@ async function main() {
   }
   check(existsSync(binary), `the binary exists (${binary})`);
   const { base, setupUrl } = await startServer();
+  receiver = await startReceiver();
   log(`server at ${base}; setup link found in its log`);
 
   const profile = mkdtempSync(join(tmpdir(), 'scim-e2e-chromium-'));
@@ -207,6 +299,7 @@ async function main() {
     await heading('Finish setting up scim-appliance').waitFor();
     check(await page.getByText('scim-appliance admin set-password').first().isVisible(),
       'without the setup link, the page explains how to set the password');
+    await axe('00-setup-missing');
     for (const asset of ['app.js', 'app.css', 'favicon.svg']) {
       const r = await fetch(`${base}/assets/${asset}`);
       check(r.status === 200 && (r.headers.get('x-content-type-options') === 'nosniff'), `/assets/${asset} is served with nosniff`);
@@ -262,6 +355,8 @@ async function main() {
   let orgId;
   let scimUrl;
   let firstKey;
+  let provisionKey;
+  let webhookId;
   await step('create an organization and set up SCIM', async () => {
     await page.getByLabel('Name', { exact: true }).fill(ORG_NAME);
     await page.getByRole('button', { name: 'Create organization' }).click();
@@ -286,8 +381,14 @@ async function main() {
     check(await clipboard() === scimUrl, 'the Copy button put the SCIM URL on the clipboard');
     check(await page.locator('#announcer').textContent() === 'Copied' || await until(async () => (await page.locator('#announcer').textContent()) === 'Copied', 'the announcement'), '"Copied" is announced');
 
-    await page.getByRole('button', { name: 'Generate API key' }).click();
-    await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
+    await page.getByText('This organization has no API key yet.').waitFor();
+    await page.getByRole('button', { name: 'Add key' }).click();
+    const add = page.getByRole('dialog', { name: 'Add an API key' });
+    await add.getByLabel('Name').fill('Entra ID');
+    check(await add.getByLabel('Provision').isChecked(), 'the first key is a provision key by default');
+    await add.getByRole('button', { name: 'Add key' }).click();
+    await page.getByRole('heading', { name: 'Your new API key “Entra ID”' }).waitFor();
+    check(await focusAfterDialog() === 'h3: Your new API key “Entra ID”', 'after adding, focus is on the new key’s heading');
     await page.getByText('This API key can manage your organization’s members.').waitFor();
     const keyInput = page.getByLabel('API key', { exact: true });
     check(await keyInput.getAttribute('type') === 'password', 'the new key is masked');
@@ -446,20 +547,255 @@ async function main() {
     check(true, 'the member link filters the event log');
   });
 
-  await step('rotating the key on the page refuses the old key', async () => {
+  await step('API keys: a read key, rotation with grace, revocation', async () => {
     await page.goto(`${base}/#/orgs/${orgId}/settings`);
-    await page.getByRole('button', { name: 'Rotate API key' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Rotate the API key?' });
-    await dialog.getByText('stops working immediately').waitFor();
-    await dialog.getByRole('button', { name: 'Rotate API key' }).click();
-    await page.getByRole('heading', { name: 'Your new API key' }).waitFor();
+    await page.getByRole('table', { name: 'API keys' }).waitFor();
+    const keyId = async () => (await page.locator('.fresh-key dl.meta code').first().textContent()).trim();
+    const revealedKey = async () => {
+      await page.locator('.fresh-key').getByRole('button', { name: 'Reveal' }).click();
+      return page.locator('.fresh-key').getByLabel('API key', { exact: true }).inputValue();
+    };
+
+    await page.getByRole('button', { name: 'Add key' }).click();
+    const add = page.getByRole('dialog', { name: 'Add an API key' });
+    await add.getByLabel('Name').waitFor();
+    await axe('add-key dialog');
+    await add.getByRole('button', { name: 'Add key' }).click();
+    await add.getByRole('alert').getByText('Enter a name for the key.').waitFor();
+    check(true, 'a key needs a name');
+    await add.getByLabel('Name').fill('wiki sync');
+    await add.getByLabel('Read only').check();
+    await add.getByLabel('Expires').selectOption('30');
+    await add.getByRole('button', { name: 'Add key' }).click();
+    await page.getByRole('heading', { name: 'Your new API key “wiki sync”' }).waitFor();
+    check(await focusAfterDialog() === 'h3: Your new API key “wiki sync”', 'after adding, focus is on the new key’s heading, not <body>');
+    await page.getByText('This API key can read your organization’s directory.').waitFor();
+    const readId = await keyId();
+    const row = page.getByRole('row', { name: new RegExp(readId) });
+    check(await row.getByText('Read only').isVisible() && await row.getByText('in 30 days').isVisible(), 'the table lists it as read only, expiring in 30 days');
+    await shot('15-keys');
+    const readKey = await revealedKey();
+    check(readKey.startsWith(`scim_${readId}`), `the read key is shown once (id ${readId})`);
+
+    const list = await scim('GET', `${scimUrl}/Users`, readKey);
+    check(list.status === 200 && list.body.totalResults === 2, `the read key can GET /Users (${list.status})`);
+    const search = await scim('POST', `${scimUrl}/Users/.search`, readKey, { schemas: ['urn:ietf:params:scim:api:messages:2.0:SearchRequest'], filter: 'userName eq "bob@example.com"' });
+    check(search.status === 200 && search.body.totalResults === 1, `the read key can POST /Users/.search (${search.status})`);
+    const write = await scim('POST', `${scimUrl}/Users`, readKey, { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'mallory@example.com' });
+    check(write.status === 403 && /only read/.test(write.body.detail || ''), `the read key gets 403 on POST /Users (${write.status}: ${write.body && write.body.detail})`);
+
+    await page.getByRole('button', { name: `Rotate wiki sync (${readId})` }).click();
+    const rotate = page.getByRole('dialog', { name: 'Rotate “wiki sync”?' });
+    await rotate.getByLabel('Stop the old key now').waitFor();
+    check(await rotate.getByLabel('Stop the old key now').isChecked(), 'rotation stops the old key at once unless told otherwise');
+    await axe('rotate-key dialog');
+    await rotate.getByLabel('Keep the old key valid for 1 hour').check();
+    await rotate.getByRole('button', { name: 'Rotate key' }).click();
+    await page.getByText('which keeps working until').waitFor();
+    check(await focusAfterDialog() === 'h3: Your new API key “wiki sync”', 'after rotating, focus is on the new key’s heading');
+    const rotatedId = await keyId();
+    const rotatedKey = await revealedKey();
+    check(rotatedId !== readId && rotatedKey !== readKey, 'rotation issued a new read key');
+    const oldStill = await scim('GET', `${scimUrl}/Users`, readKey);
+    const fresh = await scim('GET', `${scimUrl}/Users`, rotatedKey);
+    check(oldStill.status === 200 && fresh.status === 200, `during the grace period both keys work (${oldStill.status}, ${fresh.status})`);
+    check(await page.getByRole('row', { name: new RegExp(readId) }).getByText('in 60 minutes').isVisible(), 'the replaced key is listed as expiring in 60 minutes');
+
+    // Cancelling with Escape returns focus to the button that opened the dialog.
+    const revokeOld = page.getByRole('button', { name: `Revoke wiki sync (${readId})` });
+    await revokeOld.click();
+    const revoke = page.getByRole('dialog', { name: 'Revoke “wiki sync”?' });
+    await revoke.getByText('stops working immediately').waitFor();
+    await axe('revoke-key dialog');
+    await page.keyboard.press('Escape');
+    check(await focusAfterDialog() === `button: Revoke wiki sync (${readId})`, 'Escape returns focus to the Revoke button');
+
+    await revokeOld.click();
+    await revoke.getByRole('button', { name: 'Revoke key' }).click();
+    await page.getByRole('status').getByText(`Key “wiki sync” (${readId}) was revoked.`).waitFor();
+    check(await focusAfterDialog() === 'h2: API keys', 'after revoking, focus is on the keys heading, and the status region says what happened');
+    check(await page.getByRole('row', { name: new RegExp(readId) }).count() === 0, 'the revoked key is gone from the table');
+    check(await page.locator('.fresh-key').getByText('which has stopped working').isVisible(), 'the note under the new key now says the key it replaced has stopped working');
+    const revoked = await scim('GET', `${scimUrl}/Users`, readKey);
+    check(revoked.status === 401, `the revoked key gets 401 at once, grace or not (${revoked.status})`);
+    const remaining = await scim('GET', `${scimUrl}/Users`, rotatedKey);
+    check(remaining.status === 200, `the rotated read key still works (${remaining.status})`);
+    await shot('16-keys-after-revoke');
+  });
+
+  await step('rotating the provision key on the page refuses the old key', async () => {
+    await page.goto(`${base}/#/orgs/${orgId}/settings`);
+    await page.getByRole('button', { name: /^Rotate Entra ID/ }).click();
+    const dialog = page.getByRole('dialog', { name: 'Rotate “Entra ID”?' });
+    await dialog.getByText('Anything still using it gets 401').waitFor();
+    await dialog.getByRole('button', { name: 'Rotate key' }).click();
+    await page.getByText('which has stopped working').waitFor();
+    check(await focusAfterDialog() === 'h3: Your new API key “Entra ID”', 'focus is on the new key’s heading');
     await page.getByRole('button', { name: 'Reveal' }).click();
-    const secondKey = await page.getByLabel('API key', { exact: true }).inputValue();
-    check(secondKey.startsWith('scim_') && secondKey !== firstKey, 'a new key is shown');
+    provisionKey = await page.getByLabel('API key', { exact: true }).inputValue();
+    check(provisionKey.startsWith('scim_') && provisionKey !== firstKey, 'a new key is shown');
     const old = await scim('GET', `${scimUrl}/Users`, firstKey);
     check(old.status === 401, `the old key gets 401 (${old.status})`);
-    const fresh = await scim('GET', `${scimUrl}/Users`, secondKey);
+    const fresh = await scim('GET', `${scimUrl}/Users`, provisionKey);
     check(fresh.status === 200 && fresh.body.totalResults === 2, `the new key gets 200 (${fresh.status})`);
+  });
+
+  await step('webhooks: a signed delivery, a test event, a failure and a retry', async () => {
+    await tab('Webhooks').click();
+    await page.getByText('No webhook endpoints yet.').waitFor();
+    await shot('17-webhooks-empty');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    const add = page.getByRole('dialog', { name: 'Add a webhook endpoint' });
+    await add.getByLabel('URL').waitFor();
+    check(await add.getByLabel('All event types').isChecked(), 'a new endpoint gets every event type by default');
+    await axe('add-endpoint dialog');
+    await add.getByLabel('URL').fill(`${receiver.url}/hooks/scim`);
+    await add.getByLabel('Description (optional)').fill('e2e receiver');
+    await add.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByRole('heading', { name: 'The signing secret of the new endpoint' }).waitFor();
+    check(await focusAfterDialog() === 'h3: The signing secret of the new endpoint', 'after adding, focus is on the secret’s heading');
+    const secretInput = page.getByLabel('Signing secret', { exact: true });
+    check(await secretInput.getAttribute('type') === 'password', 'the secret is masked');
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const secret = await secretInput.inputValue();
+    check(/^whsec_[A-Za-z0-9+/=]+$/.test(secret), 'the secret looks like whsec_<base64>');
+    const secretField = page.locator('.field', { has: secretInput });
+    await secretField.getByRole('button', { name: 'Copy' }).click();
+    await secretField.getByRole('button', { name: 'Copied' }).waitFor();
+    check(await clipboard() === secret, 'Copy put the secret on the clipboard');
+    const endpointRow = page.getByRole('row', { name: /e2e receiver/ });
+    check(await endpointRow.getByText('All events', { exact: true }).isVisible() && await endpointRow.getByText('Enabled', { exact: true }).isVisible(), 'the endpoint is listed, enabled, for all events');
+    await shot('18-webhooks');
+
+    const carol = await scim('POST', `${scimUrl}/Users`, provisionKey, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'carol@example.com',
+      displayName: 'Carol Webhook',
+      emails: [{ value: 'carol@example.com', type: 'work', primary: true }],
+    });
+    check(carol.status === 201, `a user is provisioned (${carol.status})`);
+    const created = await until(() => receiver.requests.find((r) => r.json && r.json.type === 'member.created'
+      && r.json.data && r.json.data.member && r.json.data.member.userName === 'carol@example.com'), 'the receiver to get member.created');
+    check(created.method === 'POST' && created.path === '/hooks/scim', `it was a POST to the endpoint’s path (${created.method} ${created.path})`);
+    check(/^msg_/.test(created.headers['webhook-id'] || '') && /^\d+$/.test(created.headers['webhook-timestamp'] || '')
+      && /^v1,/.test(created.headers['webhook-signature'] || ''), 'it carries webhook-id, webhook-timestamp and webhook-signature');
+    check(Math.abs(Number(created.headers['webhook-timestamp']) - Date.now() / 1000) < 300, 'the timestamp is now');
+    check(signatureValid(created, secret), 'the signature verifies with the secret shown once');
+    check(!signatureValid({ ...created, body: `${created.body} ` }, secret), 'a changed body does not verify (the check is real)');
+    check(created.json.data.organization.id === orgId && created.json.data.member.id === carol.body.id
+      && created.json.data.event.name === 'OrganizationUser_Invited', 'the body names the organization, the event and the member as created');
+    const carolMsg = created.headers['webhook-id'];
+
+    await endpointRow.getByRole('link', { name: `${receiver.url}/hooks/scim` }).click();
+    await page.getByRole('heading', { name: 'e2e receiver', level: 2 }).waitFor();
+    webhookId = decodeURIComponent(new URL(page.url()).hash.split('/')[4]);
+    const refresh = page.getByRole('button', { name: 'Refresh' });
+    const attempts = page.getByRole('table', { name: /Recent delivery attempts/ });
+    const pending = page.getByRole('table', { name: /Undelivered messages/ });
+    await until(async () => {
+      await refresh.click();
+      return (await attempts.getByRole('row', { name: new RegExp(carolMsg) }).filter({ hasText: 'Delivered' }).count()) === 1;
+    }, 'the delivery to show in the deliveries view');
+    check(await attempts.getByRole('row', { name: new RegExp(carolMsg) }).getByText('member.created').isVisible(), 'the deliveries view lists the member.created delivery');
+
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByRole('status').getByText(/^Test event: Delivered: HTTP 204/).waitFor();
+    check(true, 'Send test event shows the attempt’s result');
+    const test = await until(() => receiver.requests.find((r) => r.json && r.json.type === 'webhook.test'), 'the receiver to get webhook.test');
+    check(signatureValid(test, secret), 'the test event is signed too');
+    await shot('19-webhook-deliveries');
+
+    // The receiver fails: the attempt and the waiting message show, and "Retry" sends it again
+    // at once (the next automatic try is minutes away after two failures).
+    receiver.status = 500;
+    const dave = await scim('POST', `${scimUrl}/Users`, provisionKey, {
+      schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'],
+      userName: 'dave@example.com',
+      emails: [{ value: 'dave@example.com', type: 'work', primary: true }],
+    });
+    check(dave.status === 201, `the SCIM request succeeds while the receiver fails (${dave.status})`);
+    const daveRequests = () => receiver.requests.filter((r) => r.json && r.json.type === 'member.created' && r.json.data.member.userName === 'dave@example.com');
+    await until(() => daveRequests().length >= 2, 'two failed attempts (the first retry comes after about 5 s)', 20_000);
+    const daveMsg = daveRequests()[0].headers['webhook-id'];
+    const waiting = pending.getByRole('row', { name: new RegExp(daveMsg) });
+    await until(async () => {
+      await refresh.click();
+      return (await waiting.count()) === 1 && /in \d+ minutes/.test(await waiting.textContent());
+    }, 'the message to wait minutes for its next try');
+    check((await waiting.textContent()).includes('answers 500 on purpose'), 'the undelivered message shows the receiver’s answer as its last error');
+    check(await attempts.getByRole('row', { name: new RegExp(daveMsg) }).filter({ hasText: 'Failed' }).count() === 2, 'both failed attempts are listed');
+    check(await page.locator('dl.details').getByText('Failing', { exact: true }).isVisible(), 'the endpoint shows as failing');
+    await shot('20-webhook-failing');
+
+    receiver.status = 204;
+    await waiting.getByRole('button', { name: `Retry member.created message ${daveMsg}` }).click();
+    await page.getByRole('status').getByText('1 message is queued for delivery again.').waitFor();
+    check(await focused() === 'h2: Undelivered messages', 'after Retry, focus is on the undelivered messages heading');
+    await until(() => daveRequests().some((r) => r.status === 204), 'the retried delivery to arrive', 10_000);
+    check(new Set(daveRequests().map((r) => r.headers['webhook-id'])).size === 1, 'every try carries the same webhook-id');
+    check(daveRequests().every((r) => signatureValid(r, secret)), 'every try is signed');
+    await until(async () => {
+      await refresh.click();
+      return (await page.getByText('Nothing is waiting').count()) === 1;
+    }, 'the backlog to empty');
+    check(await attempts.getByRole('row', { name: new RegExp(daveMsg) }).filter({ hasText: 'Delivered' }).count() === 1, 'the retry is listed as delivered');
+
+    await page.getByRole('button', { name: 'Edit' }).click();
+    const edit = page.getByRole('dialog', { name: 'Edit the endpoint' });
+    await edit.getByLabel('All event types').waitFor();
+    await axe('edit-endpoint dialog');
+    await edit.getByLabel('All event types').uncheck();
+    for (const type of ['organization.key_added', 'organization.key_rotated', 'organization.key_revoked']) await edit.getByLabel(type, { exact: true }).uncheck();
+    await edit.getByRole('button', { name: 'Save' }).click();
+    check(await focusAfterDialog() === 'h2: e2e receiver', 'after saving, focus is on the endpoint’s heading');
+    const events = await page.locator('dl.details').locator('div', { has: page.getByText('Events', { exact: true }) }).textContent();
+    check(events.includes('member.created') && !events.includes('organization.key_added'), 'the endpoint now lists the chosen types');
+
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    const rotate = page.getByRole('dialog', { name: 'Rotate the signing secret?' });
+    await rotate.getByText('also signs for 24 hours').waitFor();
+    await axe('rotate-secret dialog');
+    await rotate.getByRole('button', { name: 'Rotate secret' }).click();
+    await page.getByRole('heading', { name: 'Your new signing secret' }).waitFor();
+    check(await focusAfterDialog() === 'h3: Your new signing secret', 'after rotating, focus is on the new secret’s heading');
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    const newSecret = await page.getByLabel('Signing secret', { exact: true }).inputValue();
+    check(newSecret.startsWith('whsec_') && newSecret !== secret, 'a new secret is shown');
+    const tests = () => receiver.requests.filter((r) => r.json && r.json.type === 'webhook.test');
+    const before = tests().length;
+    await page.getByRole('button', { name: 'Send test event' }).click();
+    await page.getByRole('status').getByText(/^Test event: Delivered/).waitFor();
+    const second = await until(() => tests().length > before && tests()[tests().length - 1], 'the second test event');
+    check(signatureValid(second, newSecret) && signatureValid(second, secret), 'after rotation, deliveries verify with the new and the old secret');
+
+    const enabled = page.getByLabel('Enabled', { exact: true });
+    await enabled.uncheck();
+    await page.locator('dl.details').getByText('Disabled', { exact: true }).waitFor();
+    await enabled.check();
+    await page.locator('dl.details').getByText('Enabled', { exact: true }).waitFor();
+    check(true, 'the endpoint can be disabled and enabled again');
+
+    // A second endpoint, toggled from the list and deleted.
+    await tab('Webhooks').click();
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await add.getByLabel('URL').fill(`${receiver.url}/short-lived`);
+    await add.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByRole('heading', { name: 'The signing secret of the new endpoint' }).waitFor();
+    const shortLived = page.getByRole('row', { name: /short-lived/ });
+    await shortLived.getByRole('button', { name: `Disable ${receiver.url}/short-lived` }).click();
+    await shortLived.getByRole('button', { name: `Enable ${receiver.url}/short-lived` }).waitFor();
+    check(await focused() === `button: Enable ${receiver.url}/short-lived`, 'the toggle keeps focus');
+    check(await shortLived.getByText('Disabled', { exact: true }).isVisible(), 'the list shows it disabled');
+    await shortLived.getByRole('link').click();
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const remove = page.getByRole('dialog', { name: /Delete the endpoint/ });
+    await remove.getByText('This cannot be undone.').waitFor();
+    await axe('delete-endpoint dialog');
+    await remove.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByText(`The endpoint ${receiver.url}/short-lived was deleted.`).waitFor();
+    check(await page.getByRole('row', { name: /short-lived/ }).count() === 0, 'the deleted endpoint is gone');
+    await until(async () => (await focused()).startsWith('h1: '), 'focus on the page heading after deleting');
+    check(true, 'after deleting, focus is on the page heading');
   });
 
   await step('organizations list, rename and delete', async () => {
@@ -472,21 +808,26 @@ async function main() {
     const acme = page.getByRole('row', { name: /Acme/ });
     await acme.waitFor();
     check(await acme.getByText('SCIM on').isVisible(), 'the list shows SCIM on');
-    check(await acme.getByText('1 / 2').isVisible(), 'the list shows 1 active of 2 members');
+    check(await acme.getByText('3 / 4').isVisible(), 'the list shows 3 active of 4 members');
     check(await acme.locator('time').count() === 1, 'the list shows the last provisioning activity');
     await shot('03-orgs');
 
     await page.getByRole('button', { name: 'Rename Temporary' }).click();
     const rename = page.getByRole('dialog');
+    await rename.getByLabel('New name').waitFor();
+    await axe('rename dialog');
     await rename.getByLabel('New name').fill('Short-lived');
     await rename.getByRole('button', { name: 'Rename' }).click();
     await page.getByRole('link', { name: 'Short-lived' }).waitFor();
     check(true, 'renamed through the dialog');
+    await until(async () => (await focused()) === 'h1: Organizations', 'focus on the page heading after renaming');
+    check(true, 'after renaming, the redrawn page’s heading has focus, not <body>');
 
     await page.getByRole('button', { name: 'Delete Short-lived' }).click();
     const dialog = page.getByRole('dialog');
     const confirm = dialog.getByRole('button', { name: 'Delete organization' });
     check(await confirm.isDisabled(), 'delete is disabled until the name is typed');
+    await axe('delete dialog');
     await dialog.getByLabel(/Type the organization name/).fill('Short-lived');
     check(await confirm.isEnabled(), 'typing the name enables delete');
     await confirm.click();
@@ -497,6 +838,8 @@ async function main() {
   await step('change the password', async () => {
     await page.getByRole('button', { name: 'Change password' }).click();
     const dialog = page.getByRole('dialog', { name: 'Change the admin password' });
+    await dialog.getByLabel('Current password').waitFor();
+    await axe('change-password dialog');
     await dialog.getByLabel('Current password').fill(PASSWORD);
     await dialog.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
     await dialog.getByLabel('Confirm the new password').fill(NEW_PASSWORD);
@@ -516,6 +859,22 @@ async function main() {
     await page.locator('svg.chart-svg').waitFor();
     check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the overview fits too');
     await shot('12-mobile-overview');
+    await page.goto(`${base}/#/orgs/${orgId}/settings`);
+    await page.getByRole('table', { name: 'API keys' }).waitFor();
+    check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the API keys fit');
+    await shot('12-mobile-keys');
+    await page.goto(`${base}/#/orgs/${orgId}/webhooks`);
+    await page.getByRole('table', { name: 'Webhook endpoints' }).waitFor();
+    check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the webhook endpoints fit');
+    await shot('12-mobile-webhooks');
+    await page.getByRole('button', { name: 'Add endpoint' }).click();
+    await page.getByRole('dialog', { name: 'Add a webhook endpoint' }).getByLabel('URL').waitFor();
+    await axe('phone: add-endpoint dialog');
+    await page.keyboard.press('Escape');
+    await page.goto(`${base}/#/orgs/${orgId}/webhooks/${webhookId}`);
+    await page.getByRole('table', { name: /Recent delivery attempts/ }).waitFor();
+    check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the deliveries fit');
+    await shot('12-mobile-webhook');
     await page.setViewportSize({ width: 1280, height: 860 });
   });
 
@@ -544,7 +903,18 @@ async function main() {
     await shot('13-dark-overview');
     await page.goto(`${base}/#/orgs/${orgId}/settings`);
     await page.getByLabel('SCIM URL').waitFor();
+    await page.getByRole('table', { name: 'API keys' }).waitFor();
     await shot('14-dark-settings');
+    await page.getByRole('button', { name: /^Rotate Entra ID/ }).click();
+    await page.getByRole('dialog', { name: /Rotate/ }).getByLabel('Stop the old key now').waitFor();
+    await axe('dark: rotate-key dialog');
+    await page.keyboard.press('Escape');
+    await page.goto(`${base}/#/orgs/${orgId}/webhooks`);
+    await page.getByRole('table', { name: 'Webhook endpoints' }).waitFor();
+    await shot('14-dark-webhooks');
+    await page.goto(`${base}/#/orgs/${orgId}/webhooks/${webhookId}`);
+    await page.getByRole('table', { name: /Recent delivery attempts/ }).waitFor();
+    await shot('14-dark-webhook');
     await page.emulateMedia({ colorScheme: 'light' });
   });
 
@@ -576,6 +946,7 @@ try {
 } finally {
   if (context) await context.close().catch(() => {});
   await stopServer().catch(() => {});
+  if (receiver) receiver.server.close();
   try { writeFileSync(join(artifacts, 'server.log'), serverLog); } catch { /* best effort */ }
   for (const dir of temps) rmSync(dir, { recursive: true, force: true });
 }
