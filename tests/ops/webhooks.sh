@@ -56,7 +56,8 @@ fail() {
     exit 1
 }
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 # json_get JSON KEY.PATH: a string as is, anything else as JSON.
 json_get() {
@@ -78,7 +79,8 @@ start_server() {
     server_pid=$!
     for _ in $(seq 600); do
         curl -fsS -o /dev/null "$base/alive" 2> /dev/null && return
-        kill -0 "$server_pid" 2> /dev/null || fail "the server exited: $(tail -n 20 "$work/server.log")"
+        kill -0 "$server_pid" 2> /dev/null ||
+            fail "the server exited: $(tail -n 20 "$work/server.log")"
         sleep 0.1
     done
     fail "the server did not answer /alive within 60 s"
@@ -123,14 +125,16 @@ scim() {
     esac
 }
 user_body() { # userName displayName active
-    printf '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"%s","displayName":"%s","active":%s,"emails":[{"value":"%s","primary":true,"type":"work"}]}' \
-        "$1" "$2" "$3" "$1"
+    printf '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],%s}' \
+        "$(printf '"userName":"%s","displayName":"%s","active":%s,"emails":[%s]' "$1" "$2" "$3" \
+            "{\"value\":\"$1\",\"primary\":true,\"type\":\"work\"}")"
 }
 patch_body() { # one operation, as JSON
     printf '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}' "$1"
 }
 
-echo "-- standardwebhooks $("$py" -c 'import importlib.metadata as m; print(m.version("standardwebhooks"))'), $("$bin" --version) (${SECONDS} s)"
+stage() { echo "-- $* (${SECONDS} s)"; }
+stage "standardwebhooks $STANDARDWEBHOOKS_VERSION, $("$bin" --version)"
 
 org_a=$("$bin" org create "Webhooks A" --json --data-dir "$data")
 a=$(json_get "$org_a" id)
@@ -199,11 +203,12 @@ new_user() { # scim_a|scim_b USERNAME DISPLAYNAME: prints the id
 new_group() { # DISPLAYNAME [MEMBER_ID] (organization A): prints the id
     local members=""
     [ -z "${2:-}" ] || members=",\"members\":[{\"value\":\"$2\"}]"
-    json_get "$(scim_a POST /Groups \
-        "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"$1\"$members}")" id
+    local schemas='"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"]'
+    json_get "$(scim_a POST /Groups "{$schemas,\"displayName\":\"$1\"$members}")" id
 }
 set_active() { # USER_ID VALUE (a JSON value: false, true, "False")
-    scim_a PATCH "/Users/$1" "$(patch_body "{\"op\":\"replace\",\"path\":\"active\",\"value\":$2}")" > /dev/null
+    scim_a PATCH "/Users/$1" \
+        "$(patch_body "{\"op\":\"replace\",\"path\":\"active\",\"value\":$2}")" > /dev/null
 }
 expected="$work/expected.jsonl"
 expect() { # TYPE EVENT KEY RESOURCE [ADDED REMOVED] [--key-id K|none]
@@ -221,7 +226,7 @@ check_a() {
     after_a=$(count /a)
 }
 
-echo "-- every SCIM change yields exactly its message, in order, with the resource after the change (${SECONDS} s)"
+stage "every SCIM change yields exactly its message, in order, with the resource after it"
 after_a=$(count /a)
 [ "$(count /filtered)" = 0 ] || fail "/filtered (member.revoked only) received other messages"
 alice=$(new_user scim_a alice@example.com Alice)
@@ -235,8 +240,8 @@ scim_a PUT "/Users/$alice" "$(user_body alice@example.com "Alice Liddell" true)"
 expect member.updated OrganizationUser_Updated member "$(user_a "$alice")"
 media=$(new_group Media)
 expect group.created Group_Created group "$(group_a "$media")"
-scim_a PATCH "/Groups/$media" \
-    "$(patch_body "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$alice\"}]}")" > /dev/null
+scim_a PATCH "/Groups/$media" "$(patch_body \
+    "{\"op\":\"add\",\"path\":\"members\",\"value\":[{\"value\":\"$alice\"}]}")" > /dev/null
 expect group.members_changed OrganizationUser_UpdatedGroups group "$(group_a "$media")" "$alice" ""
 scim_a PATCH "/Groups/$media" \
     "$(patch_body "{\"op\":\"remove\",\"path\":\"members[value eq \\\"$alice\\\"]\"}")" > /dev/null
@@ -254,7 +259,7 @@ check_a
 expect member.revoked OrganizationUser_Revoked member "$revoked_alice"
 check /filtered "$a" "Webhooks A" "$key_a_id" 0
 
-echo "-- a receiver that is down, then up, gets everything afterwards (${SECONDS} s)"
+stage "a receiver that is down, then up, gets everything afterwards"
 stop_receiver
 carol=$(new_user scim_a carol@example.com Carol)
 expect member.created OrganizationUser_Invited member "$(user_a "$carol")"
@@ -270,13 +275,13 @@ for _ in $(seq 300); do
     failed_attempt && break
     sleep 0.2
 done
-failed_attempt || fail "no failed attempt recorded for $ep_a within 60 s while its receiver was down"
+failed_attempt || fail "no failed attempt recorded for $ep_a within 60 s with its receiver down"
 start_receiver
 check_a
 expect member.revoked OrganizationUser_Revoked member "$revoked_carol"
 check /filtered "$a" "Webhooks A" "$key_a_id" 1
 
-echo "-- a change acknowledged while the receiver is down survives a SIGKILL of the server (${SECONDS} s)"
+stage "a change acknowledged while the receiver is down survives a SIGKILL of the server"
 stop_receiver
 dave=$(new_user scim_a dave@example.com Dave)
 kill_server
@@ -285,7 +290,7 @@ expect member.created OrganizationUser_Invited member "$(user_a "$dave")"
 start_receiver
 check_a
 
-echo "-- a message answered 500, then a SIGKILL: redelivered after the restart with the same webhook-id (${SECONDS} s)"
+stage "answered 500, then a SIGKILL: redelivered after the restart with the same webhook-id"
 mode /a 500
 requests_before=$("$py" "$receiver" attempts "$rdir" /a | wc -l)
 scim_a PUT "/Users/$dave" "$(user_body dave@example.com "Dave Bowman" true)" > /dev/null
@@ -307,7 +312,7 @@ delivered_id=$("$py" "$receiver" attempts "$rdir" /a | awk '$2 == 204 { id = $1 
     fail "the redelivery came as $delivered_id, the refused attempt was $refused_id"
 echo "redelivered as $delivered_id"
 
-echo "-- a second organization's endpoints see only its own events; 410 disables an endpoint (${SECONDS} s)"
+stage "a second organization's endpoints see only its own events; 410 disables an endpoint"
 after_b=$(count /b)
 mode /gone 410
 erin=$(new_user scim_b erin@example.com Erin)
