@@ -42,9 +42,10 @@ data="$work/data"
 server_pid=""
 receiver_pid=""
 cleanup() {
-    [ -n "$server_pid" ] && kill -KILL "$server_pid" 2> /dev/null || true
-    [ -n "$receiver_pid" ] && kill "$receiver_pid" 2> /dev/null || true
-    wait 2> /dev/null || true
+    local pid
+    for pid in $server_pid $receiver_pid; do
+        kill "$pid" 2> /dev/null && wait "$pid" 2> /dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
