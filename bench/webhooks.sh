@@ -52,9 +52,10 @@ for r in $(seq "$ROUNDS"); do
   done
 done
 BACKLOG=$("$BIN" --data-dir "$DATA" webhook list "$HOOKED_ORG" --json | python3 -c 'import json,sys; print(", ".join("%s: backlog %d" % (w["description"], w["backlog"]) for w in json.load(sys.stdin)))')
-RATIO=$(python3 -c "import statistics as s; n=[${NONE[*]// /,}]; h=[${HOOKS[*]// /,}]; print(f'{s.mean(h)/s.mean(n):.2f}')")
-MEAN_NONE=$(python3 -c "import statistics as s; print(round(s.mean([${NONE[*]// /,}])))")
-MEAN_HOOKS=$(python3 -c "import statistics as s; print(round(s.mean([${HOOKS[*]// /,}])))")
+NONE_LIST=$(IFS=,; echo "${NONE[*]}"); HOOKS_LIST=$(IFS=,; echo "${HOOKS[*]}")
+MEAN_NONE=$(python3 -c "import statistics as s; print(round(s.mean([$NONE_LIST])))")
+MEAN_HOOKS=$(python3 -c "import statistics as s; print(round(s.mean([$HOOKS_LIST])))")
+RATIO=$(python3 -c "print(f'{$MEAN_HOOKS / $MEAN_NONE:.2f}')")
 echo "mean creates/s: none $MEAN_NONE, two webhooks $MEAN_HOOKS → ratio $RATIO ($BACKLOG)"
 
 cat > bench/webhooks-results.md <<MD
