@@ -221,6 +221,7 @@ fn create(store: &Store, public_url: &str, name: &str, json: bool) -> CliResult 
         &org,
         &scim_url(public_url, &org),
         &token,
+        KeyScope::Provision,
         json,
         "Created organization",
     );
@@ -306,7 +307,7 @@ fn rotate_key(
         Some(_) => "Rotated an API key of",
         None => "Issued the first API key of",
     };
-    print_key(&org, &scim_url, &new.token, false, what);
+    print_key(&org, &scim_url, &new.token, new.key.scope, false, what);
     print_key_facts(&new);
     Ok(())
 }
@@ -333,7 +334,14 @@ fn add_key(
         );
         return Ok(());
     }
-    print_key(&org, &scim_url, &new.token, false, "Added an API key to");
+    print_key(
+        &org,
+        &scim_url,
+        &new.token,
+        new.key.scope,
+        false,
+        "Added an API key to",
+    );
     print_key_facts(&new);
     Ok(())
 }
@@ -480,7 +488,14 @@ fn delete(store: &Store, org: &str, yes: bool) -> CliResult {
 
 /// Prints a newly issued key: one JSON object, or the key with the warning that it is shown
 /// only once.
-fn print_key(org: &Organization, scim_url: &str, token: &str, json: bool, what: &str) {
+fn print_key(
+    org: &Organization,
+    scim_url: &str,
+    token: &str,
+    scope: KeyScope,
+    json: bool,
+    what: &str,
+) {
     if json {
         println!(
             "{}",
@@ -494,7 +509,17 @@ fn print_key(org: &Organization, scim_url: &str, token: &str, json: bool, what: 
     println!("  API key:  {token}");
     println!();
     println!(
-        "The API key is shown only this once. Paste the SCIM URL and the key into your identity \
-         provider; anyone holding the key can manage this organization's members."
+        "{}",
+        match scope {
+            KeyScope::Provision => {
+                "The API key is shown only this once. Paste the SCIM URL and the key into your \
+                 identity provider; anyone holding the key can manage this organization's members."
+            }
+            KeyScope::Read => {
+                "The API key is shown only this once. It can read this organization's members \
+                 and groups (SCIM GET and .search) and change nothing: give it to the app or \
+                 script that reads the directory."
+            }
+        }
     );
 }

@@ -37,6 +37,16 @@ async fn org_create_without_json_shows_the_key_once_with_a_warning() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("API key:  scim_"), "{stdout}");
     assert!(stdout.contains("shown only this once"), "{stdout}");
+    assert!(stdout.contains("can manage this organization"), "{stdout}");
+
+    // A read key's warning says what it can do: read, not manage.
+    let out = app.cli(&[
+        "org", "key", "add", "Acme", "--name", "wiki", "--scope", "read",
+    ]);
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("change nothing"), "{stdout}");
+    assert!(!stdout.contains("can manage"), "{stdout}");
 }
 
 #[tokio::test]
