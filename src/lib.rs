@@ -91,6 +91,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod housekeeping;
 pub mod http;
+pub mod ldap;
 pub mod metrics;
 pub mod scim;
 pub mod startup;
