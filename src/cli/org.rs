@@ -73,6 +73,14 @@ pub(super) enum OrgCommand {
         /// A number of seats, or `none` for no limit.
         seats: SeatLimit,
     },
+    /// Set the base DN of the organization's LDAP tree, e.g. "dc=example,dc=com" (unique
+    /// across the appliance; LDAP clients see the new tree at once).
+    SetLdapBase {
+        /// Organization id or unique name.
+        org: String,
+        /// The base DN: `attribute=value` components separated by commas.
+        dn: String,
+    },
     /// Delete the organization with all its members, groups and events.
     Delete {
         /// Organization id or unique name.
@@ -202,6 +210,15 @@ pub(super) fn run(command: OrgCommand, common: &Common) -> CliResult {
             json,
         } => rotate_key(&store, &public_url, &org, key.as_deref(), grace, json),
         OrgCommand::SetSeats { org, seats } => set_seats(&store, &org, seats),
+        OrgCommand::SetLdapBase { org, dn } => {
+            let org = store.resolve_org(&org)?;
+            let after = store.set_ldap_base(&org.id, &dn, Actor::Cli)?;
+            println!(
+                "The LDAP tree of \"{}\" is now under {} (people in ou=people, groups in ou=groups).",
+                after.name, after.ldap_base_dn
+            );
+            Ok(())
+        }
         OrgCommand::Rename { org, name } => rename(&store, &org, name),
         OrgCommand::EnableScim { org } => set_scim(&store, &org, true),
         OrgCommand::DisableScim { org } => set_scim(&store, &org, false),
@@ -251,6 +268,7 @@ fn org_list_json(orgs: &[OrgSummary], public_url: &str) -> Vec<serde_json::Value
                 "scim_enabled": o.org.scim_enabled,
                 "seat_limit": o.org.seat_limit,
                 "scim_url": scim_url(public_url, &o.org),
+                "ldap_base_dn": o.org.ldap_base_dn,
                 "created_at": o.org.created_at,
                 "key_created_at": o.key_created_at,
                 "keys": o.keys,

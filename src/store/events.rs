@@ -19,6 +19,7 @@ pub enum EventType {
     OrganizationScimEnabled,
     OrganizationScimDisabled,
     OrganizationSeatLimitChanged,
+    OrganizationLdapBaseChanged,
     OrganizationUserInvited,
     OrganizationUserUpdated,
     OrganizationUserRevoked,
@@ -37,7 +38,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order a filter menu shows them.
-    pub const ALL: [EventType; 22] = [
+    pub const ALL: [EventType; 23] = [
         EventType::OrganizationUserInvited,
         EventType::OrganizationUserUpdated,
         EventType::OrganizationUserRevoked,
@@ -55,6 +56,7 @@ impl EventType {
         EventType::OrganizationScimEnabled,
         EventType::OrganizationScimDisabled,
         EventType::OrganizationSeatLimitChanged,
+        EventType::OrganizationLdapBaseChanged,
         EventType::WebhookAdded,
         EventType::WebhookUpdated,
         EventType::WebhookSecretRotated,
@@ -78,6 +80,7 @@ impl EventType {
             EventType::OrganizationScimEnabled => "Organization_ScimEnabled",
             EventType::OrganizationScimDisabled => "Organization_ScimDisabled",
             EventType::OrganizationSeatLimitChanged => "Organization_SeatLimitChanged",
+            EventType::OrganizationLdapBaseChanged => "Organization_LdapBaseChanged",
             EventType::OrganizationUserInvited => "OrganizationUser_Invited",
             EventType::OrganizationUserUpdated => "OrganizationUser_Updated",
             EventType::OrganizationUserRevoked => "OrganizationUser_Revoked",

@@ -140,10 +140,11 @@ pub(super) fn insert_group(
     let now = timestamp::now();
     let name = display_name(&attrs);
     check_external_id(tx, org_id, &id, external_id(&attrs))?;
+    let posix_id = super::ldap::allocate_posix_id(tx, org_id)?;
     tx.prepare_cached(
         "INSERT INTO groups (id, org_id, display_name, display_name_key, external_id,
-                             attrs, version, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+                             attrs, version, created_at, updated_at, posix_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
     )?
     .execute(params![
         id,
@@ -153,6 +154,7 @@ pub(super) fn insert_group(
         external_id(&attrs),
         Value::Object(attrs.clone()).to_string(),
         now,
+        posix_id,
     ])?;
     NewEvent::by(
         origin,

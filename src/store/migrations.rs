@@ -9,13 +9,14 @@ use super::{StoreError, maintenance};
 use crate::timestamp;
 
 /// The schema version this binary writes; equal to the number of migrations (asserted in tests).
-pub const SCHEMA_VERSION: usize = 4;
+pub const SCHEMA_VERSION: usize = 5;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../sql/0001_foundation.sql")),
     M::up(include_str!("../../sql/0002_directory.sql")),
     M::up(include_str!("../../sql/0003_admin.sql")),
     M::up(include_str!("../../sql/0004_keys_webhooks.sql")),
+    M::up(include_str!("../../sql/0005_ldap.sql")),
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses (without touching it) when the file
@@ -128,6 +129,15 @@ mod tests {
             .expect("migrated key");
         assert_eq!((name.as_str(), scope.as_str()), ("default", "provision"));
         assert_eq!(store.org_summary("o1").expect("summary").members, 1);
+        // The LDAP view: a default base DN and POSIX ids in creation order, then on from there.
+        assert_eq!(store.get_org("o1").expect("org").ldap_base_dn, "dc=acme");
+        let ids = store.posix_ids("o1").expect("ids");
+        assert_eq!((ids.users["u1"], ids.groups["g1"]), (10000, 10001));
+        let attrs = serde_json::json!({ "userName": "new@example.com" });
+        let new = store
+            .create_user("o1", "k1", attrs.as_object().expect("object").clone())
+            .expect("user");
+        assert_eq!(store.posix_ids("o1").expect("ids").users[&new.id], 10002);
 
         let backups: Vec<_> = std::fs::read_dir(dir.path().join("backups"))
             .expect("backups dir")
@@ -138,7 +148,7 @@ mod tests {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        assert!(name.starts_with("pre-migration-v2-to-v4-"), "{name}");
+        assert!(name.starts_with("pre-migration-v2-to-v5-"), "{name}");
         let report = maintenance::inspect(&backups[0]).expect("inspect");
         assert_eq!(report.schema_version, 2);
         assert_eq!(report.organizations[0].members, 1);

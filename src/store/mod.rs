@@ -13,6 +13,7 @@ mod events;
 mod filter_sql;
 mod groups;
 mod keys;
+mod ldap;
 pub mod maintenance;
 mod migrations;
 mod orgs;
@@ -38,8 +39,9 @@ pub use keys::{
     ApiKey, ApiKeyRecord, DEFAULT_KEY_NAME, IssuedKey, KeyScope, KeySpec, MAX_KEY_NAME_CHARS,
     ReplacedKey, Rotation, RotationTarget, parse_key_name,
 };
+pub use ldap::PosixIds;
 pub use migrations::SCHEMA_VERSION;
-pub use orgs::{OrgChanges, OrgSummary, Organization, parse_org_name};
+pub use orgs::{OrgChanges, OrgSummary, Organization, parse_ldap_base, parse_org_name};
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
 pub use users::Page;
 pub use views::MemberSummary;
@@ -135,6 +137,11 @@ impl Store {
         configure(&conn, sync)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         migrations::apply(&mut conn, &path)?;
+        {
+            let tx = conn.transaction()?;
+            orgs::assign_missing_ldap_bases(&tx)?;
+            tx.commit()?;
+        }
         drop(conn);
 
         let writer = Pool::builder()

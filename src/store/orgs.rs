@@ -21,6 +21,8 @@ pub struct Organization {
     pub seat_limit: Option<u32>,
     pub created_at: String,
     pub updated_at: String,
+    /// Root of the organization's LDAP tree, e.g. `dc=acme` ([`parse_ldap_base`]).
+    pub ldap_base_dn: String,
 }
 
 /// An organization as listed: its settings, facts about its keys, and directory counts.
@@ -48,9 +50,12 @@ pub struct OrgChanges {
     pub scim_enabled: Option<bool>,
     /// `Some(None)` removes the seat limit.
     pub seat_limit: Option<Option<u32>>,
+    /// The LDAP base DN ([`parse_ldap_base`]; unique across the appliance).
+    pub ldap_base_dn: Option<String>,
 }
 
-const ORG_COLUMNS: &str = "id, name, scim_enabled, seat_limit, created_at, updated_at";
+const ORG_COLUMNS: &str =
+    "id, name, scim_enabled, seat_limit, created_at, updated_at, coalesce(ldap_base_dn, '')";
 
 fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
     Ok(Organization {
@@ -60,6 +65,7 @@ fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organization> {
         seat_limit: r.get(3)?,
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
+        ldap_base_dn: r.get(6)?,
     })
 }
 
@@ -100,10 +106,19 @@ impl Store {
         let now = timestamp::now();
         let scim_enabled = key.is_some();
         self.write(|tx| {
+            let ldap_base_dn = default_ldap_base(tx, &name)?;
             tx.execute(
-                "INSERT INTO organizations (id, name, scim_enabled, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4)",
-                params![id, name, scim_enabled, now],
+                "INSERT INTO organizations (id, name, scim_enabled, created_at, updated_at,
+                                            ldap_base_dn, ldap_base_key)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6)",
+                params![
+                    id,
+                    name,
+                    scim_enabled,
+                    now,
+                    ldap_base_dn,
+                    ldap_base_key(&ldap_base_dn)
+                ],
             )?;
             let state = if scim_enabled { "enabled" } else { "disabled" };
             NewEvent::by_operator(
@@ -128,6 +143,7 @@ impl Store {
                 seat_limit: None,
                 created_at: now.clone(),
                 updated_at: now.clone(),
+                ldap_base_dn,
             })
         })
     }
@@ -190,6 +206,11 @@ impl Store {
         actor: Actor,
     ) -> Result<Organization, StoreError> {
         let name = changes.name.as_deref().map(parse_org_name).transpose()?;
+        let ldap_base_dn = changes
+            .ldap_base_dn
+            .as_deref()
+            .map(parse_ldap_base)
+            .transpose()?;
         let now = timestamp::now();
         self.write(|tx| {
             let before = load_org(tx, org_id)?;
@@ -229,19 +250,44 @@ impl Store {
                 ));
                 after.seat_limit = limit;
             }
+            if let Some(dn) = ldap_base_dn.filter(|dn| *dn != before.ldap_base_dn) {
+                let taken = tx
+                    .prepare_cached(
+                        "SELECT name FROM organizations WHERE ldap_base_key = ?1 AND id <> ?2",
+                    )?
+                    .query_row(params![ldap_base_key(&dn), org_id], |r| {
+                        r.get::<_, String>(0)
+                    })
+                    .optional()?;
+                if let Some(other) = taken {
+                    return Err(StoreError::Conflict(format!(
+                        "the LDAP base DN \"{dn}\" is already the base of organization \"{other}\""
+                    )));
+                }
+                events.push((
+                    EventType::OrganizationLdapBaseChanged,
+                    format!(
+                        "LDAP base DN changed from \"{}\" to \"{dn}\"",
+                        before.ldap_base_dn
+                    ),
+                ));
+                after.ldap_base_dn = dn;
+            }
             if events.is_empty() {
                 return Ok(before);
             }
             after.updated_at = now.clone();
             tx.execute(
                 "UPDATE organizations SET name = ?2, scim_enabled = ?3, seat_limit = ?4,
-                 updated_at = ?5 WHERE id = ?1",
+                 updated_at = ?5, ldap_base_dn = ?6, ldap_base_key = ?7 WHERE id = ?1",
                 params![
                     org_id,
                     after.name,
                     after.scim_enabled,
                     after.seat_limit,
-                    now
+                    now,
+                    after.ldap_base_dn,
+                    ldap_base_key(&after.ldap_base_dn),
                 ],
             )?;
             for (event_type, summary) in events {
@@ -284,7 +330,7 @@ fn not_found(org_id: &str) -> StoreError {
 fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT o.id, o.name, o.scim_enabled, o.seat_limit, o.created_at, o.updated_at,
-                k.key_id, k.created_at,
+                coalesce(o.ldap_base_dn, ''), k.key_id, k.created_at,
                 (SELECT count(*) FROM users u WHERE u.org_id = o.id),
                 (SELECT count(*) FROM users u WHERE u.org_id = o.id AND u.active = 1),
                 (SELECT count(*) FROM groups g WHERE g.org_id = o.id),
@@ -300,14 +346,152 @@ fn summaries(c: &Connection, only: Option<&str>) -> Result<Vec<OrgSummary>, Stor
     let rows = stmt.query_map(params![only, Actor::Scim.name()], |r| {
         Ok(OrgSummary {
             org: org_from_row(r)?,
-            key_id: r.get(6)?,
-            key_created_at: r.get(7)?,
-            members: r.get::<_, i64>(8)? as u64,
-            active_members: r.get::<_, i64>(9)? as u64,
-            groups: r.get::<_, i64>(10)? as u64,
-            last_activity_at: r.get(11)?,
-            keys: r.get::<_, i64>(12)? as u64,
+            key_id: r.get(7)?,
+            key_created_at: r.get(8)?,
+            members: r.get::<_, i64>(9)? as u64,
+            active_members: r.get::<_, i64>(10)? as u64,
+            groups: r.get::<_, i64>(11)? as u64,
+            last_activity_at: r.get(12)?,
+            keys: r.get::<_, i64>(13)? as u64,
         })
     })?;
     rows.collect::<Result<_, _>>().map_err(StoreError::from)
+}
+
+/// Longest LDAP base DN accepted.
+pub const MAX_LDAP_BASE_CHARS: usize = 200;
+
+/// Checks an LDAP base DN: one or more `attribute=value` components separated by commas, the
+/// attribute a name (`dc`, `o`, `ou`, …), the value letters, digits, spaces, `.`, `_` or `-`
+/// (so that it needs no escaping in any client's configuration). Returns it tidied: no spaces
+/// around `=` and `,`, attribute names in lower case.
+pub fn parse_ldap_base(dn: &str) -> Result<String, StoreError> {
+    let invalid = |why: &str| {
+        StoreError::Invalid(format!(
+            "the LDAP base DN {why}; write it like \"dc=example,dc=com\" or \"o=acme\""
+        ))
+    };
+    let dn = dn.trim();
+    if dn.is_empty() {
+        return Err(invalid("must not be empty"));
+    }
+    if dn.chars().count() > MAX_LDAP_BASE_CHARS {
+        return Err(invalid(&format!(
+            "must be at most {MAX_LDAP_BASE_CHARS} characters"
+        )));
+    }
+    let mut parts = Vec::new();
+    for component in dn.split(',') {
+        let Some((attr, value)) = component.split_once('=') else {
+            return Err(invalid(&format!(
+                "has a component without \"=\" (\"{component}\")"
+            )));
+        };
+        let (attr, value) = (attr.trim(), value.trim());
+        let attr_ok = attr.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && attr.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !attr_ok {
+            return Err(invalid(&format!(
+                "has an invalid attribute name \"{attr}\""
+            )));
+        }
+        let value_ok = !value.is_empty()
+            && value
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '.' | '_' | '-'));
+        if !value_ok {
+            return Err(invalid(&format!(
+                "has a value \"{value}\" with characters other than letters, digits, space, \
+                 '.', '_' and '-'"
+            )));
+        }
+        parts.push(format!("{}={value}", attr.to_ascii_lowercase()));
+    }
+    Ok(parts.join(","))
+}
+
+/// The form base DNs are compared in: attribute names and values in lower case (LDAP compares
+/// `dc`, `o` and `ou` values case-insensitively).
+pub(super) fn ldap_base_key(dn: &str) -> String {
+    dn.to_lowercase()
+}
+
+/// A base DN for a new organization: `dc=<name in lower case, letters and digits joined by
+/// ->`, with `-2`, `-3`, … when another organization has it.
+fn default_ldap_base(c: &Connection, name: &str) -> Result<String, StoreError> {
+    let mut slug = String::new();
+    for ch in name.to_lowercase().chars() {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let mut slug: String = slug.trim_end_matches('-').chars().take(40).collect();
+    if slug.is_empty() {
+        slug.push_str("org");
+    }
+    let mut taken = c.prepare_cached("SELECT 1 FROM organizations WHERE ldap_base_key = ?1")?;
+    for n in 1.. {
+        let dn = match n {
+            1 => format!("dc={slug}"),
+            n => format!("dc={slug}-{n}"),
+        };
+        if !taken.exists([ldap_base_key(&dn)])? {
+            return Ok(dn);
+        }
+    }
+    unreachable!("some suffix is free")
+}
+
+/// Gives every organization without a base DN its default (organizations created before
+/// LDAP existed); run when the store opens.
+pub(super) fn assign_missing_ldap_bases(tx: &Connection) -> Result<(), StoreError> {
+    let missing: Vec<(String, String)> = tx
+        .prepare(
+            "SELECT id, name FROM organizations WHERE ldap_base_dn IS NULL ORDER BY created_at, id",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    for (id, name) in missing {
+        let dn = default_ldap_base(tx, &name)?;
+        tx.execute(
+            "UPDATE organizations SET ldap_base_dn = ?2, ldap_base_key = ?3 WHERE id = ?1",
+            params![id, dn, ldap_base_key(&dn)],
+        )?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Sets the organization's LDAP base DN (checked by [`parse_ldap_base`], unique across the
+    /// appliance); an LDAP client sees the new tree at once.
+    pub fn set_ldap_base(
+        &self,
+        org_id: &str,
+        dn: &str,
+        actor: Actor,
+    ) -> Result<Organization, StoreError> {
+        let changes = OrgChanges {
+            ldap_base_dn: Some(dn.to_owned()),
+            ..OrgChanges::default()
+        };
+        self.update_org(org_id, &changes, actor)
+    }
+
+    /// The organization whose LDAP base DN is `dn` (compared as LDAP does: case-insensitive,
+    /// spaces around separators ignored), if any.
+    pub fn org_by_ldap_base(&self, dn: &str) -> Result<Option<Organization>, StoreError> {
+        let Ok(dn) = parse_ldap_base(dn) else {
+            return Ok(None);
+        };
+        self.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {ORG_COLUMNS} FROM organizations WHERE ldap_base_key = ?1"
+            ))?
+            .query_row([ldap_base_key(&dn)], org_from_row)
+            .optional()
+            .map_err(StoreError::from)
+        })
+    }
 }

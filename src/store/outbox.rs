@@ -50,7 +50,8 @@ pub(super) fn message_type(event: EventType) -> Option<&'static str> {
         EventType::OrganizationRenamed
         | EventType::OrganizationScimEnabled
         | EventType::OrganizationScimDisabled
-        | EventType::OrganizationSeatLimitChanged => "organization.updated",
+        | EventType::OrganizationSeatLimitChanged
+        | EventType::OrganizationLdapBaseChanged => "organization.updated",
         EventType::OrganizationApiKeyAdded => "organization.key_added",
         EventType::OrganizationApiKeyRotated => "organization.key_rotated",
         EventType::OrganizationApiKeyRevoked => "organization.key_revoked",

@@ -194,11 +194,12 @@ pub(super) fn insert_user(
     if fields.active {
         check_seat(tx, org_id, &id)?;
     }
+    let posix_id = super::ldap::allocate_posix_id(tx, org_id)?;
     tx.prepare_cached(
         "INSERT INTO users (id, org_id, user_name, user_name_key, external_id, email_key,
                             display_name, display_name_key, active, attrs, version,
-                            created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11)",
+                            created_at, updated_at, posix_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?11, ?12)",
     )?
     .execute(params![
         id,
@@ -212,6 +213,7 @@ pub(super) fn insert_user(
         fields.active,
         Value::Object(attrs.clone()).to_string(),
         now,
+        posix_id,
     ])?;
     write_emails(tx, &id, &fields)?;
     let state = if fields.active { "" } else { " (revoked)" };

@@ -374,3 +374,59 @@ async fn org_key_commands_refuse_bad_input_and_write_nothing() {
         200
     );
 }
+
+#[tokio::test]
+async fn org_set_ldap_base_is_checked_unique_and_listed() {
+    let app = spawn_app().await;
+    let acme = app.create_org("Acme");
+    app.create_org("Globex");
+    let list = json_of(&app.cli(&["org", "list", "--json"]));
+    assert_eq!(
+        list[0]["ldap_base_dn"], "dc=acme",
+        "a default from the name"
+    );
+
+    let out = app.cli(&["org", "set-ldap-base", "Acme", "DC=Example, dc=com"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dc=Example,dc=com"));
+    let list = json_of(&app.cli(&["org", "list", "--json"]));
+    assert_eq!(list[0]["ldap_base_dn"], "dc=Example,dc=com");
+
+    for (org, dn) in [("Globex", "dc=example,dc=COM"), ("Globex", "not a dn")] {
+        let out = app.cli(&["org", "set-ldap-base", org, dn]);
+        assert_eq!(out.status.code(), Some(1), "{dn}: {out:?}");
+        assert!(!out.stderr.is_empty());
+    }
+    let list = json_of(&app.cli(&["org", "list", "--json"]));
+    assert_eq!(list[1]["ldap_base_dn"], "dc=globex", "nothing written");
+
+    let admin = app.admin().await;
+    let path = format!("/orgs/{}", acme.id);
+    let (status, org) = admin
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(serde_json::json!({"ldap_base_dn": "o=acme"})),
+        )
+        .await;
+    assert_eq!(
+        (status, org["ldap_base_dn"].as_str()),
+        (200, Some("o=acme"))
+    );
+    let (status, _) = admin
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(serde_json::json!({"ldap_base_dn": "dc=globex"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, _) = admin
+        .send(
+            reqwest::Method::PATCH,
+            &path,
+            Some(serde_json::json!({"ldap_base_dn": "o=a\\,b"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+}

@@ -239,6 +239,7 @@ fn summary_json(s: &OrgSummary) -> Value {
         "name": s.org.name,
         "scim_enabled": s.org.scim_enabled,
         "seat_limit": s.org.seat_limit,
+        "ldap_base_dn": s.org.ldap_base_dn,
         "members": s.members,
         "active_members": s.active_members,
         "revoked_members": s.members.saturating_sub(s.active_members),
@@ -312,6 +313,7 @@ pub struct PatchOrgBody {
     scim_enabled: Option<bool>,
     #[serde(default, deserialize_with = "present")]
     seat_limit: Option<Option<u32>>,
+    ldap_base_dn: Option<String>,
 }
 
 pub async fn patch_org(
@@ -326,11 +328,13 @@ pub async fn patch_org(
         name,
         scim_enabled,
         seat_limit,
+        ldap_base_dn,
     } = body.0;
     let changes = OrgChanges {
         name,
         scim_enabled,
         seat_limit,
+        ldap_base_dn,
     };
     let detail = blocking(&state, move |s| {
         s.update_org(&org_id, &changes, Actor::Admin)?;
