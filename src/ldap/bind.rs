@@ -83,8 +83,10 @@ pub async fn bind(
         tracing::warn!(%client, "LDAP bind refused: the bind DN is not a DN");
         refuse(LdapResultCode::InvalidCredentials, MEMBERS_CANNOT_BIND)
     })?;
-    let base = parsed.parent();
-    let org = match (parsed.leaf_value("cn"), org_by_base(state, &base).await) {
+    let org = match (
+        parsed.leaf_value("cn"),
+        org_by_base(state, &parsed.parent()).await,
+    ) {
         (Some(key_id), Ok(Some(org))) => Some((key_id.to_owned(), org)),
         (_, Err(e)) => {
             tracing::error!(error = %crate::error::error_chain(&e), "LDAP bind: could not read the organization");
@@ -116,6 +118,12 @@ pub async fn bind(
             "LDAP binds need a read key; this key provisions",
         ),
         Ok(caller) => {
+            let Ok(base) = Dn::parse(&tree.base) else {
+                return Err(refuse(
+                    LdapResultCode::Unavailable,
+                    "the base DN is not a DN",
+                ));
+            };
             tracing::info!(%client, org_id, key_id = caller.key_id, "LDAP bind succeeded");
             return Ok(Identity::Service {
                 org_id,

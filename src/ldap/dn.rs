@@ -145,6 +145,24 @@ impl Dn {
     }
 }
 
+/// The normalised DN as text, values escaped (`uid=ann,ou=people,dc=example`).
+impl std::fmt::Display for Dn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, rdn) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            for (j, (attr, value)) in rdn.iter().enumerate() {
+                if j > 0 {
+                    f.write_str("+")?;
+                }
+                write!(f, "{attr}={}", escape_value(value))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Whether two DNs name the same entry; text that is no DN equals nothing.
 pub fn same_dn(a: &str, b: &str) -> bool {
     matches!((Dn::parse(a), Dn::parse(b)), (Ok(a), Ok(b)) if a == b)
@@ -194,6 +212,10 @@ mod tests {
         assert!(ann.is_child_of(&people) && !ann.is_child_of(&base));
         assert_eq!(ann.parent(), people);
         assert_eq!(ann.leaf_value("uid"), Some("ann"));
+        assert_eq!(
+            Dn::parse(" UID=A\\2c b , DC=x").map(|d| d.to_string()),
+            Ok("uid=a\\, b,dc=x".to_owned())
+        );
         assert!(!base.is_within(&people));
     }
 

@@ -16,7 +16,7 @@ use crate::directory::{StoredGroup, StoredUser, member_email};
 use crate::scim::filter;
 use crate::scim::list::ListQuery;
 use crate::scim::schema::ENTERPRISE_USER_URN;
-use crate::store::{Store, StoreError};
+use crate::store::{PosixIds, Store, StoreError};
 
 /// Most members, and most groups, loaded for one search.
 pub const MAX_LOADED: u64 = 10_000;
@@ -116,11 +116,17 @@ impl Tree {
                 true,
             )?
             .items;
-        Ok(self.render(&users, &groups))
+        let posix = store.posix_ids(org_id)?;
+        Ok(self.render(&users, &groups, &posix))
     }
 
     /// Renders the tree from active members and groups.
-    pub fn render(&self, users: &[StoredUser], groups: &[StoredGroup]) -> Vec<Entry> {
+    pub fn render(
+        &self,
+        users: &[StoredUser],
+        groups: &[StoredGroup],
+        posix: &PosixIds,
+    ) -> Vec<Entry> {
         let user_names: HashMap<&str, &str> = users
             .iter()
             .map(|u| {
@@ -138,8 +144,16 @@ impl Tree {
             })
             .collect();
         let mut entries = vec![self.base_entry(), self.unit("people"), self.unit("groups")];
-        entries.extend(users.iter().map(|u| self.user_entry(u, &group_dns)));
-        entries.extend(groups.iter().map(|g| self.group_entry(g, &user_names)));
+        entries.extend(
+            users
+                .iter()
+                .map(|u| self.user_entry(u, &group_dns, posix.users.get(&u.id).copied())),
+        );
+        entries.extend(
+            groups
+                .iter()
+                .map(|g| self.group_entry(g, &user_names, posix.groups.get(&g.id).copied())),
+        );
         entries
     }
 
@@ -170,16 +184,24 @@ impl Tree {
         entry
     }
 
-    fn user_entry(&self, user: &StoredUser, group_dns: &HashMap<&str, String>) -> Entry {
+    /// A member; with a POSIX id also a `posixAccount` whose `gidNumber` is its `uidNumber`
+    /// (the user-private-group convention), home `/home/<uid>` and shell `/bin/bash`.
+    fn user_entry(
+        &self,
+        user: &StoredUser,
+        group_dns: &HashMap<&str, String>,
+        posix_id: Option<i64>,
+    ) -> Entry {
         let doc = &user.attrs;
         let user_name = text(doc, "userName").unwrap_or_default();
         let name = doc.get("name").and_then(Value::as_object);
         let name_part = |key: &str| name.and_then(|n| text(n, key));
         let mut entry = Entry::new(self.user_dn(user_name));
-        entry.add(
-            "objectClass",
-            strings(&["top", "person", "organizationalPerson", "inetOrgPerson"]),
-        );
+        let mut classes = strings(&["top", "person", "organizationalPerson", "inetOrgPerson"]);
+        if posix_id.is_some() {
+            classes.push("posixAccount".to_owned());
+        }
+        entry.add("objectClass", classes);
         entry.add_one("uid", Some(user_name));
         let cn = text(doc, "displayName")
             .or_else(|| name_part("formatted"))
@@ -211,17 +233,30 @@ impl Tree {
         );
         entry.add_one("createTimestamp", Some(&generalized_time(&user.created_at)));
         entry.add_one("modifyTimestamp", Some(&generalized_time(&user.updated_at)));
+        if let Some(id) = posix_id {
+            entry.add("uidNumber", vec![id.to_string()]);
+            entry.add("gidNumber", vec![id.to_string()]);
+            entry.add("homeDirectory", vec![format!("/home/{user_name}")]);
+            entry.add("loginShell", vec!["/bin/bash".to_owned()]);
+        }
         entry
     }
 
-    fn group_entry(&self, group: &StoredGroup, user_names: &HashMap<&str, &str>) -> Entry {
+    /// A group; with a POSIX id also a `posixGroup`.
+    fn group_entry(
+        &self,
+        group: &StoredGroup,
+        user_names: &HashMap<&str, &str>,
+        posix_id: Option<i64>,
+    ) -> Entry {
         let doc = &group.attrs;
         let cn = text(doc, "displayName").unwrap_or_default();
         let mut entry = Entry::new(self.group_dn(cn));
-        entry.add(
-            "objectClass",
-            strings(&["top", "groupOfNames", "groupOfUniqueNames"]),
-        );
+        let mut classes = strings(&["top", "groupOfNames", "groupOfUniqueNames"]);
+        if posix_id.is_some() {
+            classes.push("posixGroup".to_owned());
+        }
+        entry.add("objectClass", classes);
         entry.add_one("cn", Some(cn));
         let member_names: Vec<&str> = group
             .members
@@ -338,7 +373,11 @@ mod tests {
                 display: "Ann".to_owned(),
             }]),
         };
-        let entries = tree.render(&[ann], &[group]);
+        let posix = PosixIds {
+            users: [("u1".to_owned(), 10000)].into(),
+            groups: [("g1".to_owned(), 10001)].into(),
+        };
+        let entries = tree.render(&[ann], &[group], &posix);
         let ann = &entries[3];
         assert_eq!(ann.dn, "uid=Ann\\, Jr,ou=people,o=acme");
         assert_eq!(ann.values("CN"), Some(&["Ann, Jr".to_owned()][..]));
@@ -359,7 +398,13 @@ mod tests {
             ann.values("createTimestamp"),
             Some(&["20261123072218Z".to_owned()][..])
         );
+        assert_eq!(ann.values("uidNumber"), Some(&["10000".to_owned()][..]));
+        assert_eq!(
+            ann.values("homeDirectory"),
+            Some(&["/home/Ann, Jr".to_owned()][..])
+        );
         let ops = &entries[4];
+        assert_eq!(ops.values("gidNumber"), Some(&["10001".to_owned()][..]));
         assert_eq!(ops.values("member"), Some(&[ann.dn.clone()][..]));
         assert_eq!(ops.values("memberUid"), Some(&["Ann, Jr".to_owned()][..]));
     }

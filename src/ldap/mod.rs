@@ -50,21 +50,16 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The organization whose base DN is `base`, with its tree.
-///
-/// Until organizations have their own base DN, an organization's base is `o=<org id>`.
 async fn org_by_base(state: &AppState, base: &Dn) -> Result<Option<(String, Tree)>, ReadError> {
-    let Some(id) = base.leaf_value("o").filter(|_| base.0.len() == 1) else {
+    if base.0.is_empty() {
         return Ok(None);
-    };
-    let (store, id) = (state.store.clone(), id.to_owned());
-    match blocking(move || store.get_org(&id)).await {
-        Ok(org) => {
-            let tree = Tree {
-                base: format!("o={}", org.id),
-            };
-            Ok(Some((org.id, tree)))
-        }
-        Err(ReadError::Store(StoreError::NotFound(_))) => Ok(None),
-        Err(e) => Err(e),
     }
+    let (store, base) = (state.store.clone(), base.to_string());
+    let org = blocking(move || store.org_by_ldap_base(&base)).await?;
+    Ok(org.map(|org| {
+        let tree = Tree {
+            base: org.ldap_base_dn,
+        };
+        (org.id, tree)
+    }))
 }
