@@ -224,7 +224,8 @@ mod tests {
         fn an_escaped_value_reads_back_as_itself(value in "\\PC{1,20}", other in "[a-z]{1,8}") {
             let dn = format!("cn={},o={other}", escape_value(&value));
             let parsed = Dn::parse(&dn).expect("an escaped value parses");
-            prop_assert_eq!(parsed.leaf_value("cn"), Some(value.to_lowercase().as_str()));
+            let expected = value.to_lowercase();
+            prop_assert_eq!(parsed.leaf_value("cn"), Some(expected.as_str()));
         }
 
         #[test]

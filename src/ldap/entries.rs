@@ -281,6 +281,9 @@ impl Tree {
             "modifyTimestamp",
             Some(&generalized_time(&group.updated_at)),
         );
+        if let Some(id) = posix_id {
+            entry.add("gidNumber", vec![id.to_string()]);
+        }
         entry
     }
 }
