@@ -405,7 +405,7 @@ impl BoundedCodec {
     }
 }
 
-fn too_large() -> std::io::Error {
+fn malformed() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, "LDAP message refused")
 }
 
@@ -416,19 +416,20 @@ impl Decoder for BoundedCodec {
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
         let total = match ber_header(buf) {
             Header::Incomplete => return Ok(None),
-            Header::Invalid => return Err(too_large()),
+            Header::Invalid => return Err(malformed()),
             Header::Element { header, length, .. } => header.saturating_add(length),
         };
         if total > self.max {
-            return Err(too_large());
+            return Err(malformed());
         }
         let Some(message) = buf.get(..total) else {
             return Ok(None);
         };
         if !nesting_within(message, MAX_DEPTH) {
-            return Err(too_large());
+            return Err(malformed());
         }
-        self.inner.decode(buf)
+        // The whole message is buffered: a parser still wanting more means it is malformed.
+        self.inner.decode(buf)?.map(Some).ok_or_else(malformed)
     }
 }
 
@@ -499,8 +500,8 @@ fn ber_header(bytes: &[u8]) -> Header {
     }
 }
 
-/// Whether the BER elements of a whole message nest at most `max_depth` deep; walked without
-/// recursion. Malformed content is left to the parser to refuse.
+/// Whether the BER elements of a whole message nest at most `max_depth` deep and every header
+/// in it can be read; walked without recursion. Other malformations are left to the parser.
 fn nesting_within(message: &[u8], max_depth: usize) -> bool {
     let mut ends: Vec<usize> = Vec::new();
     let mut at = 0;
@@ -521,7 +522,7 @@ fn nesting_within(message: &[u8], max_depth: usize) -> bool {
                 }
             }
             Header::Element { header, length, .. } => at = at.saturating_add(header + length),
-            Header::Incomplete | Header::Invalid => return true,
+            Header::Incomplete | Header::Invalid => return false,
         }
     }
     true

@@ -440,29 +440,24 @@ async fn groups_and_members_point_at_each_other() {
     let mut client = dir.bound().await;
     let ann = dir.user_dn("ann");
     let ops = format!("cn=Ops,ou=groups,{}", dir.base);
+    let group_of = |member: &str| {
+        LdapFilter::And(vec![
+            eq("objectClass", "groupOfNames"),
+            eq("member", member),
+        ])
+    };
     assert_eq!(
-        client
-            .dns(
-                &dir.base,
-                &format!("(&(objectClass=groupOfNames)(member={ann}))")
-            )
-            .await,
+        client.dns_where(&dir.base, group_of(&ann)).await,
         [ops.clone()]
     );
-    assert_eq!(
+    assert!(
         client
-            .dns(
-                &dir.base,
-                &format!(
-                    "(&(objectClass=groupOfNames)(member={}))",
-                    dir.user_dn("bob")
-                )
-            )
-            .await,
-        Vec::<String>::new()
+            .dns_where(&dir.base, group_of(&dir.user_dn("bob")))
+            .await
+            .is_empty()
     );
     assert_eq!(
-        client.dns(&dir.base, &format!("(memberOf={ops})")).await,
+        client.dns_where(&dir.base, eq("memberOf", &ops)).await,
         [ann.clone()]
     );
     let (entries, _) = client
