@@ -717,3 +717,106 @@ async fn openldap_clients_bind_and_search() {
         openldap("ldapwhoami", &["-x", "-H", &url, "-D", &dn, "-w", "wrong"]).expect("installed");
     assert_eq!(wrong.status.code(), Some(49), "{wrong:?}");
 }
+
+/// Valid requests, encoded: the seeds the property test mutates.
+fn seed_messages(dir: &Directory) -> Vec<Vec<u8>> {
+    use tokio_util::codec::Encoder;
+    let search = |filter: LdapFilter, attrs: &[&str]| {
+        LdapOp::SearchRequest(LdapSearchRequest {
+            base: dir.base.clone(),
+            scope: LdapSearchScope::Subtree,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 0,
+            timelimit: 0,
+            typesonly: false,
+            filter,
+            attrs: attrs.iter().map(|a| (*a).to_owned()).collect(),
+        })
+    };
+    let ops = [
+        LdapOp::BindRequest(LdapBindRequest {
+            dn: dir.service_dn(),
+            cred: LdapBindCred::Simple(dir.read_key.clone()),
+        }),
+        search(
+            parse("(&(objectClass=inetOrgPerson)(|(uid=a*)(mail=*b*)))"),
+            &["*", "+"],
+        ),
+        search(parse("(!(uidNumber>=10001))"), &["1.1"]),
+        search(eq("member", &dir.user_dn("ann")), &[]),
+        LdapOp::ExtendedRequest(LdapExtendedRequest {
+            name: "1.3.6.1.4.1.4203.1.11.3".to_owned(),
+            value: None,
+        }),
+        LdapOp::DelRequest(dir.user_dn("ann")),
+    ];
+    ops.into_iter()
+        .enumerate()
+        .map(|(i, op)| {
+            let mut buf = bytes::BytesMut::new();
+            LdapCodec::default()
+                .encode(
+                    LdapMsg::new(i32::try_from(i).unwrap_or(1) + 1, op),
+                    &mut buf,
+                )
+                .expect("encodes");
+            buf.to_vec()
+        })
+        .collect()
+}
+
+#[test]
+fn random_and_mutated_messages_never_panic_the_decoder_or_the_handler() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+    use scim_appliance::ldap::server::{BoundedCodec, MAX_MESSAGE, Session};
+    use tokio_util::codec::Decoder;
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = runtime.block_on(directory());
+    let seeds = seed_messages(&dir);
+    let state = dir.app.state.clone();
+    // One session across cases: binds from earlier cases make later searches reach the tree.
+    let session = std::cell::RefCell::new(Session::new(std::net::Ipv4Addr::LOCALHOST.into()));
+    let answered = std::cell::Cell::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 256,
+        ..Config::default()
+    });
+    let input = (
+        0..seeds.len(),
+        proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
+        proptest::option::weighted(0.2, any::<usize>()),
+        proptest::collection::vec(any::<u8>(), 0..64),
+        proptest::bool::weighted(0.2),
+    );
+    runner
+        .run(&input, |(seed, flips, cut, noise, random)| {
+            let mut bytes = if random { noise } else { seeds[seed].clone() };
+            if !random {
+                for (at, value) in flips {
+                    let len = bytes.len();
+                    if let Some(b) = bytes.get_mut(at % len.max(1)) {
+                        *b = value;
+                    }
+                }
+                if let Some(cut) = cut {
+                    bytes.truncate(cut % (bytes.len() + 1));
+                }
+            }
+            let mut buf = bytes::BytesMut::from(&bytes[..]);
+            let mut codec = BoundedCodec::new(MAX_MESSAGE);
+            while let Ok(Some(msg)) = codec.decode(&mut buf) {
+                let mut session = session.borrow_mut();
+                let replies = runtime.block_on(session.answer(&state, msg));
+                answered.set(answered.get() + 1);
+                if replies.close {
+                    break;
+                }
+            }
+            Ok(())
+        })
+        .expect("no input panics");
+    // The handler, not only the decoder, saw many of them.
+    assert!(answered.get() > 30, "{} answered", answered.get());
+}
