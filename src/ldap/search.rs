@@ -225,3 +225,103 @@ fn render(entry: &Entry, wanted: impl Fn(&str) -> bool, types_only: bool) -> Lda
             .collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ldap3_proto::proto::{LdapDerefAliases, LdapFilter};
+
+    fn entry(dn: &str) -> Entry {
+        Entry {
+            dn: dn.to_owned(),
+            attrs: vec![
+                ("objectClass".to_owned(), vec!["top".to_owned()]),
+                ("entryUUID".to_owned(), vec![dn.to_owned()]),
+            ],
+        }
+    }
+
+    fn tree() -> Vec<Entry> {
+        [
+            "dc=x",
+            "ou=people,dc=x",
+            "uid=a,ou=people,dc=x",
+            "uid=b,ou=people,dc=x",
+        ]
+        .into_iter()
+        .map(entry)
+        .collect()
+    }
+
+    fn request(
+        base: &str,
+        scope: LdapSearchScope,
+        sizelimit: i32,
+        attrs: &[&str],
+    ) -> LdapSearchRequest {
+        LdapSearchRequest {
+            base: base.to_owned(),
+            scope,
+            aliases: LdapDerefAliases::Never,
+            sizelimit,
+            timelimit: 0,
+            typesonly: false,
+            filter: LdapFilter::Present("objectClass".to_owned()),
+            attrs: attrs.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    fn search(request: &LdapSearchRequest) -> Answer {
+        let base = Dn::parse("dc=x").unwrap_or(Dn(Vec::new()));
+        search_tree(&base, &tree(), request, None)
+    }
+
+    #[test]
+    fn scopes_select_the_base_its_children_or_its_subtree() {
+        let count = |base, scope| search(&request(base, scope, 0, &[])).entries.len();
+        assert_eq!(count("ou=people,dc=x", LdapSearchScope::Base), 1);
+        assert_eq!(count("ou=people,dc=x", LdapSearchScope::OneLevel), 2);
+        assert_eq!(count("DC=X", LdapSearchScope::Subtree), 4);
+        assert_eq!(count("dc=x", LdapSearchScope::Children), 3);
+    }
+
+    #[test]
+    fn the_size_limit_cuts_the_answer_and_says_so() {
+        let answer = search(&request("dc=x", LdapSearchScope::Subtree, 2, &[]));
+        assert_eq!(answer.entries.len(), 2);
+        assert_eq!(answer.code, LdapResultCode::SizeLimitExceeded);
+    }
+
+    #[test]
+    fn bases_outside_the_tree_do_not_exist() {
+        for base in ["dc=y", "uid=c,ou=people,dc=x", ""] {
+            let answer = search(&request(base, LdapSearchScope::Subtree, 0, &[]));
+            assert_eq!(answer.code, LdapResultCode::NoSuchObject, "{base}");
+            assert!(answer.entries.is_empty());
+        }
+        let answer = search(&request("not a dn", LdapSearchScope::Subtree, 0, &[]));
+        assert_eq!(answer.code, LdapResultCode::InvalidDNSyntax);
+    }
+
+    #[test]
+    fn attribute_selection_follows_star_plus_and_one_one() {
+        let names = |attrs: &[&str]| -> Vec<String> {
+            search(&request(
+                "uid=a,ou=people,dc=x",
+                LdapSearchScope::Base,
+                0,
+                attrs,
+            ))
+            .entries[0]
+                .attributes
+                .iter()
+                .map(|a| a.atype.clone())
+                .collect()
+        };
+        assert_eq!(names(&[]), ["objectClass"]);
+        assert_eq!(names(&["+"]), ["entryUUID"]);
+        assert_eq!(names(&["*", "+"]), ["objectClass", "entryUUID"]);
+        assert_eq!(names(&["ENTRYUUID"]), ["entryUUID"]);
+        assert!(names(&["1.1"]).is_empty());
+    }
+}
