@@ -835,3 +835,47 @@ fn random_and_mutated_messages_never_panic_the_decoder_or_the_handler() {
     // The handler, not only the decoder, saw many of them.
     assert!(answered.get() > 30, "{} answered", answered.get());
 }
+
+#[test]
+fn config_show_lists_the_ldap_address_and_where_it_came_from() {
+    let shown = |args: &[&str], env: Option<&str>, file: Option<&str>| -> (Value, String) {
+        let dir = TempDir::new().expect("temp dir");
+        let config = dir.path().join("config.toml");
+        std::fs::write(&config, file.unwrap_or_default()).expect("written");
+        let mut command = std::process::Command::new(crate::helpers::BIN);
+        command
+            .args(["config", "show", "--json", "--config"])
+            .arg(&config)
+            .args(args)
+            .env_remove("SCIM_LDAP_LISTEN");
+        if let Some(value) = env {
+            command.env("SCIM_LDAP_LISTEN", value);
+        }
+        let out = command.output().expect("runs");
+        assert!(out.status.success(), "{out:?}");
+        let settings: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+        let ldap = settings
+            .into_iter()
+            .find(|s| s["name"] == "ldap_listen")
+            .expect("ldap_listen is listed");
+        (
+            ldap["value"].clone(),
+            ldap["source"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(shown(&[], None, None).1, "default");
+    assert_eq!(
+        shown(&["--ldap-listen", "127.0.0.1:3890"], None, None),
+        (json!("127.0.0.1:3890"), "flag --ldap-listen".to_owned())
+    );
+    assert_eq!(
+        shown(&[], Some("0.0.0.0:389"), None),
+        (
+            json!("0.0.0.0:389"),
+            "environment SCIM_LDAP_LISTEN".to_owned()
+        )
+    );
+    let (value, source) = shown(&[], None, Some("ldap_listen = \"[::1]:3890\"\n"));
+    assert_eq!(value, json!("[::1]:3890"));
+    assert!(source.starts_with("config file"), "{source}");
+}
