@@ -303,6 +303,28 @@ async fn a_wrong_password_is_refused() {
 }
 
 #[tokio::test]
+async fn repeated_wrong_passwords_are_throttled_as_on_http() {
+    let dir = directory().await;
+    let mut client = Client::connect(dir.ldap).await;
+    let wrong = format!("{}x", &dir.read_key[..dir.read_key.len() - 1]);
+    let mut codes = Vec::new();
+    for _ in 0..21 {
+        codes.push(client.bind(&dir.service_dn(), &wrong).await);
+    }
+    assert!(
+        codes[..20]
+            .iter()
+            .all(|r| r.code == LdapResultCode::InvalidCredentials)
+    );
+    assert_eq!(codes[20].code, LdapResultCode::UnwillingToPerform);
+    assert!(
+        codes[20].message.contains("too many"),
+        "{}",
+        codes[20].message
+    );
+}
+
+#[tokio::test]
 async fn another_organizations_key_is_refused() {
     let dir = directory().await;
     let other = dir.app.create_org("Globex");
