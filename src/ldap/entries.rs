@@ -1,7 +1,10 @@
 //! An organization's tree as LDAP entries, rendered from the same stored documents SCIM
 //! renders: the base, `ou=people` and `ou=groups`, one entry per active member and one per
 //! group. Revoked members (`active` false) are not loaded at all, so they appear nowhere: not
-//! as entries, not in `member`, `uniqueMember` or `memberUid`.
+//! as entries, not in `member`, `uniqueMember` or `memberUid`. Members and groups with a POSIX
+//! id (`Store::posix_ids`) are also `posixAccount`/`posixGroup`; groups sharing a displayName
+//! get distinct DNs ([`group_names`]). Members' DNs cannot collide: userNames are unique
+//! case-insensitively, as DNs compare.
 //!
 //! This first slice loads an organization's entries ([`MAX_LOADED`] members and as many groups
 //! at most) and the search evaluates the LDAP filter on them in memory, within the size limit;
@@ -136,12 +139,10 @@ impl Tree {
                 )
             })
             .collect();
-        let group_dns: HashMap<&str, String> = groups
+        let group_names = group_names(groups);
+        let group_dns: HashMap<&str, String> = group_names
             .iter()
-            .map(|g| {
-                let name = text(&g.attrs, "displayName").unwrap_or_default();
-                (g.id.as_str(), self.group_dn(name))
-            })
+            .map(|(id, name)| (*id, self.group_dn(name)))
             .collect();
         let mut entries = vec![self.base_entry(), self.unit("people"), self.unit("groups")];
         entries.extend(
@@ -149,11 +150,11 @@ impl Tree {
                 .iter()
                 .map(|u| self.user_entry(u, &group_dns, posix.users.get(&u.id).copied())),
         );
-        entries.extend(
-            groups
-                .iter()
-                .map(|g| self.group_entry(g, &user_names, posix.groups.get(&g.id).copied())),
-        );
+        entries.extend(groups.iter().map(|g| {
+            let name = group_names.get(g.id.as_str()).map_or("", String::as_str);
+            let posix_id = posix.groups.get(&g.id).copied();
+            self.group_entry(g, name, &user_names, posix_id)
+        }));
         entries
     }
 
@@ -242,22 +243,28 @@ impl Tree {
         entry
     }
 
-    /// A group; with a POSIX id also a `posixGroup`.
+    /// A group named `rdn_name` (its displayName, or the disambiguated name of
+    /// [`group_names`]); with a POSIX id also a `posixGroup`.
     fn group_entry(
         &self,
         group: &StoredGroup,
+        rdn_name: &str,
         user_names: &HashMap<&str, &str>,
         posix_id: Option<i64>,
     ) -> Entry {
         let doc = &group.attrs;
         let cn = text(doc, "displayName").unwrap_or_default();
-        let mut entry = Entry::new(self.group_dn(cn));
+        let mut entry = Entry::new(self.group_dn(rdn_name));
         let mut classes = strings(&["top", "groupOfNames", "groupOfUniqueNames"]);
         if posix_id.is_some() {
             classes.push("posixGroup".to_owned());
         }
         entry.add("objectClass", classes);
-        entry.add_one("cn", Some(cn));
+        let mut names = vec![rdn_name.to_owned()];
+        if rdn_name != cn {
+            names.push(cn.to_owned());
+        }
+        entry.add("cn", names);
         let member_names: Vec<&str> = group
             .members
             .iter()
@@ -286,6 +293,26 @@ impl Tree {
         }
         entry
     }
+}
+
+/// Each group's RDN name: its displayName, except that when several groups share one
+/// (compared case-insensitively, as DNs are), only the oldest keeps it and each later one is
+/// `<displayName> (<SCIM id>)` — stable, and unique because ids are. `groups` is in creation
+/// order.
+fn group_names(groups: &[StoredGroup]) -> HashMap<&str, String> {
+    let mut taken = std::collections::HashSet::new();
+    groups
+        .iter()
+        .map(|g| {
+            let name = text(&g.attrs, "displayName").unwrap_or_default();
+            let rdn = if taken.insert(name.to_lowercase()) {
+                name.to_owned()
+            } else {
+                format!("{name} ({})", g.id)
+            };
+            (g.id.as_str(), rdn)
+        })
+        .collect()
 }
 
 fn text<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -410,5 +437,60 @@ mod tests {
         assert_eq!(ops.values("gidNumber"), Some(&["10001".to_owned()][..]));
         assert_eq!(ops.values("member"), Some(&[ann.dn.clone()][..]));
         assert_eq!(ops.values("memberUid"), Some(&["Ann, Jr".to_owned()][..]));
+    }
+
+    fn group(id: &str, name: &str, members: &[&str]) -> StoredGroup {
+        StoredGroup {
+            id: id.to_owned(),
+            attrs: json!({"displayName": name})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            version: 1,
+            created_at: "2026-11-23T07:22:18.123Z".to_owned(),
+            updated_at: "2026-11-23T07:22:18.123Z".to_owned(),
+            members: Some(
+                members
+                    .iter()
+                    .map(|m| crate::directory::Member {
+                        user_id: (*m).to_owned(),
+                        display: String::new(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    #[test]
+    fn groups_sharing_a_name_get_distinct_stable_dns() {
+        let tree = Tree {
+            base: "dc=acme".to_owned(),
+        };
+        let ann = user(
+            "u1",
+            json!({"userName": "ann"}),
+            vec![GroupRef {
+                id: "g2".to_owned(),
+                display: "ops".to_owned(),
+            }],
+        );
+        let groups = [group("g1", "Ops", &[]), group("g2", "ops", &["u1"])];
+        let entries = tree.render(&[ann], &groups, &PosixIds::default());
+        assert_eq!(entries[4].dn, "cn=Ops,ou=groups,dc=acme");
+        assert_eq!(entries[5].dn, "cn=ops (g2),ou=groups,dc=acme");
+        assert_eq!(
+            entries[5].values("cn"),
+            Some(&["ops (g2)".to_owned(), "ops".to_owned()][..])
+        );
+        assert_eq!(
+            entries[3].values("memberOf"),
+            Some(&[entries[5].dn.clone()][..])
+        );
+        assert!(
+            !entries[3]
+                .values("objectClass")
+                .unwrap_or_default()
+                .contains(&"posixAccount".to_owned())
+        );
     }
 }
