@@ -50,6 +50,9 @@ pub struct ServeConfig {
     pub max_connections: usize,
     /// Most connections one client (address, IPv6 /64) may hold; trusted proxies are exempt.
     pub max_connections_per_client: usize,
+    /// Address to serve read-only LDAP on (plain LDAP, e.g. `127.0.0.1:3890`); `None` serves
+    /// none.
+    pub ldap_listen: Option<String>,
     /// How often the API keys' "last used" times are written. Not a flag: a minute keeps the
     /// writes rare; tests shorten it.
     pub key_usage_flush_every: std::time::Duration,
@@ -123,6 +126,7 @@ impl ServeConfig {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
+            ldap_listen: None,
             key_usage_flush_every: DEFAULT_KEY_USAGE_FLUSH,
         })
     }

@@ -28,6 +28,12 @@
 //!   handlers for Users and Groups), the configuration page and admin API ([`http::admin`]),
 //!   health, metrics, the request log and security headers, body deadlines and connection
 //!   caps.
+//! - [`ldap`]: the read-only LDAP directory (`--ldap-listen`) — `server.rs` (the listener on its
+//!   own thread, the bounded codec, each connection's session), `bind.rs` (service accounts:
+//!   `cn=<key id>,<base>` with a read key, through [`auth`]), `entries.rs` (an organization's
+//!   tree rendered from the stored members and groups; revoked members left out), `filter.rs`
+//!   (LDAP filters evaluated on entries), `search.rs` (scopes, limits, paging, the root DSE),
+//!   `dn.rs` (RFC 4514 escaping and comparison).
 //! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
 //!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
 //!   `key add`, `key list`, `key revoke`, `rotate-key`, `rename`, `enable-scim`,
@@ -51,8 +57,8 @@
 //! layers), [`error`] (the error chain for logs), [`metrics`] (the Prometheus registry),
 //! [`timestamp`], [`tls`].
 //!
-//! **Running**: [`startup`] builds the state, binds every listener and starts the webhook
-//! worker; [`housekeeping`] is a running server's background work (event and webhook
+//! **Running**: [`startup`] builds the state, binds every listener (HTTP, and LDAP when asked)
+//! and starts the webhook worker; [`housekeeping`] is a running server's background work (event and webhook
 //! retention, scheduled backups, writing when API keys were last used).
 //!
 //! ## Where a change goes
@@ -91,6 +97,7 @@ pub mod error;
 pub mod healthcheck;
 pub mod housekeeping;
 pub mod http;
+pub mod ldap;
 pub mod metrics;
 pub mod scim;
 pub mod startup;

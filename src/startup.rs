@@ -1,7 +1,8 @@
 //! Starts the server: takes the data directory's lock, opens the store, starts housekeeping
 //! and the writer of API keys' "last used" times, builds the shared [`AppState`], and binds every listener (port 0 allowed, the real port is
 //! read back) with the connection-level limits. What a request meets once accepted — routes and
-//! middleware — is [`crate::http`]; a new front door (an LDAP listener) binds here too.
+//! middleware — is [`crate::http`]; the LDAP listener ([`crate::ldap`], with `--ldap-listen`)
+//! binds here too, on its own thread.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use crate::config::ServeConfig;
 use crate::delivery::{self, DeliverySettings, DeliveryWorker, Sender, SenderError};
 use crate::housekeeping::{self, Housekeeper, KeyUsageFlusher, Schedule};
 use crate::http::limits::connections::{self, ClientConnections};
+use crate::ldap::LdapServer;
 use crate::metrics::Metrics;
 use crate::state::{AppState, ServedHosts};
 use crate::store::maintenance::{self, DataDirLock};
@@ -57,6 +59,8 @@ pub enum StartupError {
     WebhookClient(#[from] SenderError),
     #[error("could not start the thread recording when API keys were used")]
     KeyUsage(#[source] std::io::Error),
+    #[error("could not start the LDAP listener")]
+    Ldap(#[source] std::io::Error),
     #[error("could not listen on {addr}")]
     Bind {
         addr: String,
@@ -80,6 +84,8 @@ pub struct Application {
     _deliveries: DeliveryWorker,
     /// Writes when API keys were last used; writes once more when the server has stopped.
     key_usage: KeyUsageFlusher,
+    /// The LDAP listener, when `--ldap-listen` is given; stops with the server.
+    ldap: Option<LdapServer>,
 }
 
 impl Application {
@@ -163,6 +169,11 @@ impl Application {
             served_hosts,
             webhooks: sender,
         });
+        let ldap = config
+            .ldap_listen
+            .as_deref()
+            .map(|addr| start_ldap(addr, state.clone().into_inner()))
+            .transpose()?;
         let app_state = state.clone();
         // Explicit, because actix's connection cap applies per worker.
         let workers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -194,7 +205,13 @@ impl Application {
             _housekeeper: housekeeper,
             _deliveries: deliveries,
             key_usage,
+            ldap,
         })
+    }
+
+    /// The address LDAP is served on, when it is.
+    pub fn ldap_addr(&self) -> Option<SocketAddr> {
+        self.ldap.as_ref().map(LdapServer::local_addr)
     }
 
     /// The one-time link that lets the first visitor choose the admin password, while none is
@@ -231,10 +248,25 @@ impl Application {
     /// Serves until stopped (SIGINT/SIGTERM or the handle), then writes the keys' last uses.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let Application {
-            server, key_usage, ..
+            server,
+            key_usage,
+            ldap,
+            ..
         } = self;
         let served = server.await;
+        drop(ldap);
         drop(key_usage);
         served
     }
+}
+
+/// Binds `addr` and serves LDAP on it.
+fn start_ldap(addr: &str, state: Arc<AppState>) -> Result<LdapServer, StartupError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+        addr: addr.to_owned(),
+        source,
+    })?;
+    let server = crate::ldap::start(state, listener).map_err(StartupError::Ldap)?;
+    tracing::info!("LDAP listening on ldap://{}", server.local_addr());
+    Ok(server)
 }

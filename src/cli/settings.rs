@@ -253,6 +253,11 @@ settings! {
         #[arg(long, env = "SCIM_MAX_CONNECTIONS_PER_CLIENT", value_parser = parse_connection_count)]
         max_connections_per_client: usize = DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             toml usize => connection_count;
+
+        /// Also serve a read-only LDAP directory of each organization at this address and port,
+        /// e.g. `127.0.0.1:3890` [default: off]
+        #[arg(long, env = "SCIM_LDAP_LISTEN")]
+        ldap_listen: String;
     }
 }
 
@@ -291,6 +296,7 @@ pub(super) fn serve_config(
     config.body_timeout = s.body_timeout;
     config.max_connections = s.max_connections;
     config.max_connections_per_client = s.max_connections_per_client;
+    config.ldap_listen = s.ldap_listen;
     Ok((config, s.log_level, s.log_format))
 }
 

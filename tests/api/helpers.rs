@@ -20,6 +20,8 @@ pub struct TestApp {
     pub data_dir: TempDir,
     pub client: reqwest::Client,
     pub state: actix_web::web::Data<AppState>,
+    /// Where LDAP is served, when the configuration asked for it.
+    pub ldap_addr: Option<std::net::SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     /// The task running the server; it owns the data-directory lock until it ends.
     running: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -64,6 +66,7 @@ pub async fn spawn_app_configured(
     let app = Application::build(config).expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
+    let ldap_addr = app.ldap_addr();
     let handle = app.handle();
     let setup_link = app.setup_link().map(str::to_owned);
     let running = tokio::spawn(app.run_until_stopped());
@@ -73,6 +76,7 @@ pub async fn spawn_app_configured(
         data_dir,
         client: reqwest::Client::new(),
         state,
+        ldap_addr,
         handle,
         running,
     }

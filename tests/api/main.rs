@@ -16,6 +16,7 @@ mod idp_okta;
 mod idp_onelogin;
 mod idp_ping;
 mod keys;
+mod ldap;
 mod limits;
 mod methods;
 mod operations;

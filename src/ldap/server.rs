@@ -1,0 +1,560 @@
+//! The listener and each connection's session: reads messages through a size- and
+//! depth-bounded codec, answers them one at a time, and closes idle connections.
+//!
+//! Bounds: a message larger than [`MAX_MESSAGE`] or nested deeper than [`MAX_DEPTH`] closes
+//! the connection (before it is buffered whole or parsed); at most [`MAX_CONNECTIONS`] are
+//! served at once (more are closed at once); a connection that sends nothing for
+//! [`IDLE_TIMEOUT`] is closed; a request runs at most [`REQUEST_TIME_LIMIT`] (a search also
+//! within the client's time limit). Malformed messages and operations a client may not send
+//! close the connection with a notice of disconnection; nothing a client sends can panic.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures_util::{SinkExt, StreamExt};
+use ldap3_proto::LdapCodec;
+use ldap3_proto::control::LdapControl;
+use ldap3_proto::proto::{
+    LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
+    LdapResultCode, LdapSearchRequest, OID_PASSWORD_MODIFY,
+};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio_util::codec::{Decoder, Encoder, Framed};
+
+use super::bind::{Identity, bind};
+use super::search::{self, PageRequest};
+use super::{OID_WHOAMI, ReadError, blocking};
+use crate::error::error_chain;
+use crate::state::AppState;
+
+/// Largest message accepted, in bytes.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+/// Deepest nesting of BER elements accepted (a deep filter would otherwise recurse deeply).
+pub const MAX_DEPTH: usize = 64;
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a connection may stay silent.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// Longest any one request may run.
+pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
+
+/// A running listener; dropping it stops the listener and closes its connections.
+pub struct LdapServer {
+    local_addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LdapServer {
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}
+
+impl Drop for LdapServer {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts serving LDAP on a bound listener, on its own thread.
+pub fn start(state: Arc<AppState>, listener: std::net::TcpListener) -> std::io::Result<LdapServer> {
+    let local_addr = listener.local_addr()?;
+    listener.set_nonblocking(true)?;
+    let (stop, stopped) = watch::channel(false);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let thread = std::thread::Builder::new()
+        .name("ldap".into())
+        .spawn(move || runtime.block_on(accept_loop(state, listener, stopped)))?;
+    Ok(LdapServer {
+        local_addr,
+        stop,
+        thread: Some(thread),
+    })
+}
+
+async fn accept_loop(
+    state: Arc<AppState>,
+    listener: std::net::TcpListener,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let listener = match TcpListener::from_std(listener) {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "the LDAP listener could not start");
+            return;
+        }
+    };
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            _ = stopped.changed() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!(error = %error_chain(&e), "LDAP accept failed");
+                // Out of file descriptors, typically: let some close.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tracing::warn!(client = %peer.ip(), "LDAP connection refused: too many connections");
+            continue;
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            serve_connection(&state, stream, peer.ip()).await;
+            drop(slot);
+        });
+    }
+}
+
+async fn serve_connection(state: &AppState, stream: TcpStream, client: IpAddr) {
+    let mut framed = Framed::new(stream, BoundedCodec::new(MAX_MESSAGE));
+    let mut session = Session::new(client);
+    loop {
+        let msg = match tokio::time::timeout(IDLE_TIMEOUT, framed.next()).await {
+            Err(_) => {
+                let _ = framed
+                    .send(notice(LdapResultCode::Unavailable, "idle too long"))
+                    .await;
+                return;
+            }
+            Ok(None) => return,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(%client, error = %e, "LDAP message refused");
+                let _ = framed
+                    .send(notice(LdapResultCode::ProtocolError, "malformed message"))
+                    .await;
+                return;
+            }
+            Ok(Some(Ok(msg))) => msg,
+        };
+        let replies = session.answer(state, msg).await;
+        for reply in replies.messages {
+            if framed.feed(reply).await.is_err() {
+                return;
+            }
+        }
+        if replies.close || framed.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A notice of disconnection (RFC 4511 §4.4.1), sent before closing a connection.
+fn notice(code: LdapResultCode, message: &str) -> LdapMsg {
+    LdapMsg::new(
+        0,
+        LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res: result(code, message),
+            name: Some("1.3.6.1.4.1.1466.20036".to_owned()),
+            value: None,
+        }),
+    )
+}
+
+fn result(code: LdapResultCode, message: &str) -> LdapResult {
+    LdapResult {
+        code,
+        matcheddn: String::new(),
+        message: message.to_owned(),
+        referral: Vec::new(),
+    }
+}
+
+/// What a message gets: replies, then possibly the end of the connection.
+#[derive(Debug)]
+pub struct Replies {
+    pub messages: Vec<LdapMsg>,
+    /// Close the connection after sending the replies (an unbind, or a message a client may
+    /// not send).
+    pub close: bool,
+}
+
+impl Replies {
+    fn send(messages: Vec<LdapMsg>) -> Replies {
+        Replies {
+            messages,
+            close: false,
+        }
+    }
+
+    fn one(message: LdapMsg) -> Replies {
+        Replies::send(vec![message])
+    }
+
+    fn close(messages: Vec<LdapMsg>) -> Replies {
+        Replies {
+            messages,
+            close: true,
+        }
+    }
+}
+
+/// One connection's state: who it is bound as.
+pub struct Session {
+    pub identity: Identity,
+    pub client: IpAddr,
+}
+
+impl Session {
+    /// A fresh, anonymous session of a client.
+    pub fn new(client: IpAddr) -> Session {
+        Session {
+            identity: Identity::Anonymous,
+            client,
+        }
+    }
+
+    /// The replies to one message, within [`REQUEST_TIME_LIMIT`].
+    pub async fn answer(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
+        match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
+            Ok(replies) => replies,
+            Err(_) => Replies::close(vec![notice(
+                LdapResultCode::TimeLimitExceeded,
+                "the request took too long",
+            )]),
+        }
+    }
+
+    async fn dispatch(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
+        let id = msg.msgid;
+        let refused = |op: fn(LdapResult) -> LdapOp| {
+            Replies::one(LdapMsg::new(
+                id,
+                op(result(
+                    LdapResultCode::UnwillingToPerform,
+                    "this directory is read-only: change it at the identity provider",
+                )),
+            ))
+        };
+        match msg.op {
+            LdapOp::BindRequest(request) => {
+                let res = match bind(state, self.client, &request.dn, &request.cred).await {
+                    Ok(identity) => {
+                        self.identity = identity;
+                        result(LdapResultCode::Success, "")
+                    }
+                    Err(refusal) => {
+                        // A failed bind leaves the connection anonymous (RFC 4511 §4.2.1).
+                        self.identity = Identity::Anonymous;
+                        result(refusal.code, &refusal.message)
+                    }
+                };
+                Replies::one(LdapMsg::new(
+                    id,
+                    LdapOp::BindResponse(LdapBindResponse {
+                        res,
+                        saslcreds: None,
+                    }),
+                ))
+            }
+            LdapOp::UnbindRequest => Replies::close(Vec::new()),
+            LdapOp::SearchRequest(request) => {
+                Replies::send(self.search(state, id, &msg.ctrl, request).await)
+            }
+            LdapOp::AddRequest(_) => refused(LdapOp::AddResponse),
+            LdapOp::ModifyRequest(_) => refused(LdapOp::ModifyResponse),
+            LdapOp::DelRequest(_) => refused(LdapOp::DelResponse),
+            LdapOp::ModifyDNRequest(_) => refused(LdapOp::ModifyDNResponse),
+            LdapOp::CompareRequest(_) => refused(LdapOp::CompareResult),
+            // Requests are answered one at a time: there is never one to abandon.
+            LdapOp::AbandonRequest(_) => Replies::send(Vec::new()),
+            LdapOp::ExtendedRequest(request) => Replies::one(self.extended(id, &request)),
+            _ => Replies::close(vec![notice(LdapResultCode::ProtocolError, "not a request")]),
+        }
+    }
+
+    fn extended(&self, id: i32, request: &LdapExtendedRequest) -> LdapMsg {
+        let (res, value) = match request.name.as_str() {
+            OID_WHOAMI => (
+                result(LdapResultCode::Success, ""),
+                Some(self.identity.authz_id().into_bytes()),
+            ),
+            OID_PASSWORD_MODIFY => (
+                result(
+                    LdapResultCode::UnwillingToPerform,
+                    "passwords are not kept here: change them at the identity provider",
+                ),
+                None,
+            ),
+            _ => (
+                result(
+                    LdapResultCode::ProtocolError,
+                    "unsupported extended operation",
+                ),
+                None,
+            ),
+        };
+        LdapMsg::new(
+            id,
+            LdapOp::ExtendedResponse(LdapExtendedResponse {
+                res,
+                name: None,
+                value,
+            }),
+        )
+    }
+
+    async fn search(
+        &self,
+        state: &AppState,
+        id: i32,
+        controls: &[LdapControl],
+        request: LdapSearchRequest,
+    ) -> Vec<LdapMsg> {
+        let page = controls.iter().find_map(|c| match c {
+            LdapControl::SimplePagedResults { size, cookie } => Some(PageRequest {
+                size: usize::try_from(*size).unwrap_or(0),
+                cookie: cookie.clone(),
+            }),
+            _ => None,
+        });
+        let answer = if search::is_root_dse(&request) {
+            search::root_dse(&self.identity, &request)
+        } else {
+            match &self.identity {
+                Identity::Anonymous => search::Answer {
+                    entries: Vec::new(),
+                    code: LdapResultCode::InsufficentAccessRights,
+                    message: "bind as cn=<key id>,<base DN> with a read key to search".to_owned(),
+                    matched_dn: String::new(),
+                    next_page: None,
+                },
+                Identity::Service {
+                    org_id, tree, base, ..
+                } => {
+                    let limit = u64::try_from(request.timelimit)
+                        .ok()
+                        .filter(|s| *s > 0)
+                        .map_or(REQUEST_TIME_LIMIT, Duration::from_secs)
+                        .min(REQUEST_TIME_LIMIT);
+                    let (store, org_id, tree) = (state.store.clone(), org_id.clone(), tree.clone());
+                    let loaded = blocking(move || tree.load(&store, &org_id));
+                    match tokio::time::timeout(limit, loaded).await {
+                        Ok(Ok(entries)) => search::search_tree(base, &entries, &request, page),
+                        Ok(Err(e)) => {
+                            let e: ReadError = e;
+                            tracing::error!(error = %error_chain(&e), "LDAP search could not read the directory");
+                            search::Answer {
+                                entries: Vec::new(),
+                                code: LdapResultCode::Unavailable,
+                                message: "the directory could not be read".to_owned(),
+                                matched_dn: String::new(),
+                                next_page: None,
+                            }
+                        }
+                        Err(_) => search::Answer {
+                            entries: Vec::new(),
+                            code: LdapResultCode::TimeLimitExceeded,
+                            message: String::new(),
+                            matched_dn: String::new(),
+                            next_page: None,
+                        },
+                    }
+                }
+            }
+        };
+        let mut replies: Vec<LdapMsg> = answer
+            .entries
+            .into_iter()
+            .map(|entry| LdapMsg::new(id, LdapOp::SearchResultEntry(entry)))
+            .collect();
+        let done = LdapOp::SearchResultDone(LdapResult {
+            matcheddn: answer.matched_dn,
+            ..result(answer.code, &answer.message)
+        });
+        replies.push(match answer.next_page {
+            Some(cookie) => LdapMsg::new_with_ctrls(
+                id,
+                done,
+                vec![LdapControl::SimplePagedResults { size: 0, cookie }],
+            ),
+            None => LdapMsg::new(id, done),
+        });
+        replies
+    }
+}
+
+/// `ldap3_proto`'s codec behind two checks on each message's BER header before it is
+/// buffered whole or parsed: its length, and how deeply its elements nest.
+pub struct BoundedCodec {
+    inner: LdapCodec,
+    max: usize,
+}
+
+impl BoundedCodec {
+    pub fn new(max: usize) -> BoundedCodec {
+        BoundedCodec {
+            inner: LdapCodec::new(Some(max)),
+            max,
+        }
+    }
+}
+
+fn malformed() -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidData, "LDAP message refused")
+}
+
+impl Decoder for BoundedCodec {
+    type Item = LdapMsg;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
+        let total = match ber_header(buf) {
+            Header::Incomplete => return Ok(None),
+            Header::Invalid => return Err(malformed()),
+            Header::Element { header, length, .. } => header.saturating_add(length),
+        };
+        if total > self.max {
+            return Err(malformed());
+        }
+        let Some(message) = buf.get(..total) else {
+            return Ok(None);
+        };
+        if !nesting_within(message, MAX_DEPTH) {
+            return Err(malformed());
+        }
+        // The whole message is buffered: a parser still wanting more means it is malformed.
+        self.inner.decode(buf)?.map(Some).ok_or_else(malformed)
+    }
+}
+
+impl Encoder<LdapMsg> for BoundedCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), std::io::Error> {
+        self.inner.encode(msg, buf)
+    }
+}
+
+/// A BER element's header (identifier and length octets), as far as it can be read.
+#[derive(Debug, PartialEq, Eq)]
+enum Header {
+    Incomplete,
+    /// Indefinite lengths (not allowed in LDAP), lengths over 4 bytes, long tag numbers.
+    Invalid,
+    Element {
+        constructed: bool,
+        header: usize,
+        length: usize,
+    },
+}
+
+fn ber_header(bytes: &[u8]) -> Header {
+    let Some(&identifier) = bytes.first() else {
+        return Header::Incomplete;
+    };
+    let constructed = identifier & 0x20 != 0;
+    let mut at = 1;
+    if identifier & 0x1f == 0x1f {
+        // A tag number in following bytes: LDAP's never need more than two.
+        loop {
+            let Some(&b) = bytes.get(at) else {
+                return Header::Incomplete;
+            };
+            at += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+            if at > 3 {
+                return Header::Invalid;
+            }
+        }
+    }
+    let Some(&first) = bytes.get(at) else {
+        return Header::Incomplete;
+    };
+    at += 1;
+    let length = match first {
+        0..=0x7f => usize::from(first),
+        0x81..=0x84 => {
+            let n = usize::from(first & 0x7f);
+            let Some(octets) = bytes.get(at..at + n) else {
+                return Header::Incomplete;
+            };
+            at += n;
+            octets
+                .iter()
+                .fold(0usize, |l, b| (l << 8) | usize::from(*b))
+        }
+        _ => return Header::Invalid,
+    };
+    Header::Element {
+        constructed,
+        header: at,
+        length,
+    }
+}
+
+/// Whether the BER elements of a whole message nest at most `max_depth` deep and every header
+/// in it can be read; walked without recursion. Other malformations are left to the parser.
+fn nesting_within(message: &[u8], max_depth: usize) -> bool {
+    let mut ends: Vec<usize> = Vec::new();
+    let mut at = 0;
+    while at < message.len() {
+        while ends.last().is_some_and(|end| *end <= at) {
+            ends.pop();
+        }
+        match ber_header(message.get(at..).unwrap_or_default()) {
+            Header::Element {
+                constructed: true,
+                header,
+                length,
+            } => {
+                at += header;
+                ends.push(at.saturating_add(length));
+                if ends.len() > max_depth {
+                    return false;
+                }
+            }
+            Header::Element { header, length, .. } => at = at.saturating_add(header + length),
+            Header::Incomplete | Header::Invalid => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_length_over_the_limit_is_refused_before_buffering() {
+        let mut codec = BoundedCodec::new(1024);
+        // SEQUENCE of 16 MiB: only the header has arrived.
+        let mut buf = BytesMut::from(&[0x30, 0x84, 0x01, 0x00, 0x00, 0x00][..]);
+        assert!(codec.decode(&mut buf).is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut message: Vec<u8> = Vec::new();
+        for _ in 0..100 {
+            let [_, _, high, low] = u32::try_from(message.len()).unwrap_or(0).to_be_bytes();
+            message.splice(0..0, [0x30, 0x82, high, low]);
+        }
+        assert!(!nesting_within(&message, MAX_DEPTH));
+        assert!(nesting_within(&[0x30, 0x03, 0x02, 0x01, 0x05], MAX_DEPTH));
+    }
+
+    #[test]
+    fn a_partial_header_waits_for_more() {
+        let mut codec = BoundedCodec::new(1024);
+        let mut buf = BytesMut::from(&[0x30][..]);
+        assert!(matches!(codec.decode(&mut buf), Ok(None)));
+    }
+}
