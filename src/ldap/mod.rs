@@ -3,8 +3,9 @@
 //!
 //! The protocol (BER codec, messages, filters, controls) is kanidm's `ldap3_proto`; this module
 //! is only the directory logic. It takes what it needs from [`AppState`], checks binds through
-//! [`crate::auth`] ([`bind`]), renders entries from the same stored documents SCIM renders
-//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]) and runs
+//! [`crate::auth`] ([`bind`]), narrows each filter to the SCIM filter the store reads with
+//! ([`narrow`]), renders entries from the same stored documents SCIM renders ([`entries`]),
+//! evaluates the filter on them ([`filter`]), answers searches ([`search`]) and runs
 //! the listener and each connection's session ([`server`]); [`dn`] escapes and compares DNs.
 //! It writes nothing: add, modify, delete, modify DN and password modify are refused with
 //! `unwillingToPerform`, because the identity provider is the source of truth.
@@ -16,6 +17,7 @@ pub mod bind;
 pub mod dn;
 pub mod entries;
 pub mod filter;
+pub mod narrow;
 pub mod search;
 pub mod server;
 

@@ -14,7 +14,7 @@ use crate::scim::list::ListQuery;
 use crate::scim::schema::GROUP;
 use crate::timestamp;
 
-const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
+pub(super) const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
 
 fn display_name(attrs: &Map<String, Value>) -> String {
     attrs
@@ -195,7 +195,7 @@ fn remove_group(
     Ok(())
 }
 
-fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
+pub(super) fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
     let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredGroup {
         id: r.get(0)?,

@@ -39,7 +39,7 @@ pub use keys::{
     ApiKey, ApiKeyRecord, DEFAULT_KEY_NAME, IssuedKey, KeyScope, KeySpec, MAX_KEY_NAME_CHARS,
     ReplacedKey, Rotation, RotationTarget, parse_key_name,
 };
-pub use ldap::PosixIds;
+pub use ldap::{GroupName, LdapGroup, LdapReader, LdapScan, LdapUser};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{OrgChanges, OrgSummary, Organization, parse_ldap_base, parse_org_name};
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};

@@ -19,7 +19,7 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.attrs, u.version, u.created_at, u.updated_at";
+pub(super) const USER_COLUMNS: &str = "u.id, u.attrs, u.version, u.created_at, u.updated_at";
 
 impl Store {
     /// Creates a member; 409 on a taken userName, externalId or email, 400 over the seat limit.
@@ -276,7 +276,7 @@ fn remove_user(
     Ok(())
 }
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
+pub(super) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
     let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredUser {
         id: r.get(0)?,
