@@ -638,7 +638,7 @@ async fn renaming_a_member_or_a_group_changes_its_dn_everywhere() {
     assert_eq!(values(&entries[0], "memberUid"), ["ann.lee"]);
     assert_eq!(
         client.dns_where(&dir.base, eq("member", &ann)).await,
-        [platform.clone()]
+        std::slice::from_ref(&platform)
     );
     assert_eq!(
         client.dns_where(&dir.base, eq("memberOf", &platform)).await,
