@@ -326,6 +326,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::params;
     use serde_json::json;
 
     use crate::store::{Actor, Store, StoreError, SyncMode, parse_ldap_base};
@@ -422,5 +423,39 @@ mod tests {
         assert_eq!(ids.users[&c], 10002, "b's number is not given again");
         assert!(!ids.users.contains_key(&b));
         assert!(ids.groups.is_empty());
+    }
+
+    #[test]
+    fn statistics_let_an_email_lookup_use_its_index_in_a_grown_directory() {
+        let (_dir, store) = store();
+        let org = store.create_org("Acme", None, Actor::Cli).expect("org").id;
+        for i in 0..300 {
+            let attrs = json!({ "userName": format!("u{i}"),
+                                "emails": [{"value": format!("u{i}@example.com")}] });
+            store
+                .create_user(&org, "k", attrs.as_object().expect("object").clone())
+                .expect("user");
+        }
+        store.optimize().expect("optimize");
+        let plan: Vec<String> = store
+            .read(|c| {
+                // A statement that runs notices the new schema, and loads the statistics with it
+                // (EXPLAIN alone would not).
+                c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?;
+                let mut stmt = c.prepare(
+                    "EXPLAIN QUERY PLAN SELECT u.id FROM users u
+                     WHERE u.org_id = ?1 AND u.active = 1 AND u.rowid > 0
+                       AND (u.id IN (SELECT je.user_id FROM user_emails je WHERE je.value_key = ?2)
+                            OR u.user_name_key = ?2)
+                     ORDER BY u.rowid",
+                )?;
+                let rows = stmt.query_map(params![org, "u7@example.com"], |r| r.get(3))?;
+                Ok::<_, StoreError>(rows.collect::<Result<Vec<String>, _>>()?)
+            })
+            .expect("plan");
+        assert!(
+            !plan.iter().any(|step| step.contains("users_by_org_active")),
+            "{plan:?}"
+        );
     }
 }

@@ -125,6 +125,49 @@ pub struct Store {
     outbox_ready: Arc<tokio::sync::Notify>,
 }
 
+/// `ANALYZE` while the members have no statistics yet (SQLite's `PRAGMA optimize` leaves
+/// tables never analysed alone), then `PRAGMA optimize`, which analyses a table again once it
+/// has grown or shrunk tenfold; both sample a bounded number of rows per index. Other
+/// connections load statistics only with the schema, so when they changed, the schema is
+/// touched (a table created and dropped) to make every pooled reader load them.
+fn optimize(conn: &Connection) -> Result<(), StoreError> {
+    let statistics = |conn: &Connection| -> Result<Option<String>, StoreError> {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Ok(None);
+        }
+        Ok(conn.query_row(
+            "SELECT group_concat(tbl || ' ' || ifnull(idx, '') || ' ' || stat, ';')
+             FROM sqlite_stat1",
+            [],
+            |r| r.get(0),
+        )?)
+    };
+    conn.execute_batch("PRAGMA analysis_limit = 1000")?;
+    let before = statistics(conn)?;
+    let users_analysed = before
+        .as_deref()
+        .is_some_and(|s| s.split(';').any(|row| row.starts_with("users ")));
+    conn.execute_batch(if users_analysed {
+        "PRAGMA optimize"
+    } else {
+        "ANALYZE"
+    })?;
+    if statistics(conn)? != before {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE statistics_reload (x);
+             DROP TABLE statistics_reload;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Opens (creating if needed) `<data_dir>/scim-appliance.db`, applies pending migrations and
     /// refuses a database whose schema is newer than this binary knows.
@@ -142,6 +185,7 @@ impl Store {
             orgs::assign_missing_ldap_bases(&tx)?;
             tx.commit()?;
         }
+        optimize(&conn)?;
         drop(conn);
 
         let writer = Pool::builder()
@@ -158,6 +202,14 @@ impl Store {
             path,
             outbox_ready: Arc::default(),
         })
+    }
+
+    /// Refreshes the query planner's statistics where the tables changed enough to need it
+    /// (`PRAGMA optimize`, bounded work): without them SQLite may scan an organization's
+    /// members for a lookup an index answers, such as an email, once a directory has grown.
+    /// Run at open and periodically by the housekeeping thread.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        optimize(&*self.writer.get()?)
     }
 
     /// Notified (one stored permit) after each commit that enqueued webhook messages.
