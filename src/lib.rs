@@ -31,9 +31,11 @@
 //! - [`ldap`]: the read-only LDAP directory (`--ldap-listen`) — `server.rs` (the listener on its
 //!   own thread, the bounded codec, each connection's session), `bind.rs` (service accounts:
 //!   `cn=<key id>,<base>` with a read key, through [`auth`]), `entries.rs` (an organization's
-//!   tree rendered from the stored members and groups; revoked members left out), `filter.rs`
-//!   (LDAP filters evaluated on entries), `search.rs` (scopes, limits, paging, the root DSE),
-//!   `dn.rs` (RFC 4514 escaping and comparison).
+//!   tree rendered from the stored members and groups; revoked members left out), `narrow.rs`
+//!   (an LDAP filter narrowed to the SCIM filter the store reads with — a new indexed
+//!   attribute goes here), `filter.rs` (LDAP filters evaluated on entries), `search.rs`
+//!   (bases, scopes, limits, keyed paging, the root DSE), `dn.rs` (RFC 4514 escaping and
+//!   comparison); what it reads is `store/ldap.rs`.
 //! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
 //!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
 //!   `key add`, `key list`, `key revoke`, `rotate-key`, `rename`, `enable-scim`,
