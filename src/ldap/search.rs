@@ -23,6 +23,9 @@ use crate::store::{LdapReader, LdapScan, StoreError};
 
 /// Most entries one search (or one page) returns.
 pub const MAX_SIZE: usize = 5000;
+/// Largest answer one search (or one page) gathers, in bytes of DNs and values: past it a
+/// paged search ends its page early and another gets `adminLimitExceeded`.
+pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
 /// The answer to a search: its entries, its result, and the paged-results cookie to return
 /// when the request was paged.
@@ -169,6 +172,18 @@ pub fn search_org(
     page: Option<PageRequest>,
     deadline: Instant,
 ) -> Result<Answer, StoreError> {
+    search_within(reader, tree, request, page, deadline, MAX_ANSWER_BYTES)
+}
+
+/// [`search_org`] with an answer of at most `budget` bytes.
+fn search_within(
+    reader: &LdapReader<'_>,
+    tree: &Tree,
+    request: &LdapSearchRequest,
+    page: Option<PageRequest>,
+    deadline: Instant,
+    budget: usize,
+) -> Result<Answer, StoreError> {
     let Ok(base) = Dn::parse(&request.base) else {
         return Ok(Answer::failed(
             LdapResultCode::InvalidDNSyntax,
@@ -219,10 +234,13 @@ pub fn search_org(
 
     let selection = Selection::of(&request.attrs);
     let mut scan = Scan {
-        filter: &request.filter,
+        request,
+        selection: &selection,
         // One more than asked: whether there is a next page, or the size limit was exceeded.
         room: wanted + 1,
         found: Vec::new(),
+        bytes: 0,
+        budget,
         deadline,
         timed_out: false,
     };
@@ -262,42 +280,49 @@ pub fn search_org(
         }
     }
 
+    let too_large = scan.bytes > budget;
     let Scan {
         mut found,
         timed_out,
         ..
     } = scan;
-    let more = found.len() > wanted;
+    let more = found.len() > wanted || too_large;
     found.truncate(wanted);
     let next_page = page.map(|_| match found.last() {
         Some((position, _)) if more && !timed_out => position.cookie(),
         _ => Vec::new(),
     });
-    let code = if timed_out {
-        LdapResultCode::TimeLimitExceeded
+    let (code, message) = if timed_out {
+        (LdapResultCode::TimeLimitExceeded, "")
+    } else if too_large && next_page.is_none() {
+        (
+            LdapResultCode::AdminLimitExceeded,
+            "the answer is too large: ask for fewer attributes or use paged results",
+        )
     } else if more && next_page.is_none() {
-        LdapResultCode::SizeLimitExceeded
+        (LdapResultCode::SizeLimitExceeded, "")
     } else {
-        LdapResultCode::Success
+        (LdapResultCode::Success, "")
     };
     Ok(Answer {
-        entries: found
-            .iter()
-            .map(|(_, e)| render(e, |name| selection.includes(name), request.typesonly))
-            .collect(),
+        entries: found.into_iter().map(|(_, e)| e).collect(),
         code,
-        message: String::new(),
+        message: message.to_owned(),
         matched_dn: String::new(),
         next_page,
     })
 }
 
 /// What a search has found so far, and how much more it wants.
-struct Scan<'f> {
-    filter: &'f LdapFilter,
+struct Scan<'r> {
+    request: &'r LdapSearchRequest,
+    selection: &'r Selection<'r>,
     room: usize,
-    /// Each entry found with the position a search continues from after it.
-    found: Vec<(Position, Entry)>,
+    /// Each entry found, as sent, with the position a search continues from after it.
+    found: Vec<(Position, LdapSearchResultEntry)>,
+    /// The size of the entries found (their DNs and values), and the most it may reach.
+    bytes: usize,
+    budget: usize,
     deadline: Instant,
     timed_out: bool,
 }
@@ -327,17 +352,29 @@ impl Scan<'_> {
     }
 
     /// Renders an entry the store read and keeps it if it matches; false once the search has
-    /// what it wants or its time is up.
+    /// what it wants, its time is up or its answer has grown past its budget (one
+    /// entry is always sent, however large, so that every entry can be read).
     fn offer(&mut self, position: Position, entry: impl FnOnce() -> Entry) -> bool {
         if Instant::now() >= self.deadline {
             self.timed_out = true;
             return false;
         }
         let entry = entry();
-        if matches(self.filter, &entry) {
-            self.found.push((position, entry));
+        if matches(&self.request.filter, &entry) {
+            let sent = render(
+                &entry,
+                |name| self.selection.includes(name),
+                self.request.typesonly,
+            );
+            self.bytes += sent.dn.len()
+                + sent
+                    .attributes
+                    .iter()
+                    .map(|a| a.atype.len() + a.vals.iter().map(Vec::len).sum::<usize>())
+                    .sum::<usize>();
+            self.found.push((position, sent));
         }
-        self.found.len() < self.room
+        self.found.len() < self.room && self.bytes <= self.budget
     }
 }
 
@@ -777,6 +814,36 @@ mod tests {
             f.search_paged(&all, Some(bad)).code,
             LdapResultCode::UnwillingToPerform
         );
+    }
+
+    #[test]
+    fn an_answer_stops_growing_at_its_byte_budget() {
+        let f = fixture();
+        let all = request("ou=people,dc=x", LdapSearchScope::OneLevel, any());
+        let within = |page: Option<PageRequest>| {
+            f.store
+                .ldap_read(&f.org, |reader| {
+                    let tree = Tree {
+                        base: "dc=x".to_owned(),
+                    };
+                    let deadline = Instant::now() + Duration::from_secs(10);
+                    search_within(reader, &tree, &all, page, deadline, 10)
+                })
+                .expect("search")
+        };
+        let answer = within(None);
+        assert_eq!(answer.code, LdapResultCode::AdminLimitExceeded);
+        assert_eq!(answer.entries.len(), 1, "one entry is always sent");
+        let first = within(Some(PageRequest {
+            size: 100,
+            cookie: Vec::new(),
+        }));
+        assert_eq!(first.code, LdapResultCode::Success);
+        assert_eq!(first.entries.len(), 1);
+        let cookie = first.next_page.expect("a cookie");
+        assert!(!cookie.is_empty(), "the page ended early, not the search");
+        let second = within(Some(PageRequest { size: 100, cookie }));
+        assert_eq!(second.entries[0].dn, "uid=cy,ou=people,dc=x");
     }
 
     #[test]
