@@ -25,7 +25,7 @@ use crate::store::{LdapReader, LdapScan, StoreError};
 pub const MAX_SIZE: usize = 5000;
 /// Largest answer one search (or one page) gathers, in bytes of DNs and values: past it a
 /// paged search ends its page early and another gets `adminLimitExceeded`.
-pub const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
+pub const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
 
 /// The answer to a search: its entries, its result, and the paged-results cookie to return
 /// when the request was paged.
