@@ -14,6 +14,7 @@ mod filter_sql;
 mod groups;
 mod keys;
 mod ldap;
+mod lists;
 pub mod maintenance;
 mod migrations;
 mod orgs;
@@ -123,6 +124,8 @@ pub struct Store {
     path: PathBuf,
     /// Notified after a commit that enqueued webhook messages (the delivery worker waits on it).
     outbox_ready: Arc<tokio::sync::Notify>,
+    /// Totals and page ends of recent list queries, so paging through everything is linear.
+    lists: Arc<lists::Lists>,
 }
 
 /// `ANALYZE` while the members have no statistics yet (SQLite's `PRAGMA optimize` leaves
@@ -201,6 +204,7 @@ impl Store {
             readers,
             path,
             outbox_ready: Arc::default(),
+            lists: Arc::default(),
         })
     }
 
