@@ -20,7 +20,7 @@
 //! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family:
 //! `orgs.rs`, `keys.rs`, `users.rs`, `groups.rs`, `events.rs`, …; typed queries); the only place
 //! SQL lives besides `sql/`. List calls take the parsed filter and compile it themselves
-//! (`store/filter_sql.rs`); the data directory's layout (database file, backups folder) is
+//! (`store/filter_sql.rs`) and page through `store/lists.rs`; the data directory's layout (database file, backups folder) is
 //! known only here (`store/maintenance.rs`). → `scim`, `directory`.
 //!
 //! **Front doors** (parse → one store call → render):
