@@ -95,7 +95,7 @@ done
 mean() { python3 -c "import statistics as s; print(round(s.mean([$(IFS=,; echo "$*")]), 2))"; }
 MEAN_SCIM=$(python3 -c "print(round($(mean "${SCIM_RATES[@]}")))")
 MEAN_LDAP=$(python3 -c "print(round($(mean "${LDAP_RATES[@]}")))")
-RATIO=$(python3 -c "print(f'{$MEAN_LDAP / $MEAN_SCIM:.2f}')")
+RATIO=$(python3 -c "r = $MEAN_LDAP / $MEAN_SCIM; print(f'{r:.2f}' if r >= 0.1 else f'{r:.4f}')")
 LDAP_MISSED=$(mean "${LDAP_MISS[@]}")
 echo "mean lookups/s: SCIM $MEAN_SCIM, LDAP $MEAN_LDAP → ratio LDAP/SCIM $RATIO"
 
