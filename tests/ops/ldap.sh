@@ -16,7 +16,7 @@
 #   - writes refused (53); LDAPS with a test certificate when the build has --ldaps-listen.
 #
 # The checks are tests/ops/ldap_clients.py; each prints its name, and the run fails if any
-# fails. Loopback only; about a minute with a release build.
+# fails. Loopback only; about 15 s once the release build is there (bounded at 5 minutes).
 #
 #   bash tests/ops/ldap.sh                        # builds and tests the release binary
 #   LDAP_TEST_BIN=target/debug/scim-appliance bash tests/ops/ldap.sh
