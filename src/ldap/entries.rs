@@ -87,7 +87,8 @@ impl Tree {
         self.group_dn(&group_rdn(name))
     }
 
-    /// The base entry: `dcObject`/`organization` for a `dc=` base, `organization` for `o=`.
+    /// The base entry: a `domain` (RFC 4524) for a `dc=` base, an `organization` for `o=`, each
+    /// with the attribute its class requires (the base's first value).
     pub fn base_entry(&self) -> Entry {
         let mut entry = Entry::new(self.base.clone());
         let first = super::dn::Dn::parse(&self.base)
@@ -96,7 +97,7 @@ impl Tree {
         let mut classes = vec!["top".to_owned()];
         if let Some((attr, _)) = &first {
             match attr.as_str() {
-                "dc" => classes.extend(["dcObject".to_owned(), "organization".to_owned()]),
+                "dc" => classes.push("domain".to_owned()),
                 "o" => classes.push("organization".to_owned()),
                 _ => classes.push("extensibleObject".to_owned()),
             }

@@ -933,7 +933,7 @@ mod tests {
             ("objectClass", "posixGroup"),
             ("objectclass", "groupOfNames"),
             ("objectClass", "organizationalUnit"),
-            ("objectClass", "dcObject"),
+            ("objectClass", "domain"),
             ("memberOf", "cn=ops,ou=groups,dc=x"),
             ("memberOf", "cn=ops,ou=groups,dc=y"),
             ("member", "uid=ann,ou=people,dc=x"),
