@@ -13,6 +13,7 @@
 //! The listener runs on its own thread with its own runtime (as the webhook worker does), so
 //! LDAP clients never hold an HTTP worker; it stops when its [`LdapServer`] is dropped.
 
+pub mod ber;
 pub mod bind;
 pub mod dn;
 pub mod entries;
