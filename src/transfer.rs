@@ -10,7 +10,7 @@
 //! Every imported record goes through the same reading and rules as a SCIM POST, so an import
 //! can store nothing the SCIM API would refuse; errors name the record.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 
 use serde_json::{Map, Value, json};
@@ -50,13 +50,41 @@ impl Format {
     }
 }
 
-/// A parsed import file: canonical member documents and groups.
+/// A checked import file: its members, read again one by one when imported (never all held
+/// as documents at once, so importing 100,000 members takes little memory), and its groups.
 #[derive(Debug)]
-pub struct ImportFile {
-    pub members: Vec<Map<String, Value>>,
+pub struct ImportFile<'a> {
+    source: Source<'a>,
+    /// How many members [`ImportFile::members`] yields.
+    pub member_count: usize,
     pub groups: Vec<ImportGroup>,
     /// CSV imports set only their columns on existing members (see the module docs).
     pub merge: bool,
+}
+
+/// Where the members of an import file come from.
+#[derive(Debug)]
+enum Source<'a> {
+    /// The CSV text, checked: it is read again row by row.
+    Csv(&'a [u8]),
+    /// The JSON `members` array, each read into a document when its turn comes.
+    Json(Vec<Value>),
+}
+
+impl ImportFile<'_> {
+    /// The members as canonical documents, in file order. They were all checked by [`parse`],
+    /// so an error here would mean the file changed under us.
+    pub fn members(&self) -> Box<dyn Iterator<Item = Result<Map<String, Value>, StoreError>> + '_> {
+        match &self.source {
+            Source::Csv(bytes) => match CsvMembers::open(bytes) {
+                Ok(rows) => Box::new(rows.map(|row| row.map(|member| member.attrs))),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            },
+            Source::Json(items) => {
+                Box::new(items.iter().enumerate().map(|(i, m)| json_member(i, m)))
+            }
+        }
+    }
 }
 
 /// Writes the organization's directory to `out`; returns (members, groups) written.
@@ -142,29 +170,42 @@ fn write_csv(
     Ok(())
 }
 
-/// Reads and checks an import file; every error names the record it is about.
-pub fn parse(format: Format, bytes: &[u8]) -> Result<ImportFile, StoreError> {
+/// Reads and checks a whole import file (every member and group, each userName once); every
+/// error names the record it is about.
+pub fn parse(format: Format, bytes: &[u8]) -> Result<ImportFile<'_>, StoreError> {
     let file = match format {
         Format::Json => parse_json(bytes)?,
         Format::Csv => parse_csv(bytes)?,
     };
-    let mut seen = HashSet::new();
-    for (i, member) in file.members.iter().enumerate() {
-        let name = text(member, "userName").unwrap_or_default().to_lowercase();
-        if !seen.insert(name.clone()) {
+    Ok(file)
+}
+
+/// Remembers each userName (case-insensitively) and refuses the second of one.
+#[derive(Default)]
+struct UserNames(HashSet<String>);
+
+impl UserNames {
+    fn add(&mut self, i: usize, attrs: &Map<String, Value>) -> Result<(), StoreError> {
+        let name = text(attrs, "userName").unwrap_or_default().to_lowercase();
+        if self.0.contains(&name) {
             return Err(invalid(format!(
                 "member {}: the userName \"{name}\" appears more than once",
                 i + 1
             )));
         }
+        self.0.insert(name);
+        Ok(())
     }
-    Ok(file)
 }
 
-fn parse_json(bytes: &[u8]) -> Result<ImportFile, StoreError> {
+fn json_member(i: usize, value: &Value) -> Result<Map<String, Value>, StoreError> {
+    crate::scim::users::read_user(value).map_err(|e| invalid(format!("member {}: {e}", i + 1)))
+}
+
+fn parse_json(bytes: &[u8]) -> Result<ImportFile<'_>, StoreError> {
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| invalid(format!("the file is not valid JSON: {e}")))?;
-    let Some(doc) = doc.as_object() else {
+    let Value::Object(mut doc) = doc else {
         return Err(invalid(
             "the file must hold one JSON object with \"members\"",
         ));
@@ -176,27 +217,26 @@ fn parse_json(bytes: &[u8]) -> Result<ImportFile, StoreError> {
             "the file's format is {marker}, not \"{JSON_FORMAT}\""
         )));
     }
-    let list = |key: &str| -> Result<Vec<Value>, StoreError> {
-        match doc.get(key) {
+    let mut list = |key: &str| -> Result<Vec<Value>, StoreError> {
+        match doc.remove(key) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(Value::Array(items)) => Ok(items),
             Some(_) => Err(invalid(format!("\"{key}\" must be an array"))),
         }
     };
-    let members = list("members")?
-        .iter()
-        .enumerate()
-        .map(|(i, m)| {
-            crate::scim::users::read_user(m).map_err(|e| invalid(format!("member {}: {e}", i + 1)))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let members = list("members")?;
     let groups = list("groups")?
         .iter()
         .enumerate()
         .map(|(i, g)| read_group(g).map_err(|e| invalid(format!("group {}: {e}", i + 1))))
         .collect::<Result<Vec<_>, _>>()?;
+    let mut names = UserNames::default();
+    for (i, member) in members.iter().enumerate() {
+        names.add(i, &json_member(i, member)?)?;
+    }
     Ok(ImportFile {
-        members,
+        member_count: members.len(),
+        source: Source::Json(members),
         groups,
         merge: false,
     })
@@ -230,37 +270,92 @@ fn read_group(value: &Value) -> Result<ImportGroup, String> {
     })
 }
 
-fn parse_csv(bytes: &[u8]) -> Result<ImportFile, StoreError> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| invalid(format!("the CSV header cannot be read: {e}")))?
-        .clone();
-    let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    if column("userName").is_none() {
-        return Err(invalid(format!(
-            "the CSV header must name a userName column; the columns are {}",
-            CSV_COLUMNS.join(",")
-        )));
-    }
-    if let Some(unknown) = headers
-        .iter()
-        .find(|h| !CSV_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h)))
-    {
-        return Err(invalid(format!(
-            "unknown CSV column \"{unknown}\"; the columns are {}",
-            CSV_COLUMNS.join(",")
-        )));
-    }
-    let mut members = Vec::new();
+fn parse_csv(bytes: &[u8]) -> Result<ImportFile<'_>, StoreError> {
+    let mut names = UserNames::default();
     let mut groups: Vec<ImportGroup> = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
-        let record = record.map_err(|e| invalid(format!("line {line}: {e}")))?;
+    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut member_count = 0;
+    for (i, row) in CsvMembers::open(bytes)?.enumerate() {
+        let CsvMember {
+            attrs,
+            groups: group_names,
+        } = row?;
+        names.add(i, &attrs)?;
+        member_count += 1;
+        let user_name = text(&attrs, "userName").unwrap_or_default();
+        for group_name in group_names {
+            let at = *by_name.entry(group_name.to_lowercase()).or_insert_with(|| {
+                groups.push(ImportGroup {
+                    attrs: [("displayName".to_owned(), json!(group_name))]
+                        .into_iter()
+                        .collect(),
+                    member_user_names: Vec::new(),
+                });
+                groups.len() - 1
+            });
+            groups[at].member_user_names.push(user_name.to_owned());
+        }
+    }
+    Ok(ImportFile {
+        source: Source::Csv(bytes),
+        member_count,
+        groups,
+        merge: true,
+    })
+}
+
+/// One CSV row read: the member's document and the groups it names.
+struct CsvMember {
+    attrs: Map<String, Value>,
+    groups: Vec<String>,
+}
+
+/// The rows of a CSV import, each read as a SCIM POST would read the member.
+struct CsvMembers<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    columns: Vec<Option<usize>>,
+    line: usize,
+}
+
+impl<'a> CsvMembers<'a> {
+    fn open(bytes: &'a [u8]) -> Result<CsvMembers<'a>, StoreError> {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(bytes);
+        let headers = reader
+            .headers()
+            .map_err(|e| invalid(format!("the CSV header cannot be read: {e}")))?
+            .clone();
+        let column = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+        if column("userName").is_none() {
+            return Err(invalid(format!(
+                "the CSV header must name a userName column; the columns are {}",
+                CSV_COLUMNS.join(",")
+            )));
+        }
+        if let Some(unknown) = headers
+            .iter()
+            .find(|h| !CSV_COLUMNS.iter().any(|c| c.eq_ignore_ascii_case(h)))
+        {
+            return Err(invalid(format!(
+                "unknown CSV column \"{unknown}\"; the columns are {}",
+                CSV_COLUMNS.join(",")
+            )));
+        }
+        Ok(CsvMembers {
+            columns: CSV_COLUMNS.iter().map(|c| column(c)).collect(),
+            reader,
+            line: 1,
+        })
+    }
+
+    fn read(&self, record: &csv::StringRecord) -> Result<CsvMember, StoreError> {
+        let line = self.line;
         let field = |name: &str| {
-            column(name)
+            CSV_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .and_then(|at| self.columns[at])
                 .and_then(|c| record.get(c))
                 .filter(|v| !v.is_empty())
         };
@@ -302,31 +397,29 @@ fn parse_csv(bytes: &[u8]) -> Result<ImportFile, StoreError> {
         user.insert("active".into(), json!(active));
         let attrs = crate::scim::users::read_user(&Value::Object(user))
             .map_err(|e| invalid(format!("line {line}: {e}")))?;
-        let user_name = text(&attrs, "userName").unwrap_or_default().to_owned();
-        for group_name in field("groups").into_iter().flat_map(|g| g.split(';')) {
-            let group_name = group_name.trim();
-            if group_name.is_empty() {
-                continue;
-            }
-            match groups.iter_mut().find(|g| {
-                text(&g.attrs, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(group_name))
-            }) {
-                Some(group) => group.member_user_names.push(user_name.clone()),
-                None => groups.push(ImportGroup {
-                    attrs: [("displayName".to_owned(), json!(group_name))]
-                        .into_iter()
-                        .collect(),
-                    member_user_names: vec![user_name.clone()],
-                }),
-            }
-        }
-        members.push(attrs);
+        let groups = field("groups")
+            .into_iter()
+            .flat_map(|g| g.split(';'))
+            .map(str::trim)
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(CsvMember { attrs, groups })
     }
-    Ok(ImportFile {
-        members,
-        groups,
-        merge: true,
-    })
+}
+
+impl Iterator for CsvMembers<'_> {
+    type Item = Result<CsvMember, StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut record = csv::StringRecord::new();
+        self.line += 1;
+        match self.reader.read_record(&mut record) {
+            Ok(true) => Some(self.read(&record)),
+            Ok(false) => None,
+            Err(e) => Some(Err(invalid(format!("line {}: {e}", self.line)))),
+        }
+    }
 }
 
 fn text<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -348,11 +441,13 @@ mod tests {
                    bob@x.org,,,,,,no,eng\n";
         let file = parse(Format::Csv, csv.as_bytes()).expect("parses");
         assert!(file.merge);
-        assert_eq!(file.members.len(), 2);
-        let alice = &file.members[0];
+        assert_eq!(file.member_count, 2);
+        let members: Vec<_> = file.members().collect::<Result<_, _>>().expect("members");
+        assert_eq!(members.len(), 2);
+        let alice = &members[0];
         assert_eq!(alice["emails"][0]["value"], "Alice@X.org");
         assert_eq!(alice["name"]["familyName"], "Example");
-        assert_eq!(file.members[1]["active"], false);
+        assert_eq!(members[1]["active"], false);
         let names: Vec<_> = file
             .groups
             .iter()

@@ -152,12 +152,13 @@ pub(super) fn import(
     let org = store.resolve_org(org)?;
     let bytes = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
     let format = format.unwrap_or_else(|| Format::from_file_name(file));
-    let parsed = transfer::parse(format, &bytes)?;
-    let bar = progress_bar(parsed.members.len() + parsed.groups.len(), dry_run);
+    let mut parsed = transfer::parse(format, &bytes)?;
+    let groups = std::mem::take(&mut parsed.groups);
+    let bar = progress_bar(parsed.member_count + groups.len(), dry_run);
     let report = store.import_directory(
         &org.id,
-        parsed.members,
-        parsed.groups,
+        parsed.members(),
+        groups,
         parsed.merge,
         dry_run,
         &|| bar.inc(1),

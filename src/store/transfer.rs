@@ -86,7 +86,7 @@ impl Store {
     pub fn import_directory(
         &self,
         org_id: &str,
-        members: Vec<Map<String, Value>>,
+        members: impl IntoIterator<Item = Result<Map<String, Value>, StoreError>>,
         groups: Vec<ImportGroup>,
         merge: bool,
         dry_run: bool,
@@ -101,6 +101,7 @@ impl Store {
             };
             let mut ids: HashMap<String, String> = HashMap::new();
             for attrs in members {
+                let attrs = attrs?;
                 let user_name = attrs
                     .get("userName")
                     .and_then(Value::as_str)
