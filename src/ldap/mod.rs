@@ -4,13 +4,13 @@
 //! The protocol (BER codec, messages, filters, controls) is kanidm's `ldap3_proto`; this module
 //! is only the directory logic. It takes what it needs from [`AppState`], checks binds through
 //! [`crate::auth`] ([`bind`]), renders entries from the same stored documents SCIM renders
-//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]) and runs
-//! the listener and each connection's session ([`server`]); [`dn`] escapes and compares DNs.
-//! It writes nothing: add, modify, delete, modify DN and password modify are refused with
-//! `unwillingToPerform`, because the identity provider is the source of truth.
+//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]) and
+//! runs the listeners, plain and TLS, and each connection's session ([`server`]); [`dn`]
+//! escapes and compares DNs. It writes nothing: add, modify, delete, modify DN and password modify are
+//! refused with `unwillingToPerform`, because the identity provider is the source of truth.
 //!
-//! The listener runs on its own thread with its own runtime (as the webhook worker does), so
-//! LDAP clients never hold an HTTP worker; it stops when its [`LdapServer`] is dropped.
+//! The listeners run on their own thread with its own runtime (as the webhook worker does), so
+//! LDAP clients never hold an HTTP worker; they stop when their [`LdapServer`] is dropped.
 
 pub mod bind;
 pub mod dn;
@@ -21,7 +21,7 @@ pub mod server;
 
 use dn::Dn;
 use entries::Tree;
-pub use server::{LdapServer, start};
+pub use server::{LdapServer, Listeners, start};
 
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -30,6 +30,8 @@ use crate::store::StoreError;
 pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 /// The "Who am I?" extended operation (RFC 4532).
 pub const OID_WHOAMI: &str = ldap3_proto::proto::OID_WHOAMI;
+/// The StartTLS extended operation (RFC 4511 §4.14), which is not offered (LDAPS is).
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 
 /// Why the directory could not be read for a request (logged; the client gets `unavailable`).
 #[derive(Debug, thiserror::Error)]

@@ -14,33 +14,34 @@ use ldap3_proto::{LdapCodec, parse_ldap_filter_str};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::helpers::{TestApp, TestOrg, spawn_app_configured};
 
 /// A server with LDAP on, an organization with two members and a group, and a read key.
-struct Directory {
-    app: TestApp,
-    org: TestOrg,
-    base: String,
-    read_key: String,
-    read_key_id: String,
+pub(crate) struct Directory {
+    pub(crate) app: TestApp,
+    pub(crate) org: TestOrg,
+    pub(crate) base: String,
+    pub(crate) read_key: String,
+    pub(crate) read_key_id: String,
     ann_id: String,
-    ldap: SocketAddr,
+    pub(crate) ldap: SocketAddr,
 }
 
 impl Directory {
-    fn service_dn(&self) -> String {
+    pub(crate) fn service_dn(&self) -> String {
         format!("cn={},{}", self.read_key_id, self.base)
     }
 
-    fn user_dn(&self, uid: &str) -> String {
+    pub(crate) fn user_dn(&self, uid: &str) -> String {
         format!("uid={uid},ou=people,{}", self.base)
     }
 
     /// A connection bound as the read key's service account.
-    async fn bound(&self) -> Client {
+    pub(crate) async fn bound(&self) -> Client {
         let mut client = Client::connect(self.ldap).await;
         let result = client.bind(&self.service_dn(), &self.read_key).await;
         assert_eq!(result.code, LdapResultCode::Success, "{result:?}");
@@ -64,7 +65,7 @@ impl Directory {
     }
 }
 
-fn read_key(app: &TestApp, org: &str) -> (String, String) {
+pub(crate) fn read_key(app: &TestApp, org: &str) -> (String, String) {
     let out = app.cli(&[
         "org", "key", "add", org, "--name", "ldap", "--scope", "read", "--json",
     ]);
@@ -77,8 +78,16 @@ fn read_key(app: &TestApp, org: &str) -> (String, String) {
 }
 
 async fn directory() -> Directory {
+    directory_configured(|_| {}).await
+}
+
+/// [`directory`] on a server whose configuration `adjust` changes too.
+pub(crate) async fn directory_configured(
+    adjust: impl FnOnce(&mut scim_appliance::config::ServeConfig),
+) -> Directory {
     let app = spawn_app_configured(TempDir::new().expect("temp dir"), None, |config| {
         config.ldap_listen = Some("127.0.0.1:0".to_owned());
+        adjust(config);
     })
     .await;
     let ldap = app.ldap_addr.expect("LDAP is listening");
@@ -132,15 +141,21 @@ async fn directory() -> Directory {
     }
 }
 
-/// A minimal LDAP client: one request at a time, on `ldap3_proto`'s codec.
-struct Client {
-    framed: Framed<TcpStream, LdapCodec>,
+/// A minimal LDAP client: one request at a time, on `ldap3_proto`'s codec, over TCP or TLS.
+pub(crate) struct Client<S = TcpStream> {
+    framed: Framed<S, LdapCodec>,
     next_id: i32,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.expect("LDAP connects");
+    pub(crate) async fn connect(addr: SocketAddr) -> Client {
+        Client::over(TcpStream::connect(addr).await.expect("LDAP connects"))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// A client on a connected stream.
+    pub(crate) fn over(stream: S) -> Client<S> {
         Client {
             framed: Framed::new(stream, LdapCodec::default()),
             next_id: 1,
@@ -148,7 +163,7 @@ impl Client {
     }
 
     /// Sends a request and reads its replies up to the first that is not a search entry.
-    async fn request(&mut self, op: LdapOp, ctrl: Vec<LdapControl>) -> Vec<LdapMsg> {
+    pub(crate) async fn request(&mut self, op: LdapOp, ctrl: Vec<LdapControl>) -> Vec<LdapMsg> {
         let id = self.next_id;
         self.next_id += 1;
         self.framed
@@ -170,7 +185,7 @@ impl Client {
         }
     }
 
-    async fn bind(&mut self, dn: &str, password: &str) -> LdapResult {
+    pub(crate) async fn bind(&mut self, dn: &str, password: &str) -> LdapResult {
         let op = LdapOp::BindRequest(LdapBindRequest {
             dn: dn.to_owned(),
             cred: LdapBindCred::Simple(password.to_owned()),
@@ -210,7 +225,7 @@ impl Client {
         panic!("no SearchResultDone")
     }
 
-    async fn search(
+    pub(crate) async fn search(
         &mut self,
         base: &str,
         scope: LdapSearchScope,
@@ -224,7 +239,7 @@ impl Client {
     }
 
     /// The DNs a subtree search from `base` finds.
-    async fn dns(&mut self, base: &str, filter: &str) -> Vec<String> {
+    pub(crate) async fn dns(&mut self, base: &str, filter: &str) -> Vec<String> {
         self.dns_where(base, parse(filter)).await
     }
 
@@ -236,7 +251,7 @@ impl Client {
         entries.into_iter().map(|e| e.dn).collect()
     }
 
-    async fn whoami(&mut self) -> String {
+    pub(crate) async fn whoami(&mut self) -> String {
         let op = LdapOp::ExtendedRequest(LdapExtendedRequest {
             name: "1.3.6.1.4.1.4203.1.11.3".to_owned(),
             value: None,
@@ -261,7 +276,7 @@ fn eq(attr: &str, value: &str) -> LdapFilter {
     LdapFilter::Equality(attr.to_owned(), value.to_owned())
 }
 
-fn values(entry: &LdapSearchResultEntry, name: &str) -> Vec<String> {
+pub(crate) fn values(entry: &LdapSearchResultEntry, name: &str) -> Vec<String> {
     entry
         .attributes
         .iter()
