@@ -40,6 +40,12 @@ impl Directory {
         format!("uid={uid},ou=people,{}", self.base)
     }
 
+    /// The read key with its last character changed.
+    pub(crate) fn wrong_key(&self) -> String {
+        let (kept, last) = self.read_key.split_at(self.read_key.len() - 1);
+        format!("{kept}{}", if last == "x" { "y" } else { "x" })
+    }
+
     /// A connection bound as the read key's service account.
     pub(crate) async fn bound(&self) -> Client {
         let mut client = Client::connect(self.ldap).await;
@@ -310,7 +316,7 @@ async fn a_provision_key_is_refused_with_a_reason() {
 async fn a_wrong_password_is_refused() {
     let dir = directory().await;
     let mut client = Client::connect(dir.ldap).await;
-    let wrong = format!("{}x", &dir.read_key[..dir.read_key.len() - 1]);
+    let wrong = dir.wrong_key();
     let result = client.bind(&dir.service_dn(), &wrong).await;
     assert_eq!(result.code, LdapResultCode::InvalidCredentials);
     let result = client.bind(&dir.service_dn(), "not a key").await;
@@ -321,7 +327,7 @@ async fn a_wrong_password_is_refused() {
 async fn repeated_wrong_passwords_are_throttled_as_on_http() {
     let dir = directory().await;
     let mut client = Client::connect(dir.ldap).await;
-    let wrong = format!("{}x", &dir.read_key[..dir.read_key.len() - 1]);
+    let wrong = dir.wrong_key();
     let mut codes = Vec::new();
     for _ in 0..21 {
         codes.push(client.bind(&dir.service_dn(), &wrong).await);
