@@ -2,9 +2,9 @@
 //! by route template and status, request latency per route, SCIM provisioning operations per
 //! organization, and — read at scrape time — the database size, each organization's members,
 //! the argon2 gate's runs and refusals, webhook deliveries by outcome and each endpoint's
-//! backlog, and open LDAP connections by listener. Labels are route templates, organization
-//! ids and fixed names only, never raw paths or anything a client sends, so the number of
-//! series stays bounded.
+//! backlog, LDAP requests by operation and result code, and open LDAP connections by
+//! listener. Labels are route templates, organization ids and fixed names only, never raw
+//! paths or anything a client sends, so the number of series stays bounded.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +49,12 @@ struct OutcomeLabels {
 struct EndpointLabels {
     org: String,
     endpoint: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LdapOperationLabels {
+    operation: &'static str,
+    result: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -105,6 +111,7 @@ pub struct Metrics {
     argon2_peak: Gauge,
     delivery: DeliveryMetrics,
     webhook_backlog: Family<EndpointLabels, Gauge>,
+    ldap_operations: Family<LdapOperationLabels, Counter>,
     ldap_connections: Family<ListenerLabels, Gauge>,
     /// Serializes the catch-up of the counters above from the gate's own counts.
     argon2_sync: std::sync::Mutex<()>,
@@ -180,6 +187,12 @@ impl Default for Metrics {
             "Messages waiting for delivery, per webhook endpoint",
             webhook_backlog.clone(),
         );
+        let ldap_operations = Family::<LdapOperationLabels, Counter>::default();
+        registry.register(
+            "ldap_operations",
+            "LDAP requests by operation and result code (RFC 4511 names)",
+            ldap_operations.clone(),
+        );
         let ldap_connections = Family::<ListenerLabels, Gauge>::default();
         registry.register(
             "ldap_connections",
@@ -188,6 +201,7 @@ impl Default for Metrics {
         );
         Metrics {
             registry,
+            ldap_operations,
             ldap_connections,
             delivery,
             webhook_backlog,
@@ -232,6 +246,13 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts one LDAP request by its operation (`bind`, `search`, …) and result code name.
+    pub fn ldap_operation(&self, operation: &'static str, result: &'static str) {
+        self.ldap_operations
+            .get_or_create(&LdapOperationLabels { operation, result })
+            .inc();
     }
 
     /// Counts an LDAP connection of `listener` as open until the handle is dropped.

@@ -6,7 +6,7 @@
 //! [`crate::auth`] ([`bind`]), renders entries from the same stored documents SCIM renders
 //! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]) and
 //! runs the listeners, plain and TLS, and each connection's session ([`server`]); [`dn`]
-//! escapes and compares DNs. It writes nothing: add, modify, delete, modify DN and password modify are
+//! escapes and compares DNs; [`observe`] names requests and results for the metrics. It writes nothing: add, modify, delete, modify DN and password modify are
 //! refused with `unwillingToPerform`, because the identity provider is the source of truth.
 //!
 //! The listeners run on their own thread with its own runtime (as the webhook worker does), so
@@ -16,6 +16,7 @@ pub mod bind;
 pub mod dn;
 pub mod entries;
 pub mod filter;
+pub mod observe;
 pub mod search;
 pub mod server;
 

@@ -34,6 +34,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::bind::{Identity, bind};
+use super::observe;
 use super::search::{self, PageRequest};
 use super::{OID_STARTTLS, OID_WHOAMI, ReadError, blocking};
 use crate::error::error_chain;
@@ -333,14 +334,21 @@ impl Session {
     }
 
     /// The replies to one message, within [`REQUEST_TIME_LIMIT`].
+    /// Each request is counted in the metrics by its operation and the result it got.
     pub async fn answer(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
-        match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
-            Ok(replies) => replies,
-            Err(_) => Replies::close(vec![notice(
-                LdapResultCode::TimeLimitExceeded,
-                "the request took too long",
-            )]),
+        let operation = observe::operation(&msg.op);
+        let replies =
+            match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
+                Ok(replies) => replies,
+                Err(_) => Replies::close(vec![notice(
+                    LdapResultCode::TimeLimitExceeded,
+                    "the request took too long",
+                )]),
+            };
+        if let (Some(metrics), Some(operation)) = (&state.metrics, operation) {
+            metrics.ldap_operation(operation, observe::result(&replies.messages));
         }
+        replies
     }
 
     async fn dispatch(&mut self, state: &AppState, msg: LdapMsg) -> Replies {

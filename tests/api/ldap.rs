@@ -191,6 +191,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         }
     }
 
+    /// Sends an unbind (which has no answer) and waits until the server has closed.
+    pub(crate) async fn unbind(mut self) {
+        let id = self.next_id;
+        self.framed
+            .send(LdapMsg::new(id, LdapOp::UnbindRequest))
+            .await
+            .expect("sent");
+        let end = tokio::time::timeout(Duration::from_secs(10), self.framed.next())
+            .await
+            .expect("closed in time");
+        assert!(end.is_none(), "no answer: {end:?}");
+    }
+
     pub(crate) async fn bind(&mut self, dn: &str, password: &str) -> LdapResult {
         let op = LdapOp::BindRequest(LdapBindRequest {
             dn: dn.to_owned(),
