@@ -4,10 +4,12 @@
 //! The protocol (BER codec, messages, filters, controls) is kanidm's `ldap3_proto`; this module
 //! is only the directory logic. It takes what it needs from [`AppState`], checks binds through
 //! [`crate::auth`] ([`bind`]), renders entries from the same stored documents SCIM renders
-//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]) and
-//! runs the listeners, plain and TLS, and each connection's session ([`server`]); [`dn`]
-//! escapes and compares DNs; [`observe`] names requests and results for the metrics. It writes nothing: add, modify, delete, modify DN and password modify are
-//! refused with `unwillingToPerform`, because the identity provider is the source of truth.
+//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]; a
+//! compare is a search with an equality filter) and runs the listeners, plain and TLS, and
+//! each connection's session ([`server`]); [`dn`] escapes and compares DNs; [`observe`] names
+//! requests and results for the metrics. It writes nothing: add, modify, delete, modify DN
+//! and password modify are refused with `unwillingToPerform`, because the identity provider
+//! is the source of truth.
 //!
 //! The listeners run on their own thread with its own runtime (as the webhook worker does), so
 //! LDAP clients never hold an HTTP worker; they stop when their [`LdapServer`] is dropped.

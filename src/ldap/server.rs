@@ -24,8 +24,9 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
-    LdapResultCode, LdapSearchRequest, OID_PASSWORD_MODIFY,
+    LdapBindResponse, LdapCompareRequest, LdapDerefAliases, LdapExtendedRequest,
+    LdapExtendedResponse, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapResultCode,
+    LdapSearchRequest, LdapSearchScope, OID_PASSWORD_MODIFY,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -167,7 +168,11 @@ async fn serve(
                 ));
             }
             Err(e) => {
-                tracing::error!(error = %error_chain(&e), listener = transport.name(), "the LDAP listener could not start");
+                tracing::error!(
+                    error = %error_chain(&e),
+                    listener = transport.name(),
+                    "the LDAP listener could not start"
+                );
             }
         }
     }
@@ -184,14 +189,22 @@ async fn accept_loop(
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %error_chain(&e), listener = transport.name(), "LDAP accept failed");
+                tracing::warn!(
+                    error = %error_chain(&e),
+                    listener = transport.name(),
+                    "LDAP accept failed"
+                );
                 // Out of file descriptors, typically: let some close.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(client = %peer.ip(), listener = transport.name(), "LDAP connection refused: too many connections");
+            tracing::warn!(
+                client = %peer.ip(),
+                listener = transport.name(),
+                "LDAP connection refused: too many connections"
+            );
             continue;
         };
         let state = Arc::clone(&state);
@@ -391,7 +404,10 @@ impl Session {
             LdapOp::ModifyRequest(_) => refused(LdapOp::ModifyResponse),
             LdapOp::DelRequest(_) => refused(LdapOp::DelResponse),
             LdapOp::ModifyDNRequest(_) => refused(LdapOp::ModifyDNResponse),
-            LdapOp::CompareRequest(_) => refused(LdapOp::CompareResult),
+            LdapOp::CompareRequest(request) => Replies::one(LdapMsg::new(
+                id,
+                LdapOp::CompareResult(self.compare(state, request).await),
+            )),
             // Requests are answered one at a time: there is never one to abandon.
             LdapOp::AbandonRequest(_) => Replies::send(Vec::new()),
             LdapOp::ExtendedRequest(request) => Replies::one(self.extended(id, &request)),
@@ -470,6 +486,35 @@ impl Session {
             None => LdapMsg::new(id, done),
         });
         replies
+    }
+
+    /// A compare (RFC 4511 §4.10) is the search for the entry with an equality filter on the
+    /// asserted value: found means `compareTrue`, not found `compareFalse` (also when the entry
+    /// has no such attribute), and a DN outside the tree `noSuchObject`, as a search says.
+    async fn compare(&self, state: &AppState, request: LdapCompareRequest) -> LdapResult {
+        let search = LdapSearchRequest {
+            base: request.dn,
+            scope: LdapSearchScope::Base,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 1,
+            timelimit: 0,
+            typesonly: true,
+            filter: LdapFilter::Equality(
+                request.atype,
+                String::from_utf8_lossy(&request.val).into_owned(),
+            ),
+            attrs: vec!["1.1".to_owned()],
+        };
+        let answer = self.find(state, &search, None).await;
+        let code = match answer.code {
+            LdapResultCode::Success if answer.entries.is_empty() => LdapResultCode::CompareFalse,
+            LdapResultCode::Success => LdapResultCode::CompareTrue,
+            other => other,
+        };
+        LdapResult {
+            matcheddn: answer.matched_dn,
+            ..result(code, &answer.message)
+        }
     }
 
     /// What a search finds for this connection: the root DSE for anyone, the bound

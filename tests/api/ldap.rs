@@ -701,7 +701,7 @@ async fn garbage_closes_the_connection_and_the_server_goes_on() {
 }
 
 /// Runs an OpenLDAP client tool, or says why the test is skipped.
-fn openldap(tool: &str, args: &[&str]) -> Option<std::process::Output> {
+pub(crate) fn openldap(tool: &str, args: &[&str]) -> Option<std::process::Output> {
     match std::process::Command::new(tool).args(args).output() {
         Ok(out) => Some(out),
         Err(_) => {
@@ -820,6 +820,11 @@ fn seed_messages(dir: &Directory) -> Vec<Vec<u8>> {
             value: None,
         }),
         LdapOp::DelRequest(dir.user_dn("ann")),
+        LdapOp::CompareRequest(ldap3_proto::proto::LdapCompareRequest {
+            dn: dir.user_dn("ann"),
+            atype: "mail".to_owned(),
+            val: b"ann@acme.test".to_vec(),
+        }),
     ];
     ops.into_iter()
         .enumerate()

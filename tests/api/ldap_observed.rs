@@ -47,9 +47,8 @@ async fn metrics_with(dir: &Directory, expected: &[String]) -> String {
 }
 
 fn operations(operation: &str, result: &str, count: u32) -> String {
-    format!(
-        "scim_appliance_ldap_operations_total{{operation=\"{operation}\",result=\"{result}\"}} {count}"
-    )
+    let labels = format!("operation=\"{operation}\",result=\"{result}\"");
+    format!("scim_appliance_ldap_operations_total{{{labels}}} {count}")
 }
 
 fn search(base: &str, sizelimit: i32) -> LdapOp {

@@ -17,6 +17,7 @@ mod idp_onelogin;
 mod idp_ping;
 mod keys;
 mod ldap;
+mod ldap_compare;
 mod ldap_observed;
 mod ldaps;
 mod limits;
