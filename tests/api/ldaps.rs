@@ -35,6 +35,11 @@ async fn directory_with_ldaps() -> (Directory, SocketAddr, TestCertificate, Temp
     })
     .await;
     let ldaps = dir.app.ldaps_addr.expect("LDAPS is listening");
+    assert_eq!(
+        dir.app.state.ldap_listeners.ldaps,
+        Some(ldaps),
+        "for the page"
+    );
     (dir, ldaps, certificate, certs)
 }
 
