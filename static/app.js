@@ -280,6 +280,7 @@ function setQuery(path, params) {
 const ORG_TABS = [
   ['overview', 'Overview', ''],
   ['settings', 'SCIM provisioning', '/settings'],
+  ['ldap', 'LDAP', '/ldap'],
   ['members', 'Members', '/members'],
   ['groups', 'Groups', '/groups'],
   ['webhooks', 'Webhooks', '/webhooks'],
@@ -294,7 +295,7 @@ function matchRoute(segments) {
   const base = `/orgs/${enc(id)}`;
   if (segments.length === 2) return { key: `overview:${id}`, render: renderOverview, params: { id } };
   if (segments.length === 3) {
-    const pages = { settings: renderSettings, members: renderMembers, groups: renderGroups, webhooks: renderWebhooks, events: renderEvents };
+    const pages = { settings: renderSettings, ldap: renderLdap, members: renderMembers, groups: renderGroups, webhooks: renderWebhooks, events: renderEvents };
     if (pages[sub]) return { key: `${sub}:${id}`, render: pages[sub], params: { id }, path: `${base}/${sub}` };
   }
   if (segments.length === 4 && sub === 'members') {
@@ -668,13 +669,15 @@ async function copyToClipboard(text, button, input) {
   }
   if (!ok) ok = legacyCopy(text, input);
   if (ok) {
-    const label = button.dataset.label || button.textContent;
+    // Only the visible word changes: a hidden rest of the name (what is copied) stays.
+    const word = button.querySelector('.copy-word') || button;
+    const label = button.dataset.label || word.textContent;
     button.dataset.label = label;
-    button.textContent = 'Copied';
+    word.textContent = 'Copied';
     button.classList.add('copied');
     clearTimeout(Number(button.dataset.timer));
     button.dataset.timer = String(setTimeout(() => {
-      button.textContent = label;
+      word.textContent = label;
       button.classList.remove('copied');
     }, 2000));
     announce('Copied');
@@ -682,6 +685,14 @@ async function copyToClipboard(text, button, input) {
     if (input) { input.focus(); input.select(); }
     announce('Copying failed: the text is selected, press Ctrl+C or ⌘C to copy it');
   }
+}
+
+/** A Copy button whose name says what it copies (several share one view): "Copy" shows. */
+function copyButtonFor(getText, what) {
+  const button = h('button', { type: 'button', class: 'btn' },
+    h('span', { class: 'copy-word' }, 'Copy'), h('span', { class: 'visually-hidden' }, ` ${what}`));
+  button.addEventListener('click', () => copyToClipboard(getText(), button, null));
+  return button;
 }
 
 function copyButton(getText, input, label = 'Copy') {
@@ -1556,6 +1567,290 @@ function freshKeyBox(fresh) {
     ],
     note,
   });
+}
+
+// ---------------------------------------------------------------- LDAP
+
+/**
+ * Where applications reach the directory: LDAPS when it listens (the connection is encrypted),
+ * else plain LDAP, else where plain LDAP would listen once enabled (for the settings to be
+ * ready to copy anyway).
+ */
+function ldapConnection(ldap) {
+  const url = ldap.ldaps_url || ldap.url;
+  const secure = Boolean(ldap.ldaps_url);
+  let host = location.hostname;
+  let port = secure ? 636 : 3890;
+  if (url) {
+    try {
+      const parsed = new URL(url);
+      host = parsed.hostname;
+      port = Number(parsed.port) || port;
+    } catch { /* keep the defaults */ }
+  }
+  return { secure, host, port, url: url || `ldap://${host}:${port}`, listening: Boolean(url) };
+}
+
+/** Each application's settings, filled in with the organization's tree and the address. */
+function ldapSnippets(ldap, bindDn) {
+  const c = ldapConnection(ldap);
+  const base = ldap.base_dn;
+  const people = ldap.people_dn;
+  const groups = ldap.groups_dn;
+  const password = '<the read key>';
+  const gitea = [
+    'gitea admin auth add-ldap \\',
+    '  --name "scim-appliance" \\',
+    `  --security-protocol ${c.secure ? 'LDAPS' : 'Unencrypted'} \\`,
+    `  --host "${c.host}" --port ${c.port} \\`,
+    `  --bind-dn "${bindDn}" --bind-password "${password}" \\`,
+    `  --user-search-base "${people}" \\`,
+    '  --user-filter "(&(objectClass=person)(|(uid=%[1]s)(mail=%[1]s)))" \\',
+    `  --admin-filter "(memberOf=cn=gitea-admins,${groups})" \\`,
+    '  --username-attribute uid --firstname-attribute givenName \\',
+    '  --surname-attribute sn --email-attribute mail \\',
+    '  --synchronize-users',
+  ].join('\n');
+  const occ = (key, value) => `occ ldap:set-config s01 ${key} "${value}"`;
+  const nextcloud = [
+    'occ app:enable user_ldap',
+    'occ ldap:create-empty-config   # prints the new configuration id, s01 below',
+    occ('ldapHost', c.secure ? `ldaps://${c.host}` : c.host),
+    occ('ldapPort', c.port),
+    occ('ldapAgentName', bindDn),
+    occ('ldapAgentPassword', password),
+    occ('ldapBase', base),
+    occ('ldapBaseUsers', people),
+    occ('ldapBaseGroups', groups),
+    occ('ldapUserFilter', '(objectClass=inetOrgPerson)'),
+    occ('ldapLoginFilter', '(&(objectClass=inetOrgPerson)(|(uid=%uid)(mail=%uid)))'),
+    occ('ldapGroupFilter', '(objectClass=groupOfNames)'),
+    occ('ldapGroupMemberAssocAttr', 'member'),
+    occ('ldapUserDisplayName', 'displayName'),
+    occ('ldapEmailAttribute', 'mail'),
+    occ('ldapExpertUsernameAttr', 'uid'),
+    occ('ldapExpertUUIDUserAttr', 'entryUUID'),
+    occ('ldapExpertUUIDGroupAttr', 'entryUUID'),
+    occ('ldapPagingSize', 500),
+    occ('ldapConfigurationActive', 1),
+  ].join('\n');
+  const jellyfin = [
+    `LDAP Server: ${c.host}`,
+    `LDAP Port: ${c.port}`,
+    `Secure LDAP: ${c.secure ? 'on' : 'off'}`,
+    'StartTLS: off',
+    `LDAP Bind User: ${bindDn}`,
+    `LDAP Bind User Password: ${password}`,
+    `LDAP Base DN for searches: ${people}`,
+    'LDAP Search Filter: (objectClass=inetOrgPerson)',
+    'LDAP Search Attributes: uid, mail',
+    'LDAP Uid Attribute: entryUUID',
+    'LDAP Username Attribute: uid',
+    `LDAP Admin Base DN: ${people}`,
+    `LDAP Admin Filter: (memberOf=cn=jellyfin-admins,${groups})`,
+  ].join('\n');
+  const grafana = [
+    '# /etc/grafana/ldap.toml (with [auth.ldap] enabled = true in grafana.ini)',
+    '[[servers]]',
+    `host = "${c.host}"`,
+    `port = ${c.port}`,
+    `use_ssl = ${c.secure}`,
+    'start_tls = false',
+    `bind_dn = "${bindDn}"`,
+    `bind_password = "${password}"`,
+    'search_filter = "(|(uid=%s)(mail=%s))"',
+    `search_base_dns = ["${people}"]`,
+    '',
+    '[servers.attributes]',
+    'username = "uid"',
+    'name = "givenName"',
+    'surname = "sn"',
+    'email = "mail"',
+    'member_of = "memberOf"',
+    '',
+    '[[servers.group_mappings]]',
+    `group_dn = "cn=grafana-admins,${groups}"`,
+    'org_role = "Admin"',
+    '',
+    '[[servers.group_mappings]]',
+    'group_dn = "*"',
+    'org_role = "Viewer"',
+  ].join('\n');
+  const authelia = [
+    'authentication_backend:',
+    '  password_reset:',
+    '    disable: true',
+    '  ldap:',
+    `    address: '${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}'`,
+    "    implementation: 'custom'",
+    `    base_dn: '${base}'`,
+    "    additional_users_dn: 'ou=people'",
+    "    users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=person))'",
+    "    additional_groups_dn: 'ou=groups'",
+    "    groups_filter: '(member={dn})'",
+    `    user: '${bindDn}'`,
+    `    password: '${password}'`,
+    '    attributes:',
+    "      username: 'uid'",
+    "      display_name: 'displayName'",
+    "      mail: 'mail'",
+    "      member_of: 'memberOf'",
+    "      group_name: 'cn'",
+  ].join('\n');
+  const sssd = [
+    '# /etc/sssd/sssd.conf (mode 0600)',
+    '[sssd]',
+    'services = nss, pam',
+    'domains = scim',
+    '',
+    '[domain/scim]',
+    'id_provider = ldap',
+    'auth_provider = ldap',
+    `ldap_uri = ${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}`,
+    `ldap_search_base = ${base}`,
+    `ldap_user_search_base = ${people}`,
+    `ldap_group_search_base = ${groups}`,
+    `ldap_default_bind_dn = ${bindDn}`,
+    `ldap_default_authtok = ${password}`,
+    'ldap_schema = rfc2307bis',
+    'ldap_group_member = member',
+    'ldap_user_uuid = entryUUID',
+    'ldap_group_uuid = entryUUID',
+    c.secure ? 'ldap_tls_reqcert = demand' : '# SSSD checks passwords only over TLS: use the LDAPS address for sign-ins',
+    'cache_credentials = false',
+  ].join('\n');
+  return [
+    { key: 'gitea', title: 'Gitea and Forgejo', where: ['Run on the Gitea host (', h('code', null, 'forgejo admin auth add-ldap'), ' takes the same flags), or enter the same values under Site Administration → Authentication Sources → LDAP (via BindDN).'], text: gitea },
+    { key: 'nextcloud', title: 'Nextcloud', where: ['The LDAP user and group backend (', h('code', null, 'user_ldap'), '), configured with ', h('code', null, 'occ'), '.'], text: nextcloud },
+    { key: 'jellyfin', title: 'Jellyfin', where: ['The fields of the LDAP Authentication plugin’s settings page.'], text: jellyfin },
+    { key: 'grafana', title: 'Grafana', where: ['Grafana’s ', h('code', null, 'ldap.toml'), '; members of a group map to a role with ', h('code', null, 'memberOf'), '.'], text: grafana },
+    { key: 'authelia', title: 'Authelia', where: ['The LDAP authentication backend in Authelia’s ', h('code', null, 'configuration.yml'), '.'], text: authelia },
+    { key: 'sssd', title: 'SSSD (Linux hosts)', where: ['Members become Linux users (', h('code', null, 'posixAccount'), ': ', h('code', null, 'uidNumber'), ', ', h('code', null, 'homeDirectory'), ', ', h('code', null, 'loginShell'), ') and groups Linux groups.'], text: sssd },
+  ];
+}
+
+function listenerStatus({ address, url, off }) {
+  return address
+    ? h('span', null, h('span', { class: 'badge badge-on' }, 'Listening'), ' on ', h('code', null, url))
+    : h('span', null, h('span', { class: 'badge badge-off' }, 'Off'), ' ', off);
+}
+
+async function renderLdap(ctx) {
+  const { id } = ctx.params;
+  const [org, keyList] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/keys`),
+  ]);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'ldap');
+  const readKeys = (keyList.keys || []).filter((key) => key.scope === 'read' && !key.expired);
+  const settingsHref = `#/orgs/${enc(org.id)}/settings`;
+
+  // Where the server listens
+  const statusSection = h('section', { class: 'card', 'aria-labelledby': 'ldap-status-title' },
+    h('h2', { id: 'ldap-status-title' }, 'LDAP directory'),
+    h('p', null, 'Applications that read LDAP rather than receive SCIM (Gitea, Nextcloud, Jellyfin, Grafana, Authelia, Linux hosts) see this organization’s members and groups here, read-only, as soon as the identity provider changes them. Revoked members do not exist for LDAP.'),
+    h('dl', { class: 'details ldap-listeners' },
+      h('div', null, h('dt', null, 'LDAP'), h('dd', null, listenerStatus({
+        address: org.ldap.listen,
+        url: org.ldap.url,
+        off: ['start the server with ', h('code', null, '--ldap-listen 127.0.0.1:3890'), ' (or ', h('code', null, 'SCIM_LDAP_LISTEN'), ', or ', h('code', null, 'ldap_listen'), ' in the configuration file).'],
+      }))),
+      h('div', null, h('dt', null, 'LDAPS'), h('dd', null, listenerStatus({
+        address: org.ldap.ldaps_listen,
+        url: org.ldap.ldaps_url,
+        off: ['add ', h('code', null, '--ldaps-listen 0.0.0.0:636'), ' with the HTTPS certificate (', h('code', null, '--tls-cert'), ', ', h('code', null, '--tls-key'), ').'],
+      })))),
+    h('p', { class: 'hint' }, 'Members cannot sign in with a password over LDAP yet: applications can list and look up members and groups with a service account, and member sign-ins are coming.'));
+
+  // Base DN
+  const baseInput = h('input', { type: 'text', value: org.ldap.base_dn, class: 'mono', autocomplete: 'off', spellcheck: 'false', required: true });
+  baseInput.id = nextId('ldap-base');
+  const baseHint = h('p', { class: 'hint', id: `${baseInput.id}-hint` });
+  baseInput.setAttribute('aria-describedby', baseHint.id);
+  const baseError = formError();
+  const baseSave = h('button', { type: 'submit', class: 'btn' }, 'Save');
+  const baseForm = h('form', { novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: baseInput.id }, 'Base DN'),
+      h('div', { class: 'input-row' }, baseInput, baseSave),
+      baseHint),
+    baseError);
+  const baseSection = h('section', { class: 'card', 'aria-labelledby': 'ldap-base-title' },
+    h('h2', { id: 'ldap-base-title' }, 'Directory tree'), baseForm);
+
+  // Service accounts and application settings, redrawn when the base DN changes.
+  const accounts = h('section', { class: 'card', 'aria-labelledby': 'ldap-accounts-title' });
+  const apps = h('section', { class: 'card', 'aria-labelledby': 'ldap-apps-title' });
+
+  const draw = () => {
+    const { ldap } = org;
+    baseHint.replaceChildren('Members are under ', h('code', null, ldap.people_dn), ' and groups under ', h('code', null, ldap.groups_dn),
+      '. Components such as ', h('code', null, 'dc=example,dc=com'), '; unique across this server.');
+    const bindDn = (key) => `cn=${key.key_id},${ldap.base_dn}`;
+    accounts.replaceChildren(...[
+      h('h2', { id: 'ldap-accounts-title' }, 'Service accounts'),
+      h('p', null, 'Applications bind as ', h('code', { class: 'bind-dn-format' }, ldap.bind_dn_format),
+        ' with a read key of this organization as the password. A read key reads and changes nothing else; revoke it to end the application’s access.'),
+      readKeys.length
+        ? h('ul', { class: 'bind-dns' }, readKeys.map((key) => {
+          const dn = bindDn(key);
+          return h('li', null,
+            h('span', { class: 'bind-dn-name' }, key.name),
+            h('code', null, dn),
+            copyButtonFor(() => dn, `the bind DN of ${key.name}`));
+        }))
+        : h('p', { class: 'callout callout-info' }, 'This organization has no read key yet. ',
+          h('a', { href: settingsHref }, 'Add one under API keys'), ' with the scope “Read only”: its id makes the bind DN, the key itself is the password.'),
+      readKeys.length
+        ? h('p', { class: 'hint' }, 'The key itself was shown once, when it was created. For a new application, ', h('a', { href: settingsHref }, 'add a read key'), ' of its own.')
+        : null,
+    ].filter(Boolean));
+    const example = readKeys.length ? bindDn(readKeys[0]) : ldap.bind_dn_format;
+    const connection = ldapConnection(ldap);
+    apps.replaceChildren(
+      h('h2', { id: 'ldap-apps-title' }, 'Application settings'),
+      h('p', null, 'Ready to copy, with this organization’s base DN and ',
+        connection.listening ? ['the address ', h('code', null, connection.url)] : ['the address LDAP will have once it listens (', h('code', null, connection.url), ')'],
+        '. Replace ', h('code', null, '<the read key>'), ' with the key', readKeys.length ? ` “${readKeys[0].name}”` : '', '. Group names such as ', h('code', null, 'gitea-admins'), ' are examples: use groups your identity provider pushes.'),
+      ...ldapSnippets(ldap, example).map((app) => {
+        const headingId = `ldap-app-${app.key}`;
+        // A named region, like a wide table: it scrolls, so the keyboard can reach it.
+        const pre = h('pre', { class: 'snippet', role: 'region', tabindex: '0', 'aria-label': `${app.title} settings` }, h('code', null, app.text));
+        return h('div', { class: 'snippet-block' },
+          h('div', { class: 'card-head' }, h('h3', { id: headingId }, app.title), copyButtonFor(() => app.text, `the ${app.title} settings`)),
+          h('p', { class: 'hint' }, app.where),
+          pre);
+      }));
+  };
+  draw();
+
+  baseForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const wanted = baseInput.value.trim();
+    if (!wanted) {
+      setFormError(baseError, 'Enter a base DN, such as dc=example,dc=com.', baseInput);
+      return;
+    }
+    baseSave.disabled = true;
+    setFormError(baseError, '');
+    try {
+      const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { ldap_base_dn: wanted });
+      Object.assign(org, updated);
+      baseInput.value = org.ldap.base_dn;
+      draw();
+      announce(`Base DN saved: ${org.ldap.base_dn}`);
+      baseSave.textContent = 'Saved';
+      setTimeout(() => { baseSave.textContent = 'Save'; }, 2000);
+    } catch (e) {
+      if (!e.handled) setFormError(baseError, e.message, baseInput);
+    } finally {
+      baseSave.disabled = false;
+    }
+  });
+
+  content.append(statusSection, baseSection, accounts, apps);
+  currentView = { key: ctx.key };
 }
 
 // ---------------------------------------------------------------- members
