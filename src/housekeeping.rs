@@ -1,5 +1,6 @@
 //! Background work of a running server: pruning the event log (and the webhook messages of its
-//! events) past its retention and taking scheduled backups ([`start`]), and writing when API
+//! events) past its retention, refreshing the query planner's statistics and taking scheduled
+//! backups ([`start`]), and writing when API
 //! keys were last used ([`start_key_usage_flush`]). Each runs on its own thread (they only do
 //! blocking SQLite work, and work the same under any async runtime); SQLite's WAL keeps SCIM
 //! requests answering meanwhile. The threads end when their handles are dropped with the server.
@@ -19,6 +20,9 @@ use crate::timestamp;
 const TICK: Duration = Duration::from_secs(60);
 /// How often old events are pruned.
 const RETENTION_EVERY: Duration = Duration::from_secs(60 * 60);
+/// How often the query planner's statistics are refreshed where tables grew or shrank a lot
+/// (an initial sync, an import): cheap when nothing changed.
+const OPTIMIZE_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// What to do in the background.
 #[derive(Clone, Debug)]
@@ -48,6 +52,7 @@ pub fn start(store: Store, schedule: Schedule) -> std::io::Result<Housekeeper> {
 
 fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
     let mut last_retention: Option<SystemTime> = None;
+    let mut last_optimize = Some(SystemTime::now());
     let mut last_backup = maintenance::newest_backup_time(&schedule.data_dir);
     loop {
         let now = SystemTime::now();
@@ -76,6 +81,12 @@ fn run(store: &Store, schedule: &Schedule, stopped: &mpsc::Receiver<()>) {
                 Err(e) => {
                     tracing::error!(error = %crate::error::error_chain(&e), "webhook pruning failed")
                 }
+            }
+        }
+        if due(last_optimize, OPTIMIZE_EVERY, now) {
+            last_optimize = Some(now);
+            if let Err(e) = store.optimize() {
+                tracing::error!(error = %crate::error::error_chain(&e), "refreshing query statistics failed");
             }
         }
         if let Some(every) = schedule.backup_every

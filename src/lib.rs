@@ -20,7 +20,7 @@
 //! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family:
 //! `orgs.rs`, `keys.rs`, `users.rs`, `groups.rs`, `events.rs`, …; typed queries); the only place
 //! SQL lives besides `sql/`. List calls take the parsed filter and compile it themselves
-//! (`store/filter_sql.rs`); the data directory's layout (database file, backups folder) is
+//! (`store/filter_sql.rs`) and page through `store/lists.rs`; the data directory's layout (database file, backups folder) is
 //! known only here (`store/maintenance.rs`). → `scim`, `directory`.
 //!
 //! **Front doors** (parse → one store call → render):
@@ -31,11 +31,12 @@
 //! - [`ldap`]: the read-only LDAP directory (`--ldap-listen`, and over TLS `--ldaps-listen`) —
 //!   `server.rs` (the listeners on their own thread, the bounded codec, each connection's
 //!   session; a compare is a search), `bind.rs` (service accounts: `cn=<key id>,<base>` with
-//!   a read key, through [`auth`]), `entries.rs` (an organization's
-//!   tree rendered from the stored members and groups; revoked members left out), `filter.rs`
-//!   (LDAP filters evaluated on entries), `search.rs` (scopes, limits, paging, the root DSE),
-//!   `dn.rs` (RFC 4514 escaping and comparison), `observe.rs` (names of operations and result
-//!   codes for the metrics).
+//!   a read key, through [`auth`]), `entries.rs` (an organization's tree rendered from the
+//!   stored members and groups; revoked members left out), `narrow.rs` (an LDAP filter
+//!   narrowed to the SCIM filter the store reads with — a new indexed attribute goes here),
+//!   `filter.rs` (LDAP filters evaluated on entries), `search.rs` (bases, scopes, limits, keyed
+//!   paging, the root DSE), `dn.rs` (RFC 4514 escaping and comparison), `observe.rs` (names of
+//!   operations and result codes for the metrics); what it reads is `store/ldap.rs`.
 //! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
 //!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
 //!   `key add`, `key list`, `key revoke`, `rotate-key`, `rename`, `enable-scim`,

@@ -251,10 +251,15 @@ fn confirm(question: &str) -> Result<bool, std::io::Error> {
     ))
 }
 
-/// Logs to standard error, filtered by `SCIM_LOG` if set, else by `default_filter`.
+/// Logs to standard error, filtered by `SCIM_LOG` if set, else by `default_filter`. By default
+/// the LDAP protocol crate is silent: it logs each malformed message or unknown control a
+/// client sends, which any stranger could turn into a flood; the LDAP front door logs what
+/// an operator needs itself.
 fn init_logging(default_filter: &str, format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SCIM_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_new(default_filter))
+        .or_else(|_| {
+            tracing_subscriber::EnvFilter::try_new(format!("{default_filter},ldap3_proto=off"))
+        })
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

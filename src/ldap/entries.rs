@@ -1,28 +1,17 @@
 //! An organization's tree as LDAP entries, rendered from the same stored documents SCIM
 //! renders: the base, `ou=people` and `ou=groups`, one entry per active member and one per
-//! group. Revoked members (`active` false) are not loaded at all, so they appear nowhere: not
-//! as entries, not in `member`, `uniqueMember` or `memberUid`. Members and groups with a POSIX
-//! id (`Store::posix_ids`) are also `posixAccount`/`posixGroup`; groups sharing a displayName
-//! get distinct DNs ([`group_names`]). Members' DNs cannot collide: userNames are unique
+//! group. Revoked members (`active` false) are never read (see `store::LdapReader`), so they
+//! appear nowhere: not as entries, not in `member`, `uniqueMember` or `memberUid`. Members and
+//! groups with a POSIX id are also `posixAccount`/`posixGroup`; groups sharing a displayName
+//! get distinct DNs ([`group_rdn`]). Members' DNs cannot collide: userNames are unique
 //! case-insensitively, as DNs compare.
-//!
-//! This first slice loads an organization's entries ([`MAX_LOADED`] members and as many groups
-//! at most) and the search evaluates the LDAP filter on them in memory, within the size limit;
-//! compiling indexed attributes to SQL is the next slice.
-
-use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
 use super::dn::escape_value;
-use crate::directory::{StoredGroup, StoredUser, member_email};
-use crate::scim::filter;
-use crate::scim::list::ListQuery;
+use crate::directory::member_email;
 use crate::scim::schema::ENTERPRISE_USER_URN;
-use crate::store::{PosixIds, Store, StoreError};
-
-/// Most members, and most groups, loaded for one search.
-pub const MAX_LOADED: u64 = 10_000;
+use crate::store::{GroupName, LdapGroup, LdapUser};
 
 /// Attributes returned only when asked for by name or with `+`.
 pub const OPERATIONAL: [&str; 4] = [
@@ -93,72 +82,14 @@ impl Tree {
         format!("cn={},{}", escape_value(display_name), self.groups())
     }
 
-    /// Every entry of the tree: the base, the two units, the active members and the groups.
-    pub fn load(&self, store: &Store, org_id: &str) -> Result<Vec<Entry>, StoreError> {
-        let active = filter::parse("active eq true")
-            .map_err(|e| StoreError::InvalidFilter(e.to_string()))?;
-        let users = store
-            .list_users(
-                org_id,
-                &ListQuery {
-                    filter: Some(active),
-                    start_index: 1,
-                    count: MAX_LOADED,
-                    ..ListQuery::default()
-                },
-            )?
-            .items;
-        let groups = store
-            .list_groups(
-                org_id,
-                &ListQuery {
-                    start_index: 1,
-                    count: MAX_LOADED,
-                    ..ListQuery::default()
-                },
-                true,
-            )?
-            .items;
-        let posix = store.posix_ids(org_id)?;
-        Ok(self.render(&users, &groups, &posix))
+    /// The DN of a group.
+    pub fn named_group_dn(&self, name: &GroupName) -> String {
+        self.group_dn(&group_rdn(name))
     }
 
-    /// Renders the tree from active members and groups.
-    pub fn render(
-        &self,
-        users: &[StoredUser],
-        groups: &[StoredGroup],
-        posix: &PosixIds,
-    ) -> Vec<Entry> {
-        let user_names: HashMap<&str, &str> = users
-            .iter()
-            .map(|u| {
-                (
-                    u.id.as_str(),
-                    text(&u.attrs, "userName").unwrap_or_default(),
-                )
-            })
-            .collect();
-        let group_names = group_names(groups);
-        let group_dns: HashMap<&str, String> = group_names
-            .iter()
-            .map(|(id, name)| (*id, self.group_dn(name)))
-            .collect();
-        let mut entries = vec![self.base_entry(), self.unit("people"), self.unit("groups")];
-        entries.extend(
-            users
-                .iter()
-                .map(|u| self.user_entry(u, &group_dns, posix.users.get(&u.id).copied())),
-        );
-        entries.extend(groups.iter().map(|g| {
-            let name = group_names.get(g.id.as_str()).map_or("", String::as_str);
-            let posix_id = posix.groups.get(&g.id).copied();
-            self.group_entry(g, name, &user_names, posix_id)
-        }));
-        entries
-    }
-
-    fn base_entry(&self) -> Entry {
+    /// The base entry: a `domain` (RFC 4524) for a `dc=` base, an `organization` for `o=`, each
+    /// with the attribute its class requires (the base's first value).
+    pub fn base_entry(&self) -> Entry {
         let mut entry = Entry::new(self.base.clone());
         let first = super::dn::Dn::parse(&self.base)
             .ok()
@@ -166,7 +97,7 @@ impl Tree {
         let mut classes = vec!["top".to_owned()];
         if let Some((attr, _)) = &first {
             match attr.as_str() {
-                "dc" => classes.extend(["dcObject".to_owned(), "organization".to_owned()]),
+                "dc" => classes.push("domain".to_owned()),
                 "o" => classes.push("organization".to_owned()),
                 _ => classes.push("extensibleObject".to_owned()),
             }
@@ -178,7 +109,8 @@ impl Tree {
         entry
     }
 
-    fn unit(&self, name: &str) -> Entry {
+    /// `ou=people` or `ou=groups`.
+    pub fn unit(&self, name: &str) -> Entry {
         let mut entry = Entry::new(format!("ou={name},{}", self.base));
         entry.add("objectClass", strings(&["top", "organizationalUnit"]));
         entry.add("ou", vec![name.to_owned()]);
@@ -187,12 +119,9 @@ impl Tree {
 
     /// A member; with a POSIX id also a `posixAccount` whose `gidNumber` is its `uidNumber`
     /// (the user-private-group convention), home `/home/<uid>` and shell `/bin/bash`.
-    fn user_entry(
-        &self,
-        user: &StoredUser,
-        group_dns: &HashMap<&str, String>,
-        posix_id: Option<i64>,
-    ) -> Entry {
+    /// `memberOf` lists `found.groups`, read only when the search needs it.
+    pub fn user_entry(&self, found: &LdapUser) -> Entry {
+        let (user, posix_id) = (&found.user, found.posix_id);
         let doc = &user.attrs;
         let user_name = text(doc, "userName").unwrap_or_default();
         let name = doc.get("name").and_then(Value::as_object);
@@ -227,9 +156,10 @@ impl Tree {
         entry.add_one("entryUUID", Some(&user.id));
         entry.add(
             "memberOf",
-            user.groups
+            found
+                .groups
                 .iter()
-                .filter_map(|g| group_dns.get(g.id.as_str()).cloned())
+                .map(|g| self.named_group_dn(g))
                 .collect(),
         );
         entry.add_one("createTimestamp", Some(&generalized_time(&user.created_at)));
@@ -243,17 +173,15 @@ impl Tree {
         entry
     }
 
-    /// A group named `rdn_name` (its displayName, or the disambiguated name of
-    /// [`group_names`]); with a POSIX id also a `posixGroup`.
-    fn group_entry(
-        &self,
-        group: &StoredGroup,
-        rdn_name: &str,
-        user_names: &HashMap<&str, &str>,
-        posix_id: Option<i64>,
-    ) -> Entry {
+    /// A group, with a POSIX id also a `posixGroup`; its `cn` values are its RDN's name
+    /// ([`group_rdn`]) and, when that differs, its displayName. `member`, `uniqueMember` and
+    /// `memberUid` list `found.member_names`, read only when the search needs them.
+    pub fn group_entry(&self, found: &LdapGroup) -> Entry {
+        let (group, posix_id) = (&found.group, found.posix_id);
         let doc = &group.attrs;
         let cn = text(doc, "displayName").unwrap_or_default();
+        let rdn_name = group_rdn(&found.name);
+        let rdn_name = rdn_name.as_str();
         let mut entry = Entry::new(self.group_dn(rdn_name));
         let mut classes = strings(&["top", "groupOfNames", "groupOfUniqueNames"]);
         if posix_id.is_some() {
@@ -265,19 +193,10 @@ impl Tree {
             names.push(cn.to_owned());
         }
         entry.add("cn", names);
-        let member_names: Vec<&str> = group
-            .members
-            .iter()
-            .flatten()
-            .filter_map(|m| user_names.get(m.user_id.as_str()).copied())
-            .collect();
-        let member_dns: Vec<String> = member_names.iter().map(|n| self.user_dn(n)).collect();
+        let member_dns: Vec<String> = found.member_names.iter().map(|n| self.user_dn(n)).collect();
         entry.add("member", member_dns.clone());
         entry.add("uniqueMember", member_dns);
-        entry.add(
-            "memberUid",
-            member_names.iter().map(|n| (*n).to_owned()).collect(),
-        );
+        entry.add("memberUid", found.member_names.clone());
         entry.add_one("description", text(doc, "description"));
         entry.add_one("entryUUID", Some(&group.id));
         entry.add_one(
@@ -295,24 +214,15 @@ impl Tree {
     }
 }
 
-/// Each group's RDN name: its displayName, except that when several groups share one
-/// (compared case-insensitively, as DNs are), only the oldest keeps it and each later one is
-/// `<displayName> (<SCIM id>)` — stable, and unique because ids are. `groups` is in creation
-/// order.
-fn group_names(groups: &[StoredGroup]) -> HashMap<&str, String> {
-    let mut taken = std::collections::HashSet::new();
-    groups
-        .iter()
-        .map(|g| {
-            let name = text(&g.attrs, "displayName").unwrap_or_default();
-            let rdn = if taken.insert(name.to_lowercase()) {
-                name.to_owned()
-            } else {
-                format!("{name} ({})", g.id)
-            };
-            (g.id.as_str(), rdn)
-        })
-        .collect()
+/// A group's RDN name: its displayName, except that when several groups share one (compared
+/// case-insensitively, as DNs are), only the oldest keeps it and each later one is
+/// `<displayName> (<SCIM id>)` — stable, and unique because ids are.
+pub fn group_rdn(name: &GroupName) -> String {
+    if name.shares_name_with_older {
+        format!("{} ({})", name.display_name, name.id)
+    } else {
+        name.display_name.clone()
+    }
 }
 
 fn text<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
@@ -360,17 +270,53 @@ fn generalized_time(stored: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::GroupRef;
+    use crate::directory::{StoredGroup, StoredUser};
     use serde_json::json;
 
-    fn user(id: &str, doc: Value, groups: Vec<GroupRef>) -> StoredUser {
-        StoredUser {
+    const CREATED: &str = "2026-11-23T07:22:18.123Z";
+
+    fn doc(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().unwrap_or_default()
+    }
+
+    fn name(id: &str, display_name: &str, shares_name_with_older: bool) -> GroupName {
+        GroupName {
             id: id.to_owned(),
-            attrs: doc.as_object().cloned().unwrap_or_default(),
-            version: 1,
-            created_at: "2026-11-23T07:22:18.123Z".to_owned(),
-            updated_at: "2026-11-24T07:22:18.123Z".to_owned(),
+            display_name: display_name.to_owned(),
+            shares_name_with_older,
+        }
+    }
+
+    fn user(id: &str, attrs: Value, groups: Vec<GroupName>, posix_id: Option<i64>) -> LdapUser {
+        LdapUser {
+            position: 1,
+            user: StoredUser {
+                id: id.to_owned(),
+                attrs: doc(attrs),
+                version: 1,
+                created_at: CREATED.to_owned(),
+                updated_at: "2026-11-24T07:22:18.123Z".to_owned(),
+                groups: Vec::new(),
+            },
+            posix_id,
             groups,
+        }
+    }
+
+    fn group(name: GroupName, members: &[&str], posix_id: Option<i64>) -> LdapGroup {
+        LdapGroup {
+            position: 1,
+            group: StoredGroup {
+                id: name.id.clone(),
+                attrs: doc(json!({"displayName": name.display_name})),
+                version: 1,
+                created_at: CREATED.to_owned(),
+                updated_at: CREATED.to_owned(),
+                members: None,
+            },
+            name,
+            posix_id,
+            member_names: members.iter().map(|m| (*m).to_owned()).collect(),
         }
     }
 
@@ -379,36 +325,14 @@ mod tests {
         let tree = Tree {
             base: "o=acme".to_owned(),
         };
-        let ann = user(
+        let ann = tree.user_entry(&user(
             "u1",
             json!({"userName": "Ann, Jr", "name": {"givenName": "Ann", "familyName": "Lee"},
                    "emails": [{"value": "a2@x.io"}, {"value": "ann@x.io", "primary": true}],
                    ENTERPRISE_USER_URN: {"employeeNumber": "7", "department": "R&D"}}),
-            vec![GroupRef {
-                id: "g1".to_owned(),
-                display: "Ops".to_owned(),
-            }],
-        );
-        let group = StoredGroup {
-            id: "g1".to_owned(),
-            attrs: json!({"displayName": "Ops"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            version: 1,
-            created_at: "2026-11-23T07:22:18.123Z".to_owned(),
-            updated_at: "2026-11-23T07:22:18.123Z".to_owned(),
-            members: Some(vec![crate::directory::Member {
-                user_id: "u1".to_owned(),
-                display: "Ann".to_owned(),
-            }]),
-        };
-        let posix = PosixIds {
-            users: [("u1".to_owned(), 10000)].into(),
-            groups: [("g1".to_owned(), 10001)].into(),
-        };
-        let entries = tree.render(&[ann], &[group], &posix);
-        let ann = &entries[3];
+            vec![name("g1", "Ops", false)],
+            Some(10000),
+        ));
         assert_eq!(ann.dn, "uid=Ann\\, Jr,ou=people,o=acme");
         assert_eq!(ann.values("CN"), Some(&["Ann, Jr".to_owned()][..]));
         assert_eq!(ann.values("sn"), Some(&["Lee".to_owned()][..]));
@@ -429,36 +353,21 @@ mod tests {
             Some(&["20261123072218Z".to_owned()][..])
         );
         assert_eq!(ann.values("uidNumber"), Some(&["10000".to_owned()][..]));
+        assert_eq!(ann.values("gidNumber"), Some(&["10000".to_owned()][..]));
         assert_eq!(
             ann.values("homeDirectory"),
             Some(&["/home/Ann, Jr".to_owned()][..])
         );
-        let ops = &entries[4];
+        let ops = tree.group_entry(&group(name("g1", "Ops", false), &["Ann, Jr"], Some(10001)));
+        assert_eq!(ops.dn, "cn=Ops,ou=groups,o=acme");
         assert_eq!(ops.values("gidNumber"), Some(&["10001".to_owned()][..]));
         assert_eq!(ops.values("member"), Some(&[ann.dn.clone()][..]));
         assert_eq!(ops.values("memberUid"), Some(&["Ann, Jr".to_owned()][..]));
-    }
-
-    fn group(id: &str, name: &str, members: &[&str]) -> StoredGroup {
-        StoredGroup {
-            id: id.to_owned(),
-            attrs: json!({"displayName": name})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-            version: 1,
-            created_at: "2026-11-23T07:22:18.123Z".to_owned(),
-            updated_at: "2026-11-23T07:22:18.123Z".to_owned(),
-            members: Some(
-                members
-                    .iter()
-                    .map(|m| crate::directory::Member {
-                        user_id: (*m).to_owned(),
-                        display: String::new(),
-                    })
-                    .collect(),
-            ),
-        }
+        assert!(
+            ops.values("objectClass")
+                .unwrap_or_default()
+                .contains(&"posixGroup".to_owned())
+        );
     }
 
     #[test]
@@ -466,29 +375,24 @@ mod tests {
         let tree = Tree {
             base: "dc=acme".to_owned(),
         };
-        let ann = user(
+        let later = name("g2", "ops", true);
+        let ann = tree.user_entry(&user(
             "u1",
             json!({"userName": "ann"}),
-            vec![GroupRef {
-                id: "g2".to_owned(),
-                display: "ops".to_owned(),
-            }],
-        );
-        let groups = [group("g1", "Ops", &[]), group("g2", "ops", &["u1"])];
-        let entries = tree.render(&[ann], &groups, &PosixIds::default());
-        assert_eq!(entries[4].dn, "cn=Ops,ou=groups,dc=acme");
-        assert_eq!(entries[5].dn, "cn=ops (g2),ou=groups,dc=acme");
+            vec![later.clone()],
+            None,
+        ));
+        let oldest = tree.group_entry(&group(name("g1", "Ops", false), &[], None));
+        let later = tree.group_entry(&group(later, &["ann"], None));
+        assert_eq!(oldest.dn, "cn=Ops,ou=groups,dc=acme");
+        assert_eq!(later.dn, "cn=ops (g2),ou=groups,dc=acme");
         assert_eq!(
-            entries[5].values("cn"),
+            later.values("cn"),
             Some(&["ops (g2)".to_owned(), "ops".to_owned()][..])
         );
-        assert_eq!(
-            entries[3].values("memberOf"),
-            Some(&[entries[5].dn.clone()][..])
-        );
+        assert_eq!(ann.values("memberOf"), Some(&[later.dn.clone()][..]));
         assert!(
-            !entries[3]
-                .values("objectClass")
+            !ann.values("objectClass")
                 .unwrap_or_default()
                 .contains(&"posixAccount".to_owned())
         );

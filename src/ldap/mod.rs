@@ -3,10 +3,11 @@
 //!
 //! The protocol (BER codec, messages, filters, controls) is kanidm's `ldap3_proto`; this module
 //! is only the directory logic. It takes what it needs from [`AppState`], checks binds through
-//! [`crate::auth`] ([`bind`]), renders entries from the same stored documents SCIM renders
-//! ([`entries`]), evaluates filters on them ([`filter`]), answers searches ([`search`]; a
-//! compare is a search with an equality filter) and runs the listeners, plain and TLS, and
-//! each connection's session ([`server`]); [`dn`] escapes and compares DNs; [`observe`] names
+//! [`crate::auth`] ([`bind`]), narrows each filter to the SCIM filter the store reads with
+//! ([`narrow`]), renders entries from the same stored documents SCIM renders ([`entries`]),
+//! evaluates the filter on them ([`filter`]), answers searches ([`search`]; a compare is a
+//! search with an equality filter) and runs the listeners, plain and TLS, and each
+//! connection's session ([`server`]); [`dn`] escapes and compares DNs; [`observe`] names
 //! requests and results for the metrics. It writes nothing: add, modify, delete, modify DN
 //! and password modify are refused with `unwillingToPerform`, because the identity provider
 //! is the source of truth.
@@ -18,6 +19,7 @@ pub mod bind;
 pub mod dn;
 pub mod entries;
 pub mod filter;
+pub mod narrow;
 pub mod observe;
 pub mod search;
 pub mod server;

@@ -35,9 +35,10 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::bind::{Identity, bind};
+use super::entries::Tree;
 use super::observe;
 use super::search::{self, PageRequest};
-use super::{OID_STARTTLS, OID_WHOAMI, ReadError, blocking};
+use super::{OID_STARTTLS, OID_WHOAMI, blocking};
 use crate::error::error_chain;
 use crate::state::{AppState, LdapListeners};
 
@@ -528,45 +529,48 @@ impl Session {
         if search::is_root_dse(request) {
             return search::root_dse(&self.identity, request);
         }
-        let Identity::Service {
-            org_id, tree, base, ..
-        } = &self.identity
-        else {
-            return search::Answer {
-                entries: Vec::new(),
-                code: LdapResultCode::InsufficentAccessRights,
-                message: "bind as cn=<key id>,<base DN> with a read key to search".to_owned(),
-                matched_dn: String::new(),
-                next_page: None,
-            };
+        let Identity::Service { org_id, key_id, .. } = &self.identity else {
+            return search::Answer::failed(
+                LdapResultCode::InsufficentAccessRights,
+                "bind as cn=<key id>,<base DN> with a read key to search",
+            );
         };
         let limit = u64::try_from(request.timelimit)
             .ok()
             .filter(|s| *s > 0)
             .map_or(REQUEST_TIME_LIMIT, Duration::from_secs)
             .min(REQUEST_TIME_LIMIT);
-        let (store, org_id, tree) = (state.store.clone(), org_id.clone(), tree.clone());
-        let loaded = blocking(move || tree.load(&store, &org_id));
-        match tokio::time::timeout(limit, loaded).await {
-            Ok(Ok(entries)) => search::search_tree(base, &entries, request, page),
-            Ok(Err(e)) => {
-                let e: ReadError = e;
-                tracing::error!(error = %error_chain(&e), "LDAP search could not read the directory");
-                search::Answer {
-                    entries: Vec::new(),
-                    code: LdapResultCode::Unavailable,
-                    message: "the directory could not be read".to_owned(),
-                    matched_dn: String::new(),
-                    next_page: None,
+        let deadline = std::time::Instant::now() + limit;
+        let (store, org_id, key_id, request) = (
+            state.store.clone(),
+            org_id.clone(),
+            key_id.clone(),
+            request.clone(),
+        );
+        let searched = blocking(move || {
+            store.ldap_read(&org_id, |reader| {
+                // The key is checked again, and the base read again, on every search: a
+                // revoked key reads nothing more, a new base applies.
+                match reader.base_for_key(&key_id)? {
+                    Some(base) => {
+                        search::search_org(reader, &Tree { base }, &request, page, deadline)
+                    }
+                    None => Ok(search::Answer::failed(
+                        LdapResultCode::InsufficentAccessRights,
+                        "the key this connection bound with is revoked or expired",
+                    )),
                 }
+            })
+        });
+        match searched.await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "LDAP search could not read the directory");
+                search::Answer::failed(
+                    LdapResultCode::Unavailable,
+                    "the directory could not be read",
+                )
             }
-            Err(_) => search::Answer {
-                entries: Vec::new(),
-                code: LdapResultCode::TimeLimitExceeded,
-                message: String::new(),
-                matched_dn: String::new(),
-                next_page: None,
-            },
         }
     }
 }

@@ -7,14 +7,14 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
-use super::users::{Page, attrs_from_json, list_page};
+use super::users::{Page, attrs_from_json};
 use super::{EventType, NewEvent, Origin, Store, StoreError, outbox};
 use crate::directory::{GroupChange, Member, MemberEdit, MemberRef, StoredGroup};
 use crate::scim::list::ListQuery;
 use crate::scim::schema::GROUP;
 use crate::timestamp;
 
-const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
+pub(super) const GROUP_COLUMNS: &str = "g.id, g.attrs, g.version, g.created_at, g.updated_at";
 
 fn display_name(attrs: &Map<String, Value>) -> String {
     attrs
@@ -116,7 +116,9 @@ impl Store {
         with_members: bool,
     ) -> Result<Page<StoredGroup>, StoreError> {
         self.read(|c| {
-            let mut page = list_page(c, &GROUP, GROUP_COLUMNS, org_id, query, group_from_row)?;
+            let mut page =
+                self.lists
+                    .page(c, &GROUP, GROUP_COLUMNS, org_id, query, group_from_row)?;
             if with_members {
                 for group in &mut page.items {
                     group.members = Some(load_members(c, &group.id)?);
@@ -195,7 +197,7 @@ fn remove_group(
     Ok(())
 }
 
-fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
+pub(super) fn group_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredGroup> {
     let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredGroup {
         id: r.get(0)?,

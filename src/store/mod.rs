@@ -14,6 +14,7 @@ mod filter_sql;
 mod groups;
 mod keys;
 mod ldap;
+mod lists;
 pub mod maintenance;
 mod migrations;
 mod orgs;
@@ -39,7 +40,7 @@ pub use keys::{
     ApiKey, ApiKeyRecord, DEFAULT_KEY_NAME, IssuedKey, KeyScope, KeySpec, MAX_KEY_NAME_CHARS,
     ReplacedKey, Rotation, RotationTarget, parse_key_name,
 };
-pub use ldap::PosixIds;
+pub use ldap::{GroupName, LdapGroup, LdapReader, LdapScan, LdapUser};
 pub use migrations::SCHEMA_VERSION;
 pub use orgs::{OrgChanges, OrgSummary, Organization, parse_ldap_base, parse_org_name};
 pub use transfer::{DirectoryExport, ExportedGroup, ImportGroup, ImportReport};
@@ -123,6 +124,51 @@ pub struct Store {
     path: PathBuf,
     /// Notified after a commit that enqueued webhook messages (the delivery worker waits on it).
     outbox_ready: Arc<tokio::sync::Notify>,
+    /// Totals and page ends of recent list queries, so paging through everything is linear.
+    lists: Arc<lists::Lists>,
+}
+
+/// `ANALYZE` while the members have no statistics yet (SQLite's `PRAGMA optimize` leaves
+/// tables never analysed alone), then `PRAGMA optimize`, which analyses a table again once it
+/// has grown or shrunk tenfold; both sample a bounded number of rows per index. Other
+/// connections load statistics only with the schema, so when they changed, the schema is
+/// touched (a table created and dropped) to make every pooled reader load them.
+fn optimize(conn: &Connection) -> Result<(), StoreError> {
+    let statistics = |conn: &Connection| -> Result<Option<String>, StoreError> {
+        let exists: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat1')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !exists {
+            return Ok(None);
+        }
+        Ok(conn.query_row(
+            "SELECT group_concat(tbl || ' ' || ifnull(idx, '') || ' ' || stat, ';')
+             FROM sqlite_stat1",
+            [],
+            |r| r.get(0),
+        )?)
+    };
+    conn.execute_batch("PRAGMA analysis_limit = 1000")?;
+    let before = statistics(conn)?;
+    let users_analysed = before
+        .as_deref()
+        .is_some_and(|s| s.split(';').any(|row| row.starts_with("users ")));
+    conn.execute_batch(if users_analysed {
+        "PRAGMA optimize"
+    } else {
+        "ANALYZE"
+    })?;
+    if statistics(conn)? != before {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE;
+             CREATE TABLE statistics_reload (x);
+             DROP TABLE statistics_reload;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
 }
 
 impl Store {
@@ -142,6 +188,7 @@ impl Store {
             orgs::assign_missing_ldap_bases(&tx)?;
             tx.commit()?;
         }
+        optimize(&conn)?;
         drop(conn);
 
         let writer = Pool::builder()
@@ -157,7 +204,16 @@ impl Store {
             readers,
             path,
             outbox_ready: Arc::default(),
+            lists: Arc::default(),
         })
+    }
+
+    /// Refreshes the query planner's statistics where the tables changed enough to need it
+    /// (`PRAGMA optimize`, bounded work): without them SQLite may scan an organization's
+    /// members for a lookup an index answers, such as an email, once a directory has grown.
+    /// Run at open and periodically by the housekeeping thread.
+    pub fn optimize(&self) -> Result<(), StoreError> {
+        optimize(&*self.writer.get()?)
     }
 
     /// Notified (one stored permit) after each commit that enqueued webhook messages.

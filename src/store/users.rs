@@ -1,15 +1,13 @@
 //! Users (organization members): create, read, update, delete and list, each in one
 //! transaction together with its uniqueness and seat checks and its event.
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, Transaction, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
-use super::filter_sql::{compile_filter, compile_sort};
 use super::{EventType, NewEvent, Origin, Store, StoreError};
 use crate::directory::{GroupRef, StoredUser, UserFields};
 use crate::scim::list::ListQuery;
-use crate::scim::schema::{ResourceType, USER};
+use crate::scim::schema::USER;
 use crate::timestamp;
 
 /// One page of results and how many match in all.
@@ -19,7 +17,7 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-const USER_COLUMNS: &str = "u.id, u.attrs, u.version, u.created_at, u.updated_at";
+pub(super) const USER_COLUMNS: &str = "u.id, u.attrs, u.version, u.created_at, u.updated_at";
 
 impl Store {
     /// Creates a member; 409 on a taken userName, externalId or email, 400 over the seat limit.
@@ -93,82 +91,15 @@ impl Store {
         query: &ListQuery,
     ) -> Result<Page<StoredUser>, StoreError> {
         self.read(|c| {
-            let mut page = list_page(c, &USER, USER_COLUMNS, org_id, query, user_from_row)?;
+            let mut page = self
+                .lists
+                .page(c, &USER, USER_COLUMNS, org_id, query, user_from_row)?;
             for user in &mut page.items {
                 user.groups = groups_of(c, &user.id)?;
             }
             Ok(page)
         })
     }
-}
-
-/// One page of `rt`'s table (`users u` or `groups g`, the aliases compiled filters and sorts
-/// use) within an organization: the filtered total, then the rows of the page, ordered by the
-/// sort expression (NULLs last) and then by creation. A filter or sort the schema does not
-/// allow is [`StoreError::InvalidFilter`], before any SQL runs.
-pub(super) fn list_page<T>(
-    c: &Connection,
-    rt: &ResourceType,
-    columns: &str,
-    org_id: &str,
-    query: &ListQuery,
-    from_row: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Page<T>, StoreError> {
-    let (table, alias) = if rt.name == USER.name {
-        ("users u", "u")
-    } else {
-        ("groups g", "g")
-    };
-    let filter = query
-        .filter
-        .as_ref()
-        .map(|f| compile_filter(f, rt))
-        .transpose()?;
-    let sort = query
-        .sort_by
-        .as_deref()
-        .map(|path| compile_sort(path, rt))
-        .transpose()?;
-    let (filter_sql, filter_params) = match &filter {
-        Some(fragment) => (
-            format!(" AND ({})", fragment.sql),
-            fragment.params.as_slice(),
-        ),
-        None => (String::new(), &[][..]),
-    };
-    let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
-    params.extend(filter_params.iter().cloned());
-    let total: i64 = c
-        .prepare_cached(&format!(
-            "SELECT count(*) FROM {table} WHERE {alias}.org_id = ?{filter_sql}"
-        ))?
-        .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-    let total = total as u64;
-    if query.count == 0 {
-        return Ok(Page {
-            total,
-            items: Vec::new(),
-        });
-    }
-    let direction = if query.descending { "DESC" } else { "ASC" };
-    let order = match &sort {
-        Some(expr) => format!("({expr}) IS NULL, ({expr}) {direction}, {alias}.rowid"),
-        None => format!("{alias}.rowid"),
-    };
-    params.push(SqlValue::Integer(
-        i64::try_from(query.count).unwrap_or(i64::MAX),
-    ));
-    params.push(SqlValue::Integer(
-        i64::try_from(query.start_index.saturating_sub(1)).unwrap_or(i64::MAX),
-    ));
-    let items = c
-        .prepare_cached(&format!(
-            "SELECT {columns} FROM {table} WHERE {alias}.org_id = ?{filter_sql}
-             ORDER BY {order} LIMIT ? OFFSET ?"
-        ))?
-        .query_map(params_from_iter(params.iter()), from_row)?
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page { total, items })
 }
 
 /// A stored `attrs` JSON document (always an object when written by this store).
@@ -276,7 +207,7 @@ fn remove_user(
     Ok(())
 }
 
-fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
+pub(super) fn user_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredUser> {
     let attrs = attrs_from_json(&r.get::<_, String>(1)?);
     Ok(StoredUser {
         id: r.get(0)?,

@@ -575,6 +575,121 @@ async fn a_revoked_member_vanishes_and_restore_brings_it_back() {
 }
 
 #[tokio::test]
+async fn a_bound_connection_stops_reading_once_its_key_is_revoked() {
+    let dir = directory().await;
+    let mut client = dir.bound().await;
+    assert_eq!(client.dns(&dir.base, "(uid=ann)").await.len(), 1);
+    let out = dir
+        .app
+        .cli(&["org", "key", "revoke", &dir.org.id, &dir.read_key_id]);
+    assert!(out.status.success(), "{out:?}");
+    let (entries, result) = client
+        .search(&dir.base, LdapSearchScope::Subtree, "(uid=ann)", &[])
+        .await;
+    assert!(entries.is_empty());
+    assert_eq!(result.code, LdapResultCode::InsufficentAccessRights);
+}
+
+#[tokio::test]
+async fn a_new_base_dn_applies_to_bound_connections_at_once() {
+    let dir = directory().await;
+    let mut client = dir.bound().await;
+    let out = dir
+        .app
+        .cli(&["org", "set-ldap-base", &dir.org.id, "dc=example,dc=com"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        client.dns("dc=example,dc=com", "(uid=ann)").await,
+        ["uid=ann,ou=people,dc=example,dc=com"]
+    );
+    let (_, result) = client
+        .search(&dir.base, LdapSearchScope::Subtree, "(uid=ann)", &[])
+        .await;
+    assert_eq!(result.code, LdapResultCode::NoSuchObject);
+}
+
+#[tokio::test]
+async fn renaming_a_member_or_a_group_changes_its_dn_everywhere() {
+    let dir = directory().await;
+    let mut client = dir.bound().await;
+    let (status, _) = dir
+        .app
+        .call(
+            &dir.org,
+            Method::PATCH,
+            &format!("Users/{}", dir.ann_id),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "userName", "value": "ann.lee"}]
+            })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, groups) = dir.app.call(&dir.org, Method::GET, "Groups", None).await;
+    assert_eq!(status, 200);
+    let ops_id = groups["Resources"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let (status, _) = dir
+        .app
+        .call(
+            &dir.org,
+            Method::PATCH,
+            &format!("Groups/{ops_id}"),
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "replace", "path": "displayName", "value": "Platform"}]
+            })),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    let ann = dir.user_dn("ann.lee");
+    let platform = format!("cn=Platform,ou=groups,{}", dir.base);
+    assert!(client.dns(&dir.base, "(uid=ann)").await.is_empty());
+    let (entries, _) = client
+        .search(
+            &ann,
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["memberOf"],
+        )
+        .await;
+    assert_eq!(
+        values(&entries[0], "memberOf"),
+        std::slice::from_ref(&platform)
+    );
+    let (entries, _) = client
+        .search(
+            &platform,
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["member", "memberUid"],
+        )
+        .await;
+    assert_eq!(values(&entries[0], "member"), std::slice::from_ref(&ann));
+    assert_eq!(values(&entries[0], "memberUid"), ["ann.lee"]);
+    assert_eq!(
+        client.dns_where(&dir.base, eq("member", &ann)).await,
+        std::slice::from_ref(&platform)
+    );
+    assert_eq!(
+        client.dns_where(&dir.base, eq("memberOf", &platform)).await,
+        [ann]
+    );
+    let (_, result) = client
+        .search(
+            &format!("cn=Ops,ou=groups,{}", dir.base),
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &[],
+        )
+        .await;
+    assert_eq!(result.code, LdapResultCode::NoSuchObject);
+}
+
+#[tokio::test]
 async fn writes_are_refused() {
     let dir = directory().await;
     let mut client = dir.bound().await;
