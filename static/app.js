@@ -1591,74 +1591,102 @@ function ldapConnection(ldap) {
   return { secure, host, port, url: url || `ldap://${host}:${port}`, listening: Boolean(url) };
 }
 
-/** Each application's settings, filled in with the organization's tree and the address. */
+/** XML text: escapes what could end a value early. */
+function xmlText(value) {
+  return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Each application's settings, as docs/ldap.md gives them (tests/ops/ldap.sh runs their
+ * searches against the real server), filled in with the organization's tree and the address;
+ * over LDAPS with the CA the application is told to trust, over plain LDAP without TLS.
+ */
 function ldapSnippets(ldap, bindDn) {
   const c = ldapConnection(ldap);
   const base = ldap.base_dn;
   const people = ldap.people_dn;
   const groups = ldap.groups_dn;
   const password = '<the read key>';
+  const tls = (...lines) => (c.secure ? lines : []);
   const gitea = [
     'gitea admin auth add-ldap \\',
     '  --name "scim-appliance" \\',
-    `  --security-protocol ${c.secure ? 'LDAPS' : 'Unencrypted'} \\`,
-    `  --host "${c.host}" --port ${c.port} \\`,
+    `  --security-protocol ${c.secure ? 'LDAPS' : 'Unencrypted'} --host "${c.host}" --port ${c.port} \\`,
     `  --bind-dn "${bindDn}" --bind-password "${password}" \\`,
     `  --user-search-base "${people}" \\`,
     '  --user-filter "(&(objectClass=person)(|(uid=%[1]s)(mail=%[1]s)))" \\',
     `  --admin-filter "(memberOf=cn=gitea-admins,${groups})" \\`,
-    '  --username-attribute uid --firstname-attribute givenName \\',
-    '  --surname-attribute sn --email-attribute mail \\',
-    '  --synchronize-users',
+    '  --username-attribute uid --firstname-attribute givenName --surname-attribute sn \\',
+    '  --email-attribute mail \\',
+    '  --synchronize-users --page-size 500',
   ].join('\n');
-  const occ = (key, value) => `occ ldap:set-config s01 ${key} "${value}"`;
+  const occ = (key, value) => `occ ldap:set-config s01 ${key} ${value}`;
   const nextcloud = [
     'occ app:enable user_ldap',
-    'occ ldap:create-empty-config   # prints the new configuration id, s01 below',
-    occ('ldapHost', c.secure ? `ldaps://${c.host}` : c.host),
+    'occ ldap:create-empty-config                                   # prints the id, s01 here',
+    occ('ldapHost', `"${c.secure ? 'ldaps://' : ''}${c.host}"`),
     occ('ldapPort', c.port),
-    occ('ldapAgentName', bindDn),
-    occ('ldapAgentPassword', password),
-    occ('ldapBase', base),
-    occ('ldapBaseUsers', people),
-    occ('ldapBaseGroups', groups),
-    occ('ldapUserFilter', '(objectClass=inetOrgPerson)'),
-    occ('ldapLoginFilter', '(&(objectClass=inetOrgPerson)(|(uid=%uid)(mail=%uid)))'),
-    occ('ldapGroupFilter', '(objectClass=groupOfNames)'),
+    occ('ldapAgentName', `"${bindDn}"`),
+    occ('ldapAgentPassword', `"${password}"`),
+    occ('ldapBase', `"${base}"`),
+    occ('ldapBaseUsers', `"${people}"`),
+    occ('ldapBaseGroups', `"${groups}"`),
+    occ('ldapUserFilterObjectclass', 'inetOrgPerson'),
+    occ('ldapUserFilter', '"(|(objectclass=inetOrgPerson))"'),
+    occ('ldapLoginFilterUsername', 1),
+    occ('ldapLoginFilterEmail', 1),
+    occ('ldapLoginFilter', '"(&(|(objectclass=inetOrgPerson))(|(uid=%uid)(|(mailPrimaryAddress=%uid)(mail=%uid))))"'),
+    occ('ldapGroupFilterObjectclass', 'groupOfNames'),
+    occ('ldapGroupFilter', '"(&(|(objectclass=groupOfNames)))"'),
     occ('ldapGroupMemberAssocAttr', 'member'),
-    occ('ldapUserDisplayName', 'displayName'),
+    occ('ldapUserDisplayName', 'cn'),
+    occ('ldapGroupDisplayName', 'cn'),
     occ('ldapEmailAttribute', 'mail'),
     occ('ldapExpertUsernameAttr', 'uid'),
     occ('ldapExpertUUIDUserAttr', 'entryUUID'),
     occ('ldapExpertUUIDGroupAttr', 'entryUUID'),
+    occ('hasMemberOfFilterSupport', 1),
+    occ('useMemberOfToDetectMembership', 1),
+    occ('ldapNestedGroups', 0),
     occ('ldapPagingSize', 500),
+    occ('turnOnPasswordChange', 0),
     occ('ldapConfigurationActive', 1),
+    'occ ldap:test-config s01',
   ].join('\n');
+  const xml = (tag, value) => `  <${tag}>${xmlText(value)}</${tag}>`;
   const jellyfin = [
-    `LDAP Server: ${c.host}`,
-    `LDAP Port: ${c.port}`,
-    `Secure LDAP: ${c.secure ? 'on' : 'off'}`,
-    'StartTLS: off',
-    `LDAP Bind User: ${bindDn}`,
-    `LDAP Bind User Password: ${password}`,
-    `LDAP Base DN for searches: ${people}`,
-    'LDAP Search Filter: (objectClass=inetOrgPerson)',
-    'LDAP Search Attributes: uid, mail',
-    'LDAP Uid Attribute: entryUUID',
-    'LDAP Username Attribute: uid',
-    `LDAP Admin Base DN: ${people}`,
-    `LDAP Admin Filter: (memberOf=cn=jellyfin-admins,${groups})`,
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<PluginConfiguration xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">',
+    xml('LdapServer', c.host),
+    xml('LdapPort', c.port),
+    xml('UseSsl', c.secure),
+    xml('UseStartTls', false),
+    xml('SkipSslVerify', false),
+    ...tls(xml('LdapRootCaPath', '/config/scim-appliance-ca.pem')),
+    xml('LdapBindUser', bindDn),
+    xml('LdapBindPassword', password),
+    xml('LdapBaseDn', base),
+    xml('LdapSearchFilter', `(memberOf=cn=jellyfin-users,${groups})`),
+    xml('LdapSearchAttributes', 'uid, mail'),
+    '  <LdapAdminBaseDn></LdapAdminBaseDn>',
+    xml('LdapAdminFilter', `(memberOf=cn=jellyfin-admins,${groups})`),
+    xml('EnableLdapAdminFilterMemberUid', false),
+    xml('LdapUidAttribute', 'uid'),
+    xml('LdapUsernameAttribute', 'uid'),
+    xml('CreateUsersFromLdap', true),
+    xml('AllowPassChange', false),
+    '</PluginConfiguration>',
   ].join('\n');
   const grafana = [
-    '# /etc/grafana/ldap.toml (with [auth.ldap] enabled = true in grafana.ini)',
     '[[servers]]',
     `host = "${c.host}"`,
     `port = ${c.port}`,
     `use_ssl = ${c.secure}`,
     'start_tls = false',
+    ...tls('ssl_skip_verify = false', 'root_ca_cert = "/etc/grafana/scim-appliance-ca.pem"'),
     `bind_dn = "${bindDn}"`,
     `bind_password = "${password}"`,
-    'search_filter = "(|(uid=%s)(mail=%s))"',
+    'search_filter = "(uid=%s)"',
     `search_base_dns = ["${people}"]`,
     '',
     '[servers.attributes]',
@@ -1671,6 +1699,11 @@ function ldapSnippets(ldap, bindDn) {
     '[[servers.group_mappings]]',
     `group_dn = "cn=grafana-admins,${groups}"`,
     'org_role = "Admin"',
+    'grafana_admin = true',
+    '',
+    '[[servers.group_mappings]]',
+    `group_dn = "cn=grafana-editors,${groups}"`,
+    'org_role = "Editor"',
     '',
     '[[servers.group_mappings]]',
     'group_dn = "*"',
@@ -1678,55 +1711,67 @@ function ldapSnippets(ldap, bindDn) {
   ].join('\n');
   const authelia = [
     'authentication_backend:',
-    '  password_reset:',
-    '    disable: true',
     '  ldap:',
     `    address: '${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}'`,
     "    implementation: 'custom'",
+    "    timeout: '5s'",
+    '    start_tls: false',
+    ...tls('    tls:', `      server_name: '${c.host}'`, '      skip_verify: false', "      minimum_version: 'TLS1.2'"),
     `    base_dn: '${base}'`,
     "    additional_users_dn: 'ou=people'",
     "    users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=person))'",
     "    additional_groups_dn: 'ou=groups'",
-    "    groups_filter: '(member={dn})'",
+    "    groups_filter: '(&(member={dn})(objectClass=groupOfNames))'",
+    "    group_search_mode: 'filter'",
+    '    permit_referrals: false',
+    '    permit_unauthenticated_bind: false',
     `    user: '${bindDn}'`,
     `    password: '${password}'`,
     '    attributes:',
     "      username: 'uid'",
-    "      display_name: 'displayName'",
+    "      display_name: 'cn'",
     "      mail: 'mail'",
     "      member_of: 'memberOf'",
     "      group_name: 'cn'",
   ].join('\n');
   const sssd = [
-    '# /etc/sssd/sssd.conf (mode 0600)',
     '[sssd]',
     'services = nss, pam',
     'domains = scim',
     '',
     '[domain/scim]',
     'id_provider = ldap',
-    'auth_provider = ldap',
+    'auth_provider = none',
+    'access_provider = permit',
     `ldap_uri = ${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}`,
+    ...tls('ldap_tls_reqcert = demand', 'ldap_tls_cacert = /etc/sssd/scim-appliance-ca.pem'),
+    'ldap_schema = rfc2307bis',
     `ldap_search_base = ${base}`,
     `ldap_user_search_base = ${people}`,
     `ldap_group_search_base = ${groups}`,
     `ldap_default_bind_dn = ${bindDn}`,
+    'ldap_default_authtok_type = password',
     `ldap_default_authtok = ${password}`,
-    'ldap_schema = rfc2307bis',
+    'ldap_user_object_class = posixAccount',
+    'ldap_group_object_class = posixGroup',
     'ldap_group_member = member',
     'ldap_user_uuid = entryUUID',
     'ldap_group_uuid = entryUUID',
-    c.secure ? 'ldap_tls_reqcert = demand' : '# SSSD checks passwords only over TLS: use the LDAPS address for sign-ins',
+    'ldap_id_mapping = false',
+    'auto_private_groups = true',
+    'ldap_page_size = 500',
+    'enumerate = false',
     'cache_credentials = false',
   ].join('\n');
+  const ca = c.secure ? ' Give it the CA of the HTTPS certificate where the settings name a CA file.' : '';
   return [
-    { key: 'gitea', title: 'Gitea and Forgejo', where: ['Run on the Gitea host (', h('code', null, 'forgejo admin auth add-ldap'), ' takes the same flags), or enter the same values under Site Administration → Authentication Sources → LDAP (via BindDN).'], text: gitea },
-    { key: 'nextcloud', title: 'Nextcloud', where: ['The LDAP user and group backend (', h('code', null, 'user_ldap'), '), configured with ', h('code', null, 'occ'), '.'], text: nextcloud },
-    { key: 'jellyfin', title: 'Jellyfin', where: ['The fields of the LDAP Authentication plugin’s settings page.'], text: jellyfin },
-    { key: 'grafana', title: 'Grafana', where: ['Grafana’s ', h('code', null, 'ldap.toml'), '; members of a group map to a role with ', h('code', null, 'memberOf'), '.'], text: grafana },
-    { key: 'authelia', title: 'Authelia', where: ['The LDAP authentication backend in Authelia’s ', h('code', null, 'configuration.yml'), '.'], text: authelia },
-    { key: 'sssd', title: 'SSSD (Linux hosts)', where: ['Members become Linux users (', h('code', null, 'posixAccount'), ': ', h('code', null, 'uidNumber'), ', ', h('code', null, 'homeDirectory'), ', ', h('code', null, 'loginShell'), ') and groups Linux groups.'], text: sssd },
-  ];
+    { key: 'gitea', title: 'Gitea and Forgejo', where: ['An authentication source of type LDAP (via BindDN), from the command line (', h('code', null, 'forgejo admin auth add-ldap'), ' takes the same flags) or under Site Administration → Authentication Sources.'], text: gitea },
+    { key: 'nextcloud', title: 'Nextcloud', where: ['The LDAP user and group backend (', h('code', null, 'user_ldap'), '), with ', h('code', null, 'occ'), '; the filters its own wizard writes.'], text: nextcloud },
+    { key: 'jellyfin', title: 'Jellyfin', where: ['The LDAP-Auth plugin (Dashboard → Plugins → LDAP-Auth, or ', h('code', null, 'config/plugins/configurations/LDAP-Auth.xml'), '); members of ', h('code', null, 'jellyfin-users'), ' are found.'], text: jellyfin },
+    { key: 'grafana', title: 'Grafana', where: [h('code', null, 'ldap.toml'), ' (with ', h('code', null, '[auth.ldap] enabled = true'), ' in ', h('code', null, 'grafana.ini'), '); group DNs in ', h('code', null, 'memberOf'), ' map to roles.'], text: grafana },
+    { key: 'authelia', title: 'Authelia', where: ['The LDAP backend in ', h('code', null, 'configuration.yml'), '. Authelia’s first factor binds as the person, so it needs member sign-ins (coming).'], text: authelia },
+    { key: 'sssd', title: 'SSSD (Linux hosts)', where: [h('code', null, '/etc/sssd/sssd.conf'), ' (mode 0600): members become Linux users and groups for ', h('code', null, 'getent'), ' and ', h('code', null, 'id'), '; people sign in with SSH keys or another PAM module until member sign-ins come.'], text: sssd },
+  ].map((app) => ({ ...app, where: [...app.where, ca] }));
 }
 
 function listenerStatus({ address, url, off }) {
@@ -1812,7 +1857,8 @@ async function renderLdap(ctx) {
       h('h2', { id: 'ldap-apps-title' }, 'Application settings'),
       h('p', null, 'Ready to copy, with this organization’s base DN and ',
         connection.listening ? ['the address ', h('code', null, connection.url)] : ['the address LDAP will have once it listens (', h('code', null, connection.url), ')'],
-        '. Replace ', h('code', null, '<the read key>'), ' with the key', readKeys.length ? ` “${readKeys[0].name}”` : '', '. Group names such as ', h('code', null, 'gitea-admins'), ' are examples: use groups your identity provider pushes.'),
+        '. Replace ', h('code', null, '<the read key>'), ' with the key', readKeys.length ? ` “${readKeys[0].name}”` : '', '. Group names such as ', h('code', null, 'gitea-admins'), ' are examples: use groups your identity provider pushes. ',
+        h('code', null, 'docs/ldap.md'), ' explains each setting and which searches the application sends.'),
       ...ldapSnippets(ldap, example).map((app) => {
         const headingId = `ldap-app-${app.key}`;
         // A named region, like a wide table: it scrolls, so the keyboard can reach it.
