@@ -53,6 +53,9 @@ pub struct ServeConfig {
     /// Address to serve read-only LDAP on (plain LDAP, e.g. `127.0.0.1:3890`); `None` serves
     /// none.
     pub ldap_listen: Option<String>,
+    /// Address to serve LDAP over TLS on (LDAPS, e.g. `0.0.0.0:636`) with the certificate of
+    /// [`ServeConfig::tls`]; `None` serves none.
+    pub ldaps_listen: Option<String>,
     /// How often the API keys' "last used" times are written. Not a flag: a minute keeps the
     /// writes rare; tests shorten it.
     pub key_usage_flush_every: std::time::Duration,
@@ -127,8 +130,20 @@ impl ServeConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_client: DEFAULT_MAX_CONNECTIONS_PER_CLIENT,
             ldap_listen: None,
+            ldaps_listen: None,
             key_usage_flush_every: DEFAULT_KEY_USAGE_FLUSH,
         })
+    }
+
+    /// Checks the settings that depend on each other: LDAPS needs the certificate HTTPS uses.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if self.ldaps_listen.is_some() && self.tls.is_none() {
+            return Err(ConfigError(
+                "--ldaps-listen needs --tls-cert and --tls-key: LDAPS serves the HTTPS certificate"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 

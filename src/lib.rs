@@ -28,14 +28,15 @@
 //!   handlers for Users and Groups), the configuration page and admin API ([`http::admin`]),
 //!   health, metrics, the request log and security headers, body deadlines and connection
 //!   caps.
-//! - [`ldap`]: the read-only LDAP directory (`--ldap-listen`) — `server.rs` (the listener on its
-//!   own thread, the bounded codec, each connection's session), `bind.rs` (service accounts:
-//!   `cn=<key id>,<base>` with a read key, through [`auth`]), `entries.rs` (an organization's
-//!   tree rendered from the stored members and groups; revoked members left out), `narrow.rs`
-//!   (an LDAP filter narrowed to the SCIM filter the store reads with — a new indexed
-//!   attribute goes here), `filter.rs` (LDAP filters evaluated on entries), `search.rs`
-//!   (bases, scopes, limits, keyed paging, the root DSE), `dn.rs` (RFC 4514 escaping and
-//!   comparison); what it reads is `store/ldap.rs`.
+//! - [`ldap`]: the read-only LDAP directory (`--ldap-listen`, and over TLS `--ldaps-listen`) —
+//!   `server.rs` (the listeners on their own thread, the bounded codec, each connection's
+//!   session; a compare is a search), `bind.rs` (service accounts: `cn=<key id>,<base>` with
+//!   a read key, through [`auth`]), `entries.rs` (an organization's tree rendered from the
+//!   stored members and groups; revoked members left out), `narrow.rs` (an LDAP filter
+//!   narrowed to the SCIM filter the store reads with — a new indexed attribute goes here),
+//!   `filter.rs` (LDAP filters evaluated on entries), `search.rs` (bases, scopes, limits, keyed
+//!   paging, the root DSE), `dn.rs` (RFC 4514 escaping and comparison), `observe.rs` (names of
+//!   operations and result codes for the metrics); what it reads is `store/ldap.rs`.
 //! - [`cli`]: the command line, one file per group of subcommands — `serve.rs` (`serve`,
 //!   `config show`, `healthcheck`, `completions`, `manpage`), `org.rs` (`org create`, `list`,
 //!   `key add`, `key list`, `key revoke`, `rotate-key`, `rename`, `enable-scim`,
@@ -59,9 +60,9 @@
 //! layers), [`error`] (the error chain for logs), [`metrics`] (the Prometheus registry),
 //! [`timestamp`], [`tls`].
 //!
-//! **Running**: [`startup`] builds the state, binds every listener (HTTP, and LDAP when asked)
-//! and starts the webhook worker; [`housekeeping`] is a running server's background work (event and webhook
-//! retention, scheduled backups, writing when API keys were last used).
+//! **Running**: [`startup`] builds the state, binds every listener (HTTP, LDAP and LDAPS when
+//! asked) and starts the webhook worker; [`housekeeping`] is a running server's background
+//! work (event and webhook retention, scheduled backups, writing when API keys were last used).
 //!
 //! ## Where a change goes
 //!

@@ -1,8 +1,10 @@
 //! Prometheus metrics (served at `GET /metrics` by `http::metrics` with `--metrics`): requests
 //! by route template and status, request latency per route, SCIM provisioning operations per
 //! organization, and — read at scrape time — the database size, each organization's members,
-//! the argon2 gate's runs and refusals, webhook deliveries by outcome and each endpoint's backlog. Labels are route templates and organization ids
-//! only, never raw paths, so the number of series stays bounded.
+//! the argon2 gate's runs and refusals, webhook deliveries by outcome and each endpoint's
+//! backlog, LDAP requests by operation and result code, and open LDAP connections by
+//! listener. Labels are route templates, organization ids and fixed names only, never raw
+//! paths or anything a client sends, so the number of series stays bounded.
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -49,6 +51,27 @@ struct EndpointLabels {
     endpoint: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LdapOperationLabels {
+    operation: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ListenerLabels {
+    listener: &'static str,
+}
+
+/// An open LDAP connection, counted in the gauge until dropped.
+#[derive(Debug)]
+pub struct OpenConnection(Gauge);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The delivery worker's handle on the webhook delivery counter.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryMetrics {
@@ -88,6 +111,8 @@ pub struct Metrics {
     argon2_peak: Gauge,
     delivery: DeliveryMetrics,
     webhook_backlog: Family<EndpointLabels, Gauge>,
+    ldap_operations: Family<LdapOperationLabels, Counter>,
+    ldap_connections: Family<ListenerLabels, Gauge>,
     /// Serializes the catch-up of the counters above from the gate's own counts.
     argon2_sync: std::sync::Mutex<()>,
 }
@@ -162,8 +187,22 @@ impl Default for Metrics {
             "Messages waiting for delivery, per webhook endpoint",
             webhook_backlog.clone(),
         );
+        let ldap_operations = Family::<LdapOperationLabels, Counter>::default();
+        registry.register(
+            "ldap_operations",
+            "LDAP requests by operation and result code (RFC 4511 names)",
+            ldap_operations.clone(),
+        );
+        let ldap_connections = Family::<ListenerLabels, Gauge>::default();
+        registry.register(
+            "ldap_connections",
+            "Open LDAP connections by listener (ldap, ldaps), TLS handshakes included",
+            ldap_connections.clone(),
+        );
         Metrics {
             registry,
+            ldap_operations,
+            ldap_connections,
             delivery,
             webhook_backlog,
             requests,
@@ -207,6 +246,23 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts one LDAP request by its operation (`bind`, `search`, …) and result code name.
+    pub fn ldap_operation(&self, operation: &'static str, result: &'static str) {
+        self.ldap_operations
+            .get_or_create(&LdapOperationLabels { operation, result })
+            .inc();
+    }
+
+    /// Counts an LDAP connection of `listener` as open until the handle is dropped.
+    pub fn ldap_connection_opened(&self, listener: &'static str) -> OpenConnection {
+        let gauge = self
+            .ldap_connections
+            .get_or_create(&ListenerLabels { listener })
+            .clone();
+        gauge.inc();
+        OpenConnection(gauge)
     }
 
     /// The counter the webhook delivery worker increments.

@@ -1,8 +1,8 @@
 //! Starts the server: takes the data directory's lock, opens the store, starts housekeeping
 //! and the writer of API keys' "last used" times, builds the shared [`AppState`], and binds every listener (port 0 allowed, the real port is
 //! read back) with the connection-level limits. What a request meets once accepted — routes and
-//! middleware — is [`crate::http`]; the LDAP listener ([`crate::ldap`], with `--ldap-listen`)
-//! binds here too, on its own thread.
+//! middleware — is [`crate::http`]; the LDAP listeners ([`crate::ldap`], with `--ldap-listen`
+//! and `--ldaps-listen`) bind here too, and are served on their own thread.
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use crate::config::ServeConfig;
 use crate::delivery::{self, DeliverySettings, DeliveryWorker, Sender, SenderError};
 use crate::housekeeping::{self, Housekeeper, KeyUsageFlusher, Schedule};
 use crate::http::limits::connections::{self, ClientConnections};
-use crate::ldap::LdapServer;
+use crate::ldap::{LdapServer, Listeners};
 use crate::metrics::Metrics;
 use crate::state::{AppState, ServedHosts};
 use crate::store::maintenance::{self, DataDirLock};
@@ -84,13 +84,15 @@ pub struct Application {
     _deliveries: DeliveryWorker,
     /// Writes when API keys were last used; writes once more when the server has stopped.
     key_usage: KeyUsageFlusher,
-    /// The LDAP listener, when `--ldap-listen` is given; stops with the server.
+    /// The LDAP listeners, when `--ldap-listen` or `--ldaps-listen` is given; stop with the
+    /// server.
     ldap: Option<LdapServer>,
 }
 
 impl Application {
     pub fn build(config: ServeConfig) -> Result<Application, StartupError> {
         // First, so that a restore cannot swap the file while this server opens it.
+        config.check()?;
         let data_dir_lock = maintenance::lock_data_dir(&config.data_dir)?;
         let store = Store::open(&config.data_dir, config.sync)?;
         let bind_error = |source| StartupError::Bind {
@@ -104,6 +106,8 @@ impl Application {
             .as_ref()
             .map(|(cert, key)| crate::tls::server_config(cert, key))
             .transpose()?;
+        let ldap_listeners = bind_ldap(&config, tls.as_ref())?;
+        let ldap_addresses = ldap_listeners.addresses().map_err(StartupError::Ldap)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = config
             .public_url
@@ -168,12 +172,9 @@ impl Application {
             body_timeout: config.body_timeout,
             served_hosts,
             webhooks: sender,
+            ldap_listeners: ldap_addresses,
         });
-        let ldap = config
-            .ldap_listen
-            .as_deref()
-            .map(|addr| start_ldap(addr, state.clone().into_inner()))
-            .transpose()?;
+        let ldap = start_ldap(ldap_listeners, state.clone().into_inner())?;
         let app_state = state.clone();
         // Explicit, because actix's connection cap applies per worker.
         let workers = std::thread::available_parallelism().map_or(1, usize::from);
@@ -211,7 +212,12 @@ impl Application {
 
     /// The address LDAP is served on, when it is.
     pub fn ldap_addr(&self) -> Option<SocketAddr> {
-        self.ldap.as_ref().map(LdapServer::local_addr)
+        self.ldap.as_ref().and_then(LdapServer::ldap_addr)
+    }
+
+    /// The address LDAPS is served on, when it is.
+    pub fn ldaps_addr(&self) -> Option<SocketAddr> {
+        self.ldap.as_ref().and_then(LdapServer::ldaps_addr)
     }
 
     /// The one-time link that lets the first visitor choose the admin password, while none is
@@ -260,13 +266,41 @@ impl Application {
     }
 }
 
-/// Binds `addr` and serves LDAP on it.
-fn start_ldap(addr: &str, state: Arc<AppState>) -> Result<LdapServer, StartupError> {
-    let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
-        addr: addr.to_owned(),
-        source,
-    })?;
-    let server = crate::ldap::start(state, listener).map_err(StartupError::Ldap)?;
-    tracing::info!("LDAP listening on ldap://{}", server.local_addr());
-    Ok(server)
+/// Binds the LDAP listeners the configuration asks for; LDAPS with a copy of the HTTPS
+/// certificate's configuration (actix sets its own ALPN protocols on the HTTPS one).
+fn bind_ldap(
+    config: &ServeConfig,
+    tls: Option<&rustls::ServerConfig>,
+) -> Result<Listeners, StartupError> {
+    let bind = |addr: &str| {
+        TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_owned(),
+            source,
+        })
+    };
+    let ldap = config.ldap_listen.as_deref().map(bind).transpose()?;
+    let ldaps = match (config.ldaps_listen.as_deref(), tls) {
+        (Some(addr), Some(tls)) => Some((bind(addr)?, Arc::new(tls.clone()))),
+        // `ServeConfig::check` refused LDAPS without a certificate.
+        _ => None,
+    };
+    Ok(Listeners { ldap, ldaps })
+}
+
+/// Serves LDAP on the bound listeners, if there are any.
+fn start_ldap(
+    listeners: Listeners,
+    state: Arc<AppState>,
+) -> Result<Option<LdapServer>, StartupError> {
+    if listeners.ldap.is_none() && listeners.ldaps.is_none() {
+        return Ok(None);
+    }
+    let server = crate::ldap::start(state, listeners).map_err(StartupError::Ldap)?;
+    if let Some(addr) = server.ldap_addr() {
+        tracing::info!("LDAP listening on ldap://{addr}");
+    }
+    if let Some(addr) = server.ldaps_addr() {
+        tracing::info!("LDAPS listening on ldaps://{addr}");
+    }
+    Ok(Some(server))
 }

@@ -42,6 +42,17 @@ pub struct AppState {
     pub served_hosts: ServedHosts,
     /// Sends webhook messages (the admin's "send test event"; the worker has its own clone).
     pub webhooks: Sender,
+    /// Where LDAP and LDAPS listen (bound before the state is built), for the page.
+    pub ldap_listeners: LdapListeners,
+}
+
+/// The addresses the LDAP front door is bound to; `None` where it does not listen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LdapListeners {
+    /// Plain LDAP (`--ldap-listen`).
+    pub ldap: Option<SocketAddr>,
+    /// LDAP over TLS (`--ldaps-listen`).
+    pub ldaps: Option<SocketAddr>,
 }
 
 impl AppState {

@@ -280,6 +280,7 @@ function setQuery(path, params) {
 const ORG_TABS = [
   ['overview', 'Overview', ''],
   ['settings', 'SCIM provisioning', '/settings'],
+  ['ldap', 'LDAP', '/ldap'],
   ['members', 'Members', '/members'],
   ['groups', 'Groups', '/groups'],
   ['webhooks', 'Webhooks', '/webhooks'],
@@ -294,7 +295,7 @@ function matchRoute(segments) {
   const base = `/orgs/${enc(id)}`;
   if (segments.length === 2) return { key: `overview:${id}`, render: renderOverview, params: { id } };
   if (segments.length === 3) {
-    const pages = { settings: renderSettings, members: renderMembers, groups: renderGroups, webhooks: renderWebhooks, events: renderEvents };
+    const pages = { settings: renderSettings, ldap: renderLdap, members: renderMembers, groups: renderGroups, webhooks: renderWebhooks, events: renderEvents };
     if (pages[sub]) return { key: `${sub}:${id}`, render: pages[sub], params: { id }, path: `${base}/${sub}` };
   }
   if (segments.length === 4 && sub === 'members') {
@@ -668,13 +669,15 @@ async function copyToClipboard(text, button, input) {
   }
   if (!ok) ok = legacyCopy(text, input);
   if (ok) {
-    const label = button.dataset.label || button.textContent;
+    // Only the visible word changes: a hidden rest of the name (what is copied) stays.
+    const word = button.querySelector('.copy-word') || button;
+    const label = button.dataset.label || word.textContent;
     button.dataset.label = label;
-    button.textContent = 'Copied';
+    word.textContent = 'Copied';
     button.classList.add('copied');
     clearTimeout(Number(button.dataset.timer));
     button.dataset.timer = String(setTimeout(() => {
-      button.textContent = label;
+      word.textContent = label;
       button.classList.remove('copied');
     }, 2000));
     announce('Copied');
@@ -682,6 +685,14 @@ async function copyToClipboard(text, button, input) {
     if (input) { input.focus(); input.select(); }
     announce('Copying failed: the text is selected, press Ctrl+C or ⌘C to copy it');
   }
+}
+
+/** A Copy button whose name says what it copies (several share one view): "Copy" shows. */
+function copyButtonFor(getText, what) {
+  const button = h('button', { type: 'button', class: 'btn' },
+    h('span', { class: 'copy-word' }, 'Copy'), h('span', { class: 'visually-hidden' }, ` ${what}`));
+  button.addEventListener('click', () => copyToClipboard(getText(), button, null));
+  return button;
 }
 
 function copyButton(getText, input, label = 'Copy') {
@@ -1556,6 +1567,336 @@ function freshKeyBox(fresh) {
     ],
     note,
   });
+}
+
+// ---------------------------------------------------------------- LDAP
+
+/**
+ * Where applications reach the directory: LDAPS when it listens (the connection is encrypted),
+ * else plain LDAP, else where plain LDAP would listen once enabled (for the settings to be
+ * ready to copy anyway).
+ */
+function ldapConnection(ldap) {
+  const url = ldap.ldaps_url || ldap.url;
+  const secure = Boolean(ldap.ldaps_url);
+  let host = location.hostname;
+  let port = secure ? 636 : 3890;
+  if (url) {
+    try {
+      const parsed = new URL(url);
+      host = parsed.hostname;
+      port = Number(parsed.port) || port;
+    } catch { /* keep the defaults */ }
+  }
+  return { secure, host, port, url: url || `ldap://${host}:${port}`, listening: Boolean(url) };
+}
+
+/** XML text: escapes what could end a value early. */
+function xmlText(value) {
+  return String(value).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+/**
+ * Each application's settings, as docs/ldap.md gives them (tests/ops/ldap.sh runs their
+ * searches against the real server), filled in with the organization's tree and the address;
+ * over LDAPS with the CA the application is told to trust, over plain LDAP without TLS.
+ */
+function ldapSnippets(ldap, bindDn) {
+  const c = ldapConnection(ldap);
+  const base = ldap.base_dn;
+  const people = ldap.people_dn;
+  const groups = ldap.groups_dn;
+  const password = '<the read key>';
+  const tls = (...lines) => (c.secure ? lines : []);
+  const gitea = [
+    'gitea admin auth add-ldap \\',
+    '  --name "scim-appliance" \\',
+    `  --security-protocol ${c.secure ? 'LDAPS' : 'Unencrypted'} --host "${c.host}" --port ${c.port} \\`,
+    `  --bind-dn "${bindDn}" --bind-password "${password}" \\`,
+    `  --user-search-base "${people}" \\`,
+    '  --user-filter "(&(objectClass=person)(|(uid=%[1]s)(mail=%[1]s)))" \\',
+    `  --admin-filter "(memberOf=cn=gitea-admins,${groups})" \\`,
+    '  --username-attribute uid --firstname-attribute givenName --surname-attribute sn \\',
+    '  --email-attribute mail \\',
+    '  --synchronize-users --page-size 500',
+  ].join('\n');
+  const occ = (key, value) => `occ ldap:set-config s01 ${key} ${value}`;
+  const nextcloud = [
+    'occ app:enable user_ldap',
+    'occ ldap:create-empty-config                                   # prints the id, s01 here',
+    occ('ldapHost', `"${c.secure ? 'ldaps://' : ''}${c.host}"`),
+    occ('ldapPort', c.port),
+    occ('ldapAgentName', `"${bindDn}"`),
+    occ('ldapAgentPassword', `"${password}"`),
+    occ('ldapBase', `"${base}"`),
+    occ('ldapBaseUsers', `"${people}"`),
+    occ('ldapBaseGroups', `"${groups}"`),
+    occ('ldapUserFilterObjectclass', 'inetOrgPerson'),
+    occ('ldapUserFilter', '"(|(objectclass=inetOrgPerson))"'),
+    occ('ldapLoginFilterUsername', 1),
+    occ('ldapLoginFilterEmail', 1),
+    occ('ldapLoginFilter', '"(&(|(objectclass=inetOrgPerson))(|(uid=%uid)(|(mailPrimaryAddress=%uid)(mail=%uid))))"'),
+    occ('ldapGroupFilterObjectclass', 'groupOfNames'),
+    occ('ldapGroupFilter', '"(&(|(objectclass=groupOfNames)))"'),
+    occ('ldapGroupMemberAssocAttr', 'member'),
+    occ('ldapUserDisplayName', 'cn'),
+    occ('ldapGroupDisplayName', 'cn'),
+    occ('ldapEmailAttribute', 'mail'),
+    occ('ldapExpertUsernameAttr', 'uid'),
+    occ('ldapExpertUUIDUserAttr', 'entryUUID'),
+    occ('ldapExpertUUIDGroupAttr', 'entryUUID'),
+    occ('hasMemberOfFilterSupport', 1),
+    occ('useMemberOfToDetectMembership', 1),
+    occ('ldapNestedGroups', 0),
+    occ('ldapPagingSize', 500),
+    occ('turnOnPasswordChange', 0),
+    occ('ldapConfigurationActive', 1),
+    'occ ldap:test-config s01',
+  ].join('\n');
+  const xml = (tag, value) => `  <${tag}>${xmlText(value)}</${tag}>`;
+  const jellyfin = [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    '<PluginConfiguration xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">',
+    xml('LdapServer', c.host),
+    xml('LdapPort', c.port),
+    xml('UseSsl', c.secure),
+    xml('UseStartTls', false),
+    xml('SkipSslVerify', false),
+    ...tls(xml('LdapRootCaPath', '/config/scim-appliance-ca.pem')),
+    xml('LdapBindUser', bindDn),
+    xml('LdapBindPassword', password),
+    xml('LdapBaseDn', base),
+    xml('LdapSearchFilter', `(memberOf=cn=jellyfin-users,${groups})`),
+    xml('LdapSearchAttributes', 'uid, mail'),
+    '  <LdapAdminBaseDn></LdapAdminBaseDn>',
+    xml('LdapAdminFilter', `(memberOf=cn=jellyfin-admins,${groups})`),
+    xml('EnableLdapAdminFilterMemberUid', false),
+    xml('LdapUidAttribute', 'uid'),
+    xml('LdapUsernameAttribute', 'uid'),
+    xml('CreateUsersFromLdap', true),
+    xml('AllowPassChange', false),
+    '</PluginConfiguration>',
+  ].join('\n');
+  const grafana = [
+    '[[servers]]',
+    `host = "${c.host}"`,
+    `port = ${c.port}`,
+    `use_ssl = ${c.secure}`,
+    'start_tls = false',
+    ...tls('ssl_skip_verify = false', 'root_ca_cert = "/etc/grafana/scim-appliance-ca.pem"'),
+    `bind_dn = "${bindDn}"`,
+    `bind_password = "${password}"`,
+    'search_filter = "(uid=%s)"',
+    `search_base_dns = ["${people}"]`,
+    '',
+    '[servers.attributes]',
+    'username = "uid"',
+    'name = "givenName"',
+    'surname = "sn"',
+    'email = "mail"',
+    'member_of = "memberOf"',
+    '',
+    '[[servers.group_mappings]]',
+    `group_dn = "cn=grafana-admins,${groups}"`,
+    'org_role = "Admin"',
+    'grafana_admin = true',
+    '',
+    '[[servers.group_mappings]]',
+    `group_dn = "cn=grafana-editors,${groups}"`,
+    'org_role = "Editor"',
+    '',
+    '[[servers.group_mappings]]',
+    'group_dn = "*"',
+    'org_role = "Viewer"',
+  ].join('\n');
+  const authelia = [
+    'authentication_backend:',
+    '  ldap:',
+    `    address: '${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}'`,
+    "    implementation: 'custom'",
+    "    timeout: '5s'",
+    '    start_tls: false',
+    ...tls('    tls:', `      server_name: '${c.host}'`, '      skip_verify: false', "      minimum_version: 'TLS1.2'"),
+    `    base_dn: '${base}'`,
+    "    additional_users_dn: 'ou=people'",
+    "    users_filter: '(&(|({username_attribute}={input})({mail_attribute}={input}))(objectClass=person))'",
+    "    additional_groups_dn: 'ou=groups'",
+    "    groups_filter: '(&(member={dn})(objectClass=groupOfNames))'",
+    "    group_search_mode: 'filter'",
+    '    permit_referrals: false',
+    '    permit_unauthenticated_bind: false',
+    `    user: '${bindDn}'`,
+    `    password: '${password}'`,
+    '    attributes:',
+    "      username: 'uid'",
+    "      display_name: 'cn'",
+    "      mail: 'mail'",
+    "      member_of: 'memberOf'",
+    "      group_name: 'cn'",
+  ].join('\n');
+  const sssd = [
+    '[sssd]',
+    'services = nss, pam',
+    'domains = scim',
+    '',
+    '[domain/scim]',
+    'id_provider = ldap',
+    'auth_provider = none',
+    'access_provider = permit',
+    `ldap_uri = ${c.secure ? 'ldaps' : 'ldap'}://${c.host}:${c.port}`,
+    ...tls('ldap_tls_reqcert = demand', 'ldap_tls_cacert = /etc/sssd/scim-appliance-ca.pem'),
+    'ldap_schema = rfc2307bis',
+    `ldap_search_base = ${base}`,
+    `ldap_user_search_base = ${people}`,
+    `ldap_group_search_base = ${groups}`,
+    `ldap_default_bind_dn = ${bindDn}`,
+    'ldap_default_authtok_type = password',
+    `ldap_default_authtok = ${password}`,
+    'ldap_user_object_class = posixAccount',
+    'ldap_group_object_class = posixGroup',
+    'ldap_group_member = member',
+    'ldap_user_uuid = entryUUID',
+    'ldap_group_uuid = entryUUID',
+    'ldap_id_mapping = false',
+    'auto_private_groups = true',
+    'ldap_page_size = 500',
+    'enumerate = false',
+    'cache_credentials = false',
+  ].join('\n');
+  const ca = c.secure ? ' Give it the CA of the HTTPS certificate where the settings name a CA file.' : '';
+  return [
+    { key: 'gitea', title: 'Gitea and Forgejo', where: ['An authentication source of type LDAP (via BindDN), from the command line (', h('code', null, 'forgejo admin auth add-ldap'), ' takes the same flags) or under Site Administration → Authentication Sources.'], text: gitea },
+    { key: 'nextcloud', title: 'Nextcloud', where: ['The LDAP user and group backend (', h('code', null, 'user_ldap'), '), with ', h('code', null, 'occ'), '; the filters its own wizard writes.'], text: nextcloud },
+    { key: 'jellyfin', title: 'Jellyfin', where: ['The LDAP-Auth plugin (Dashboard → Plugins → LDAP-Auth, or ', h('code', null, 'config/plugins/configurations/LDAP-Auth.xml'), '); members of ', h('code', null, 'jellyfin-users'), ' are found.'], text: jellyfin },
+    { key: 'grafana', title: 'Grafana', where: [h('code', null, 'ldap.toml'), ' (with ', h('code', null, '[auth.ldap] enabled = true'), ' in ', h('code', null, 'grafana.ini'), '); group DNs in ', h('code', null, 'memberOf'), ' map to roles.'], text: grafana },
+    { key: 'authelia', title: 'Authelia', where: ['The LDAP backend in ', h('code', null, 'configuration.yml'), '. Authelia’s first factor binds as the person, so it needs member sign-ins (coming).'], text: authelia },
+    { key: 'sssd', title: 'SSSD (Linux hosts)', where: [h('code', null, '/etc/sssd/sssd.conf'), ' (mode 0600): members become Linux users and groups for ', h('code', null, 'getent'), ' and ', h('code', null, 'id'), '; people sign in with SSH keys or another PAM module until member sign-ins come.'], text: sssd },
+  ].map((app) => ({ ...app, where: [...app.where, ca] }));
+}
+
+function listenerStatus({ address, url, off }) {
+  return address
+    ? h('span', null, h('span', { class: 'badge badge-on' }, 'Listening'), ' on ', h('code', null, url))
+    : h('span', null, h('span', { class: 'badge badge-off' }, 'Off'), ' ', off);
+}
+
+async function renderLdap(ctx) {
+  const { id } = ctx.params;
+  const [org, keyList] = await Promise.all([
+    api('GET', `/orgs/${enc(id)}`),
+    api('GET', `/orgs/${enc(id)}/keys`),
+  ]);
+  if (!ctx.live()) return;
+  const content = orgFrame(org, 'ldap');
+  const readKeys = (keyList.keys || []).filter((key) => key.scope === 'read' && !key.expired);
+  const settingsHref = `#/orgs/${enc(org.id)}/settings`;
+
+  // Where the server listens
+  const statusSection = h('section', { class: 'card', 'aria-labelledby': 'ldap-status-title' },
+    h('h2', { id: 'ldap-status-title' }, 'LDAP directory'),
+    h('p', null, 'Applications that read LDAP rather than receive SCIM (Gitea, Nextcloud, Jellyfin, Grafana, Authelia, Linux hosts) see this organization’s members and groups here, read-only, as soon as the identity provider changes them. Revoked members do not exist for LDAP.'),
+    h('dl', { class: 'details ldap-listeners' },
+      h('div', null, h('dt', null, 'LDAP'), h('dd', null, listenerStatus({
+        address: org.ldap.listen,
+        url: org.ldap.url,
+        off: ['start the server with ', h('code', null, '--ldap-listen 127.0.0.1:3890'), ' (or ', h('code', null, 'SCIM_LDAP_LISTEN'), ', or ', h('code', null, 'ldap_listen'), ' in the configuration file).'],
+      }))),
+      h('div', null, h('dt', null, 'LDAPS'), h('dd', null, listenerStatus({
+        address: org.ldap.ldaps_listen,
+        url: org.ldap.ldaps_url,
+        off: ['add ', h('code', null, '--ldaps-listen 0.0.0.0:636'), ' with the HTTPS certificate (', h('code', null, '--tls-cert'), ', ', h('code', null, '--tls-key'), ').'],
+      })))),
+    h('p', { class: 'hint' }, 'Members cannot sign in with a password over LDAP yet: applications can list and look up members and groups with a service account, and member sign-ins are coming.'));
+
+  // Base DN
+  const baseInput = h('input', { type: 'text', value: org.ldap.base_dn, class: 'mono', autocomplete: 'off', spellcheck: 'false', required: true });
+  baseInput.id = nextId('ldap-base');
+  const baseHint = h('p', { class: 'hint', id: `${baseInput.id}-hint` });
+  baseInput.setAttribute('aria-describedby', baseHint.id);
+  const baseError = formError();
+  const baseSave = h('button', { type: 'submit', class: 'btn' }, 'Save');
+  const baseForm = h('form', { novalidate: true },
+    h('div', { class: 'field' },
+      h('label', { for: baseInput.id }, 'Base DN'),
+      h('div', { class: 'input-row' }, baseInput, baseSave),
+      baseHint),
+    baseError);
+  const baseSection = h('section', { class: 'card', 'aria-labelledby': 'ldap-base-title' },
+    h('h2', { id: 'ldap-base-title' }, 'Directory tree'), baseForm);
+
+  // Service accounts and application settings, redrawn when the base DN changes.
+  const accounts = h('section', { class: 'card', 'aria-labelledby': 'ldap-accounts-title' });
+  const apps = h('section', { class: 'card', 'aria-labelledby': 'ldap-apps-title' });
+
+  const draw = () => {
+    const { ldap } = org;
+    baseHint.replaceChildren('Members are under ', h('code', null, ldap.people_dn), ' and groups under ', h('code', null, ldap.groups_dn),
+      '. Components such as ', h('code', null, 'dc=example,dc=com'), '; unique across this server.');
+    const bindDn = (key) => `cn=${key.key_id},${ldap.base_dn}`;
+    accounts.replaceChildren(...[
+      h('h2', { id: 'ldap-accounts-title' }, 'Service accounts'),
+      h('p', null, 'Applications bind as ', h('code', { class: 'bind-dn-format' }, ldap.bind_dn_format),
+        ' with a read key of this organization as the password. A read key reads and changes nothing else; revoke it to end the application’s access.'),
+      readKeys.length
+        ? h('ul', { class: 'bind-dns' }, readKeys.map((key) => {
+          const dn = bindDn(key);
+          return h('li', null,
+            h('span', { class: 'bind-dn-name' }, key.name),
+            h('code', null, dn),
+            copyButtonFor(() => dn, `the bind DN of ${key.name}`));
+        }))
+        : h('p', { class: 'callout callout-info' }, 'This organization has no read key yet. ',
+          h('a', { href: settingsHref }, 'Add one under API keys'), ' with the scope “Read only”: its id makes the bind DN, the key itself is the password.'),
+      readKeys.length
+        ? h('p', { class: 'hint' }, 'The key itself was shown once, when it was created. For a new application, ', h('a', { href: settingsHref }, 'add a read key'), ' of its own.')
+        : null,
+    ].filter(Boolean));
+    const example = readKeys.length ? bindDn(readKeys[0]) : ldap.bind_dn_format;
+    const connection = ldapConnection(ldap);
+    apps.replaceChildren(
+      h('h2', { id: 'ldap-apps-title' }, 'Application settings'),
+      h('p', null, 'Ready to copy, with this organization’s base DN and ',
+        connection.listening ? ['the address ', h('code', null, connection.url)] : ['the address LDAP will have once it listens (', h('code', null, connection.url), ')'],
+        '. Replace ', h('code', null, '<the read key>'), ' with the key', readKeys.length ? ` “${readKeys[0].name}”` : '', '. Group names such as ', h('code', null, 'gitea-admins'), ' are examples: use groups your identity provider pushes. ',
+        h('code', null, 'docs/ldap.md'), ' explains each setting and which searches the application sends.'),
+      ...ldapSnippets(ldap, example).map((app) => {
+        const headingId = `ldap-app-${app.key}`;
+        // A named region, like a wide table: it scrolls, so the keyboard can reach it.
+        const pre = h('pre', { class: 'snippet', role: 'region', tabindex: '0', 'aria-label': `${app.title} settings` }, h('code', null, app.text));
+        return h('div', { class: 'snippet-block' },
+          h('div', { class: 'card-head' }, h('h3', { id: headingId }, app.title), copyButtonFor(() => app.text, `the ${app.title} settings`)),
+          h('p', { class: 'hint' }, app.where),
+          pre);
+      }));
+  };
+  draw();
+
+  baseForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const wanted = baseInput.value.trim();
+    if (!wanted) {
+      setFormError(baseError, 'Enter a base DN, such as dc=example,dc=com.', baseInput);
+      return;
+    }
+    baseSave.disabled = true;
+    setFormError(baseError, '');
+    try {
+      const updated = await api('PATCH', `/orgs/${enc(org.id)}`, { ldap_base_dn: wanted });
+      Object.assign(org, updated);
+      baseInput.value = org.ldap.base_dn;
+      draw();
+      announce(`Base DN saved: ${org.ldap.base_dn}`);
+      baseSave.textContent = 'Saved';
+      setTimeout(() => { baseSave.textContent = 'Save'; }, 2000);
+    } catch (e) {
+      if (!e.handled) setFormError(baseError, e.message, baseInput);
+    } finally {
+      baseSave.disabled = false;
+    }
+  });
+
+  content.append(statusSection, baseSection, accounts, apps);
+  currentView = { key: ctx.key };
 }
 
 // ---------------------------------------------------------------- members

@@ -258,6 +258,11 @@ settings! {
         /// e.g. `127.0.0.1:3890` [default: off]
         #[arg(long, env = "SCIM_LDAP_LISTEN")]
         ldap_listen: String;
+
+        /// Also serve it over TLS (LDAPS) at this address and port, e.g. `0.0.0.0:636`, with the
+        /// certificate of --tls-cert and --tls-key [default: off]
+        #[arg(long, env = "SCIM_LDAPS_LISTEN")]
+        ldaps_listen: String;
     }
 }
 
@@ -297,6 +302,8 @@ pub(super) fn serve_config(
     config.max_connections = s.max_connections;
     config.max_connections_per_client = s.max_connections_per_client;
     config.ldap_listen = s.ldap_listen;
+    config.ldaps_listen = s.ldaps_listen;
+    config.check()?;
     Ok((config, s.log_level, s.log_format))
 }
 

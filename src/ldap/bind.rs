@@ -3,7 +3,8 @@
 //! the password, checked by the same [`Authenticator`](crate::auth::Authenticator) as SCIM
 //! requests (key lookup, token cache, argon2 through the process's gate, throttling per client
 //! address). An anonymous bind may read the root DSE only; members have no password yet, so
-//! their binds are refused. Every outcome is logged with the key id, never the password.
+//! their binds are refused. Every outcome is logged with the key id (or, when the DN names
+//! no service account, the DN), never the password.
 
 use std::net::IpAddr;
 
@@ -54,6 +55,16 @@ fn refuse(code: LdapResultCode, message: &str) -> Refusal {
     }
 }
 
+/// A bind DN as it may be logged: a string that is not a DN may be a password typed in the
+/// wrong field, and is not written down.
+fn loggable(dn: &str) -> &str {
+    if Dn::parse(dn).is_ok() {
+        dn
+    } else {
+        "(not a DN)"
+    }
+}
+
 const MEMBERS_CANNOT_BIND: &str = "members cannot bind yet (no member has a password)";
 
 /// Checks a bind request and says who the connection is now.
@@ -64,6 +75,7 @@ pub async fn bind(
     cred: &LdapBindCred,
 ) -> Result<Identity, Refusal> {
     let LdapBindCred::Simple(password) = cred else {
+        tracing::warn!(%client, dn = loggable(dn), "LDAP bind refused: not a simple bind");
         return Err(refuse(
             LdapResultCode::AuthMethodNotSupported,
             "only simple binds are supported",
@@ -74,13 +86,14 @@ pub async fn bind(
     }
     if password.is_empty() {
         // An "unauthenticated bind" (RFC 4513 §5.1.2) would otherwise pass for a login.
+        tracing::warn!(%client, dn = loggable(dn), "LDAP bind refused: a DN without a password");
         return Err(refuse(
             LdapResultCode::UnwillingToPerform,
             "unauthenticated binds (a DN without a password) are refused",
         ));
     }
     let parsed = Dn::parse(dn).map_err(|_| {
-        tracing::warn!(%client, "LDAP bind refused: the bind DN is not a DN");
+        tracing::warn!(%client, dn = loggable(dn), "LDAP bind refused: the bind DN is not a DN");
         refuse(LdapResultCode::InvalidCredentials, MEMBERS_CANNOT_BIND)
     })?;
     let org = match (
@@ -98,7 +111,7 @@ pub async fn bind(
         _ => None,
     };
     let Some((key_id, (org_id, tree))) = org else {
-        tracing::warn!(%client, "LDAP bind refused: not a service account DN");
+        tracing::warn!(%client, dn, "LDAP bind refused: not a service account DN");
         return Err(refuse(
             LdapResultCode::InvalidCredentials,
             MEMBERS_CANNOT_BIND,

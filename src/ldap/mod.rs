@@ -5,13 +5,15 @@
 //! is only the directory logic. It takes what it needs from [`AppState`], checks binds through
 //! [`crate::auth`] ([`bind`]), narrows each filter to the SCIM filter the store reads with
 //! ([`narrow`]), renders entries from the same stored documents SCIM renders ([`entries`]),
-//! evaluates the filter on them ([`filter`]), answers searches ([`search`]) and runs
-//! the listener and each connection's session ([`server`]); [`dn`] escapes and compares DNs.
-//! It writes nothing: add, modify, delete, modify DN and password modify are refused with
-//! `unwillingToPerform`, because the identity provider is the source of truth.
+//! evaluates the filter on them ([`filter`]), answers searches ([`search`]; a compare is a
+//! search with an equality filter) and runs the listeners, plain and TLS, and each
+//! connection's session ([`server`]); [`dn`] escapes and compares DNs; [`observe`] names
+//! requests and results for the metrics. It writes nothing: add, modify, delete, modify DN
+//! and password modify are refused with `unwillingToPerform`, because the identity provider
+//! is the source of truth.
 //!
-//! The listener runs on its own thread with its own runtime (as the webhook worker does), so
-//! LDAP clients never hold an HTTP worker; it stops when its [`LdapServer`] is dropped.
+//! The listeners run on their own thread with its own runtime (as the webhook worker does), so
+//! LDAP clients never hold an HTTP worker; they stop when their [`LdapServer`] is dropped.
 
 pub mod ber;
 pub mod bind;
@@ -19,12 +21,13 @@ pub mod dn;
 pub mod entries;
 pub mod filter;
 pub mod narrow;
+pub mod observe;
 pub mod search;
 pub mod server;
 
 use dn::Dn;
 use entries::Tree;
-pub use server::{LdapServer, start};
+pub use server::{LdapServer, Listeners, start};
 
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -33,6 +36,8 @@ use crate::store::StoreError;
 pub const OID_PAGED_RESULTS: &str = "1.2.840.113556.1.4.319";
 /// The "Who am I?" extended operation (RFC 4532).
 pub const OID_WHOAMI: &str = ldap3_proto::proto::OID_WHOAMI;
+/// The StartTLS extended operation (RFC 4511 §4.14), which is not offered (LDAPS is).
+pub const OID_STARTTLS: &str = "1.3.6.1.4.1.1466.20037";
 
 /// Why the directory could not be read for a request (logged; the client gets `unavailable`).
 #[derive(Debug, thiserror::Error)]

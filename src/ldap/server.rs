@@ -1,12 +1,19 @@
-//! The listener and each connection's session: reads messages through a size- and
-//! depth-bounded codec, answers them one at a time, and closes idle connections.
+//! The listeners and each connection's session: plain LDAP and LDAPS (LDAP over TLS, with the
+//! HTTPS certificate) accept on one thread and share one connection limit; each connection
+//! reads messages through a size- and depth-bounded codec, answers them one at a time, and is
+//! closed when idle.
 //!
 //! Bounds: a message larger than [`MAX_MESSAGE`] or nested deeper than [`MAX_DEPTH`] closes
 //! the connection (before it is buffered whole or parsed); at most [`MAX_CONNECTIONS`] are
-//! served at once (more are closed at once); a connection that sends nothing for
-//! [`IDLE_TIMEOUT`] is closed; a request runs at most [`REQUEST_TIME_LIMIT`] (a search also
-//! within the client's time limit). Malformed messages and operations a client may not send
-//! close the connection with a notice of disconnection; nothing a client sends can panic.
+//! served at once over both listeners, counted from the TCP accept, so a TLS handshake holds a
+//! place too (more are closed at once); a handshake that takes longer than
+//! [`TLS_HANDSHAKE_TIMEOUT`] is dropped; a connection that sends nothing for [`IDLE_TIMEOUT`]
+//! is closed; a request runs at most [`REQUEST_TIME_LIMIT`] (a search also within the client's
+//! time limit). Malformed messages and operations a client may not send close the connection
+//! with a notice of disconnection; nothing a client sends can panic.
+//!
+//! StartTLS (RFC 4511 §4.14) is not offered: the extended operation is answered `unavailable`
+//! with a message pointing at the LDAPS port, and the connection stays plain.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -17,42 +24,77 @@ use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
-    LdapBindResponse, LdapExtendedRequest, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult,
-    LdapResultCode, LdapSearchRequest, OID_PASSWORD_MODIFY,
+    LdapBindResponse, LdapCompareRequest, LdapDerefAliases, LdapExtendedRequest,
+    LdapExtendedResponse, LdapFilter, LdapMsg, LdapOp, LdapResult, LdapResultCode,
+    LdapSearchRequest, LdapSearchScope, OID_PASSWORD_MODIFY,
 };
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::bind::{Identity, bind};
 use super::entries::Tree;
+use super::observe;
 use super::search::{self, PageRequest};
-use super::{OID_WHOAMI, blocking};
+use super::{OID_STARTTLS, OID_WHOAMI, blocking};
 use crate::error::error_chain;
-use crate::state::AppState;
+use crate::state::{AppState, LdapListeners};
 
 /// Largest message accepted, in bytes.
 pub const MAX_MESSAGE: usize = 1024 * 1024;
 /// Deepest nesting of BER elements accepted (a deep filter would otherwise recurse deeply).
 pub const MAX_DEPTH: usize = 64;
-/// Connections served at once.
+/// Connections served at once, LDAP and LDAPS together.
 pub const MAX_CONNECTIONS: usize = 256;
+/// How long an LDAPS client may take to complete its TLS handshake.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may stay silent.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 /// Longest any one request may run.
 pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
+/// How long a closing connection may take to flush its last replies (and, over TLS, its
+/// close_notify) to a client that does not read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A running listener; dropping it stops the listener and closes its connections.
+/// The bound sockets to serve: plain LDAP, LDAPS with its TLS configuration, or both.
+#[derive(Default)]
+pub struct Listeners {
+    pub ldap: Option<std::net::TcpListener>,
+    pub ldaps: Option<(std::net::TcpListener, Arc<rustls::ServerConfig>)>,
+}
+
+impl Listeners {
+    /// The addresses actually bound.
+    pub fn addresses(&self) -> std::io::Result<LdapListeners> {
+        Ok(LdapListeners {
+            ldap: self.ldap.as_ref().map(|l| l.local_addr()).transpose()?,
+            ldaps: self
+                .ldaps
+                .as_ref()
+                .map(|(l, _)| l.local_addr())
+                .transpose()?,
+        })
+    }
+}
+
+/// Running listeners; dropping them stops them and closes their connections.
 pub struct LdapServer {
-    local_addr: SocketAddr,
+    addresses: LdapListeners,
     stop: watch::Sender<bool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl LdapServer {
-    /// The address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+    /// The address plain LDAP is served on, when it is.
+    pub fn ldap_addr(&self) -> Option<SocketAddr> {
+        self.addresses.ldap
+    }
+
+    /// The address LDAPS is served on, when it is.
+    pub fn ldaps_addr(&self) -> Option<SocketAddr> {
+        self.addresses.ldaps
     }
 }
 
@@ -65,65 +107,150 @@ impl Drop for LdapServer {
     }
 }
 
-/// Starts serving LDAP on a bound listener, on its own thread.
-pub fn start(state: Arc<AppState>, listener: std::net::TcpListener) -> std::io::Result<LdapServer> {
-    let local_addr = listener.local_addr()?;
-    listener.set_nonblocking(true)?;
+/// Starts serving LDAP on bound listeners, on its own thread.
+pub fn start(state: Arc<AppState>, listeners: Listeners) -> std::io::Result<LdapServer> {
+    let addresses = listeners.addresses()?;
+    let mut accepting = Vec::new();
+    if let Some(listener) = listeners.ldap {
+        listener.set_nonblocking(true)?;
+        accepting.push((listener, Transport::Plain));
+    }
+    if let Some((listener, tls)) = listeners.ldaps {
+        listener.set_nonblocking(true)?;
+        accepting.push((listener, Transport::Tls(TlsAcceptor::from(tls))));
+    }
     let (stop, stopped) = watch::channel(false);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let thread = std::thread::Builder::new()
         .name("ldap".into())
-        .spawn(move || runtime.block_on(accept_loop(state, listener, stopped)))?;
+        .spawn(move || runtime.block_on(serve(state, accepting, stopped)))?;
     Ok(LdapServer {
-        local_addr,
+        addresses,
         stop,
         thread: Some(thread),
     })
 }
 
-async fn accept_loop(
+/// How a listener's connections speak LDAP.
+#[derive(Clone)]
+enum Transport {
+    Plain,
+    Tls(TlsAcceptor),
+}
+
+impl Transport {
+    /// The listener's name in logs and metrics.
+    fn name(&self) -> &'static str {
+        match self {
+            Transport::Plain => "ldap",
+            Transport::Tls(_) => "ldaps",
+        }
+    }
+}
+
+/// Accepts on every listener until stopped; returning drops the runtime, and with it every
+/// connection.
+async fn serve(
     state: Arc<AppState>,
-    listener: std::net::TcpListener,
+    accepting: Vec<(std::net::TcpListener, Transport)>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let listener = match TcpListener::from_std(listener) {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::error!(error = %error_chain(&e), "the LDAP listener could not start");
-            return;
-        }
-    };
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    for (listener, transport) in accepting {
+        match TcpListener::from_std(listener) {
+            Ok(listener) => {
+                tokio::spawn(accept_loop(
+                    Arc::clone(&state),
+                    listener,
+                    transport,
+                    Arc::clone(&slots),
+                ));
+            }
+            Err(e) => {
+                tracing::error!(
+                    error = %error_chain(&e),
+                    listener = transport.name(),
+                    "the LDAP listener could not start"
+                );
+            }
+        }
+    }
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn accept_loop(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    transport: Transport,
+    slots: Arc<Semaphore>,
+) {
     loop {
-        let accepted = tokio::select! {
-            _ = stopped.changed() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, peer) = match accepted {
+        let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                tracing::warn!(error = %error_chain(&e), "LDAP accept failed");
+                tracing::warn!(
+                    error = %error_chain(&e),
+                    listener = transport.name(),
+                    "LDAP accept failed"
+                );
                 // Out of file descriptors, typically: let some close.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(client = %peer.ip(), "LDAP connection refused: too many connections");
+            tracing::warn!(
+                client = %peer.ip(),
+                listener = transport.name(),
+                "LDAP connection refused: too many connections"
+            );
             continue;
         };
         let state = Arc::clone(&state);
+        let transport = transport.clone();
         tokio::spawn(async move {
-            serve_connection(&state, stream, peer.ip()).await;
+            let _open = state
+                .metrics
+                .as_ref()
+                .map(|m| m.ldap_connection_opened(transport.name()));
+            let client = peer.ip();
+            match transport {
+                Transport::Plain => serve_connection(&state, stream, client).await,
+                Transport::Tls(acceptor) => {
+                    match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        Ok(Ok(stream)) => serve_connection(&state, stream, client).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(%client, error = %e, "LDAPS handshake failed");
+                        }
+                        Err(_) => tracing::debug!(%client, "LDAPS handshake took too long"),
+                    }
+                }
+            }
             drop(slot);
         });
     }
 }
 
-async fn serve_connection(state: &AppState, stream: TcpStream, client: IpAddr) {
+/// Serves one connection, plain or TLS, until it ends; then closes it cleanly (flushing what
+/// is left and, over TLS, sending close_notify), within [`CLOSE_TIMEOUT`].
+async fn serve_connection<S: AsyncRead + AsyncWrite + Unpin>(
+    state: &AppState,
+    stream: S,
+    client: IpAddr,
+) {
     let mut framed = Framed::new(stream, BoundedCodec::new(MAX_MESSAGE));
+    converse(state, &mut framed, client).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, framed.close()).await;
+}
+
+async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
+    state: &AppState,
+    framed: &mut Framed<S, BoundedCodec>,
+    client: IpAddr,
+) {
     let mut session = Session::new(client);
     loop {
         let msg = match tokio::time::timeout(IDLE_TIMEOUT, framed.next()).await {
@@ -221,14 +348,21 @@ impl Session {
     }
 
     /// The replies to one message, within [`REQUEST_TIME_LIMIT`].
+    /// Each request is counted in the metrics by its operation and the result it got.
     pub async fn answer(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
-        match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
-            Ok(replies) => replies,
-            Err(_) => Replies::close(vec![notice(
-                LdapResultCode::TimeLimitExceeded,
-                "the request took too long",
-            )]),
+        let operation = observe::operation(&msg.op);
+        let replies =
+            match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
+                Ok(replies) => replies,
+                Err(_) => Replies::close(vec![notice(
+                    LdapResultCode::TimeLimitExceeded,
+                    "the request took too long",
+                )]),
+            };
+        if let (Some(metrics), Some(operation)) = (&state.metrics, operation) {
+            metrics.ldap_operation(operation, observe::result(&replies.messages));
         }
+        replies
     }
 
     async fn dispatch(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
@@ -271,7 +405,10 @@ impl Session {
             LdapOp::ModifyRequest(_) => refused(LdapOp::ModifyResponse),
             LdapOp::DelRequest(_) => refused(LdapOp::DelResponse),
             LdapOp::ModifyDNRequest(_) => refused(LdapOp::ModifyDNResponse),
-            LdapOp::CompareRequest(_) => refused(LdapOp::CompareResult),
+            LdapOp::CompareRequest(request) => Replies::one(LdapMsg::new(
+                id,
+                LdapOp::CompareResult(self.compare(state, request).await),
+            )),
             // Requests are answered one at a time: there is never one to abandon.
             LdapOp::AbandonRequest(_) => Replies::send(Vec::new()),
             LdapOp::ExtendedRequest(request) => Replies::one(self.extended(id, &request)),
@@ -284,6 +421,13 @@ impl Session {
             OID_WHOAMI => (
                 result(LdapResultCode::Success, ""),
                 Some(self.identity.authz_id().into_bytes()),
+            ),
+            OID_STARTTLS => (
+                result(
+                    LdapResultCode::Unavailable,
+                    "StartTLS is not offered: use the LDAPS port (--ldaps-listen)",
+                ),
+                None,
             ),
             OID_PASSWORD_MODIFY => (
                 result(
@@ -324,55 +468,7 @@ impl Session {
             }),
             _ => None,
         });
-        let answer = if search::is_root_dse(&request) {
-            search::root_dse(&self.identity, &request)
-        } else {
-            match &self.identity {
-                Identity::Anonymous => search::Answer::failed(
-                    LdapResultCode::InsufficentAccessRights,
-                    "bind as cn=<key id>,<base DN> with a read key to search",
-                ),
-                Identity::Service { org_id, key_id, .. } => {
-                    let limit = u64::try_from(request.timelimit)
-                        .ok()
-                        .filter(|s| *s > 0)
-                        .map_or(REQUEST_TIME_LIMIT, Duration::from_secs)
-                        .min(REQUEST_TIME_LIMIT);
-                    let deadline = std::time::Instant::now() + limit;
-                    let (store, org_id, key_id) =
-                        (state.store.clone(), org_id.clone(), key_id.clone());
-                    let searched = blocking(move || {
-                        store.ldap_read(&org_id, |reader| {
-                            // The key is checked again, and the base read again, on every
-                            // search: a revoked key reads nothing more, a new base applies.
-                            match reader.base_for_key(&key_id)? {
-                                Some(base) => search::search_org(
-                                    reader,
-                                    &Tree { base },
-                                    &request,
-                                    page,
-                                    deadline,
-                                ),
-                                None => Ok(search::Answer::failed(
-                                    LdapResultCode::InsufficentAccessRights,
-                                    "the key this connection bound with is revoked or expired",
-                                )),
-                            }
-                        })
-                    });
-                    match searched.await {
-                        Ok(answer) => answer,
-                        Err(e) => {
-                            tracing::error!(error = %error_chain(&e), "LDAP search could not read the directory");
-                            search::Answer::failed(
-                                LdapResultCode::Unavailable,
-                                "the directory could not be read",
-                            )
-                        }
-                    }
-                }
-            }
-        };
+        let answer = self.find(state, &request, page).await;
         let mut replies: Vec<LdapMsg> = answer
             .entries
             .into_iter()
@@ -391,6 +487,91 @@ impl Session {
             None => LdapMsg::new(id, done),
         });
         replies
+    }
+
+    /// A compare (RFC 4511 §4.10) is the search for the entry with an equality filter on the
+    /// asserted value: found means `compareTrue`, not found `compareFalse` (also when the entry
+    /// has no such attribute), and a DN outside the tree `noSuchObject`, as a search says.
+    async fn compare(&self, state: &AppState, request: LdapCompareRequest) -> LdapResult {
+        let search = LdapSearchRequest {
+            base: request.dn,
+            scope: LdapSearchScope::Base,
+            aliases: LdapDerefAliases::Never,
+            sizelimit: 1,
+            timelimit: 0,
+            typesonly: true,
+            filter: LdapFilter::Equality(
+                request.atype,
+                String::from_utf8_lossy(&request.val).into_owned(),
+            ),
+            attrs: vec!["1.1".to_owned()],
+        };
+        let answer = self.find(state, &search, None).await;
+        let code = match answer.code {
+            LdapResultCode::Success if answer.entries.is_empty() => LdapResultCode::CompareFalse,
+            LdapResultCode::Success => LdapResultCode::CompareTrue,
+            other => other,
+        };
+        LdapResult {
+            matcheddn: answer.matched_dn,
+            ..result(code, &answer.message)
+        }
+    }
+
+    /// What a search finds for this connection: the root DSE for anyone, the bound
+    /// organization's tree for a service account, nothing for an anonymous one.
+    async fn find(
+        &self,
+        state: &AppState,
+        request: &LdapSearchRequest,
+        page: Option<PageRequest>,
+    ) -> search::Answer {
+        if search::is_root_dse(request) {
+            return search::root_dse(&self.identity, request);
+        }
+        let Identity::Service { org_id, key_id, .. } = &self.identity else {
+            return search::Answer::failed(
+                LdapResultCode::InsufficentAccessRights,
+                "bind as cn=<key id>,<base DN> with a read key to search",
+            );
+        };
+        let limit = u64::try_from(request.timelimit)
+            .ok()
+            .filter(|s| *s > 0)
+            .map_or(REQUEST_TIME_LIMIT, Duration::from_secs)
+            .min(REQUEST_TIME_LIMIT);
+        let deadline = std::time::Instant::now() + limit;
+        let (store, org_id, key_id, request) = (
+            state.store.clone(),
+            org_id.clone(),
+            key_id.clone(),
+            request.clone(),
+        );
+        let searched = blocking(move || {
+            store.ldap_read(&org_id, |reader| {
+                // The key is checked again, and the base read again, on every search: a
+                // revoked key reads nothing more, a new base applies.
+                match reader.base_for_key(&key_id)? {
+                    Some(base) => {
+                        search::search_org(reader, &Tree { base }, &request, page, deadline)
+                    }
+                    None => Ok(search::Answer::failed(
+                        LdapResultCode::InsufficentAccessRights,
+                        "the key this connection bound with is revoked or expired",
+                    )),
+                }
+            })
+        });
+        match searched.await {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::error!(error = %error_chain(&e), "LDAP search could not read the directory");
+                search::Answer::failed(
+                    LdapResultCode::Unavailable,
+                    "the directory could not be read",
+                )
+            }
+        }
     }
 }
 

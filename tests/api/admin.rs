@@ -943,3 +943,59 @@ async fn behind_a_trusted_proxy_throttling_keys_on_the_forwarded_client() {
         429
     );
 }
+
+#[tokio::test]
+async fn the_detail_says_how_to_bind_and_where_ldap_listens() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (status, detail) = admin
+        .send(Method::POST, "/orgs", Some(json!({"name": "Acme"})))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(
+        detail["ldap"],
+        json!({
+            "base_dn": "dc=acme",
+            "people_dn": "ou=people,dc=acme",
+            "groups_dn": "ou=groups,dc=acme",
+            "bind_dn_format": "cn=<key id>,dc=acme",
+            "listen": null, "url": null, "ldaps_listen": null, "ldaps_url": null,
+        }),
+        "LDAP is off"
+    );
+    let path = format!("/orgs/{}", detail["id"].as_str().expect("id"));
+    let (_, detail) = admin
+        .send(
+            Method::PATCH,
+            &path,
+            Some(json!({"ldap_base_dn": "dc=acme,dc=test"})),
+        )
+        .await;
+    assert_eq!(
+        detail["ldap"]["bind_dn_format"],
+        "cn=<key id>,dc=acme,dc=test"
+    );
+
+    // Listening on every address, clients are sent to the public URL's host.
+    let app = crate::helpers::spawn_app_configured(
+        tempfile::TempDir::new().expect("temp dir"),
+        Some("https://scim.example.com"),
+        |config| config.ldap_listen = Some("0.0.0.0:0".to_owned()),
+    )
+    .await;
+    let admin = app.admin().await;
+    let (_, detail) = admin
+        .send(Method::POST, "/orgs", Some(json!({"name": "Acme"})))
+        .await;
+    let port = app.ldap_addr.expect("LDAP listens").port();
+    assert_eq!(detail["ldap"]["listen"], format!("0.0.0.0:{port}"));
+    assert_eq!(
+        detail["ldap"]["url"],
+        format!("ldap://scim.example.com:{port}")
+    );
+    assert_eq!(detail["ldap"]["ldaps_url"], Value::Null);
+    let (_, same) = admin
+        .get(&format!("/orgs/{}", detail["id"].as_str().expect("id")))
+        .await;
+    assert_eq!(same["ldap"], detail["ldap"], "GET says the same");
+}

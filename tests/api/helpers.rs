@@ -22,6 +22,8 @@ pub struct TestApp {
     pub state: actix_web::web::Data<AppState>,
     /// Where LDAP is served, when the configuration asked for it.
     pub ldap_addr: Option<std::net::SocketAddr>,
+    /// Where LDAPS is served, likewise.
+    pub ldaps_addr: Option<std::net::SocketAddr>,
     handle: actix_web::dev::ServerHandle,
     /// The task running the server; it owns the data-directory lock until it ends.
     running: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -63,10 +65,19 @@ pub async fn spawn_app_configured(
     )
     .expect("config");
     adjust(&mut config);
+    // With TLS on, SCIM URLs say https: the client trusts the server's certificate.
+    let mut client = reqwest::Client::builder();
+    if let Some((cert, _)) = &config.tls {
+        let pem = std::fs::read(cert).expect("the certificate");
+        for cert in reqwest::Certificate::from_pem_bundle(&pem).expect("PEM") {
+            client = client.add_root_certificate(cert);
+        }
+    }
     let app = Application::build(config).expect("server builds");
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state();
     let ldap_addr = app.ldap_addr();
+    let ldaps_addr = app.ldaps_addr();
     let handle = app.handle();
     let setup_link = app.setup_link().map(str::to_owned);
     let running = tokio::spawn(app.run_until_stopped());
@@ -74,9 +85,10 @@ pub async fn spawn_app_configured(
         address,
         setup_link,
         data_dir,
-        client: reqwest::Client::new(),
+        client: client.build().expect("client"),
         state,
         ldap_addr,
+        ldaps_addr,
         handle,
         running,
     }
@@ -339,6 +351,20 @@ pub fn serve_binary(
     String,
     std::thread::JoinHandle<Vec<String>>,
 ) {
+    serve_binary_until(data_dir, extra, "listening on http://")
+}
+
+/// [`serve_binary`], returning what follows `marker` on the first log line that has it (up to
+/// a `;`) instead of the HTTP address.
+pub fn serve_binary_until(
+    data_dir: &Path,
+    extra: &[&str],
+    marker: &str,
+) -> (
+    std::process::Child,
+    String,
+    std::thread::JoinHandle<Vec<String>>,
+) {
     use std::io::BufRead;
 
     let mut server = std::process::Command::new(BIN)
@@ -351,10 +377,11 @@ pub fn serve_binary(
         .unwrap();
     let log = server.stderr.take().unwrap();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let marker = marker.to_owned();
     let log_reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
         for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = line.split(marker.as_str()).nth(1) {
                 let addr = rest.split(';').next().unwrap_or_default().to_owned();
                 let _ = addr_tx.send(addr);
             }
@@ -366,4 +393,59 @@ pub fn serve_binary(
         .recv_timeout(std::time::Duration::from_secs(20))
         .unwrap();
     (server, addr, log_reader)
+}
+
+/// A server certificate for `127.0.0.1` and `localhost` issued by a test CA, in PEM files.
+pub struct TestCertificate {
+    /// The server's certificate chain: its own certificate, then the CA's.
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    /// The CA's certificate alone, for clients that read trust from a file.
+    pub ca: std::path::PathBuf,
+    /// The CA's certificate's PEM, for clients to trust.
+    pub pem: String,
+}
+
+/// Writes a new [`TestCertificate`] into `dir`: a CA and a server certificate it issued, as a
+/// real deployment has, so that every client (rustls, reqwest, OpenLDAP's GnuTLS) trusts the
+/// CA the usual way.
+pub fn test_certificate(dir: &Path) -> TestCertificate {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::new()).expect("CA parameters");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "scim-appliance test CA");
+    ca_params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = rcgen::KeyPair::generate().expect("a key");
+    let ca = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let mut params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("parameters");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "localhost");
+    params.use_authority_key_identifier_extension = true;
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = rcgen::KeyPair::generate().expect("a key");
+    let leaf = params
+        .signed_by(&key, &issuer)
+        .expect("the server certificate");
+    let paths = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("ca.pem"),
+    );
+    std::fs::write(&paths.0, format!("{}{}", leaf.pem(), ca.pem())).expect("written");
+    std::fs::write(&paths.1, key.serialize_pem()).expect("written");
+    std::fs::write(&paths.2, ca.pem()).expect("written");
+    TestCertificate {
+        cert: paths.0,
+        key: paths.1,
+        ca: paths.2,
+        pem: ca.pem(),
+    }
 }

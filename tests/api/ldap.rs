@@ -14,33 +14,40 @@ use ldap3_proto::{LdapCodec, parse_ldap_filter_str};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 
 use crate::helpers::{TestApp, TestOrg, spawn_app_configured};
 
 /// A server with LDAP on, an organization with two members and a group, and a read key.
-struct Directory {
-    app: TestApp,
-    org: TestOrg,
-    base: String,
-    read_key: String,
-    read_key_id: String,
+pub(crate) struct Directory {
+    pub(crate) app: TestApp,
+    pub(crate) org: TestOrg,
+    pub(crate) base: String,
+    pub(crate) read_key: String,
+    pub(crate) read_key_id: String,
     ann_id: String,
-    ldap: SocketAddr,
+    pub(crate) ldap: SocketAddr,
 }
 
 impl Directory {
-    fn service_dn(&self) -> String {
+    pub(crate) fn service_dn(&self) -> String {
         format!("cn={},{}", self.read_key_id, self.base)
     }
 
-    fn user_dn(&self, uid: &str) -> String {
+    pub(crate) fn user_dn(&self, uid: &str) -> String {
         format!("uid={uid},ou=people,{}", self.base)
     }
 
+    /// The read key with its last character changed.
+    pub(crate) fn wrong_key(&self) -> String {
+        let (kept, last) = self.read_key.split_at(self.read_key.len() - 1);
+        format!("{kept}{}", if last == "x" { "y" } else { "x" })
+    }
+
     /// A connection bound as the read key's service account.
-    async fn bound(&self) -> Client {
+    pub(crate) async fn bound(&self) -> Client {
         let mut client = Client::connect(self.ldap).await;
         let result = client.bind(&self.service_dn(), &self.read_key).await;
         assert_eq!(result.code, LdapResultCode::Success, "{result:?}");
@@ -64,7 +71,7 @@ impl Directory {
     }
 }
 
-fn read_key(app: &TestApp, org: &str) -> (String, String) {
+pub(crate) fn read_key(app: &TestApp, org: &str) -> (String, String) {
     let out = app.cli(&[
         "org", "key", "add", org, "--name", "ldap", "--scope", "read", "--json",
     ]);
@@ -77,8 +84,16 @@ fn read_key(app: &TestApp, org: &str) -> (String, String) {
 }
 
 async fn directory() -> Directory {
+    directory_configured(|_| {}).await
+}
+
+/// [`directory`] on a server whose configuration `adjust` changes too.
+pub(crate) async fn directory_configured(
+    adjust: impl FnOnce(&mut scim_appliance::config::ServeConfig),
+) -> Directory {
     let app = spawn_app_configured(TempDir::new().expect("temp dir"), None, |config| {
         config.ldap_listen = Some("127.0.0.1:0".to_owned());
+        adjust(config);
     })
     .await;
     let ldap = app.ldap_addr.expect("LDAP is listening");
@@ -132,15 +147,21 @@ async fn directory() -> Directory {
     }
 }
 
-/// A minimal LDAP client: one request at a time, on `ldap3_proto`'s codec.
-struct Client {
-    framed: Framed<TcpStream, LdapCodec>,
+/// A minimal LDAP client: one request at a time, on `ldap3_proto`'s codec, over TCP or TLS.
+pub(crate) struct Client<S = TcpStream> {
+    framed: Framed<S, LdapCodec>,
     next_id: i32,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr) -> Client {
-        let stream = TcpStream::connect(addr).await.expect("LDAP connects");
+    pub(crate) async fn connect(addr: SocketAddr) -> Client {
+        Client::over(TcpStream::connect(addr).await.expect("LDAP connects"))
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
+    /// A client on a connected stream.
+    pub(crate) fn over(stream: S) -> Client<S> {
         Client {
             framed: Framed::new(stream, LdapCodec::default()),
             next_id: 1,
@@ -148,7 +169,7 @@ impl Client {
     }
 
     /// Sends a request and reads its replies up to the first that is not a search entry.
-    async fn request(&mut self, op: LdapOp, ctrl: Vec<LdapControl>) -> Vec<LdapMsg> {
+    pub(crate) async fn request(&mut self, op: LdapOp, ctrl: Vec<LdapControl>) -> Vec<LdapMsg> {
         let id = self.next_id;
         self.next_id += 1;
         self.framed
@@ -170,7 +191,20 @@ impl Client {
         }
     }
 
-    async fn bind(&mut self, dn: &str, password: &str) -> LdapResult {
+    /// Sends an unbind (which has no answer) and waits until the server has closed.
+    pub(crate) async fn unbind(mut self) {
+        let id = self.next_id;
+        self.framed
+            .send(LdapMsg::new(id, LdapOp::UnbindRequest))
+            .await
+            .expect("sent");
+        let end = tokio::time::timeout(Duration::from_secs(10), self.framed.next())
+            .await
+            .expect("closed in time");
+        assert!(end.is_none(), "no answer: {end:?}");
+    }
+
+    pub(crate) async fn bind(&mut self, dn: &str, password: &str) -> LdapResult {
         let op = LdapOp::BindRequest(LdapBindRequest {
             dn: dn.to_owned(),
             cred: LdapBindCred::Simple(password.to_owned()),
@@ -210,7 +244,7 @@ impl Client {
         panic!("no SearchResultDone")
     }
 
-    async fn search(
+    pub(crate) async fn search(
         &mut self,
         base: &str,
         scope: LdapSearchScope,
@@ -224,7 +258,7 @@ impl Client {
     }
 
     /// The DNs a subtree search from `base` finds.
-    async fn dns(&mut self, base: &str, filter: &str) -> Vec<String> {
+    pub(crate) async fn dns(&mut self, base: &str, filter: &str) -> Vec<String> {
         self.dns_where(base, parse(filter)).await
     }
 
@@ -236,7 +270,7 @@ impl Client {
         entries.into_iter().map(|e| e.dn).collect()
     }
 
-    async fn whoami(&mut self) -> String {
+    pub(crate) async fn whoami(&mut self) -> String {
         let op = LdapOp::ExtendedRequest(LdapExtendedRequest {
             name: "1.3.6.1.4.1.4203.1.11.3".to_owned(),
             value: None,
@@ -261,7 +295,7 @@ fn eq(attr: &str, value: &str) -> LdapFilter {
     LdapFilter::Equality(attr.to_owned(), value.to_owned())
 }
 
-fn values(entry: &LdapSearchResultEntry, name: &str) -> Vec<String> {
+pub(crate) fn values(entry: &LdapSearchResultEntry, name: &str) -> Vec<String> {
     entry
         .attributes
         .iter()
@@ -295,7 +329,7 @@ async fn a_provision_key_is_refused_with_a_reason() {
 async fn a_wrong_password_is_refused() {
     let dir = directory().await;
     let mut client = Client::connect(dir.ldap).await;
-    let wrong = format!("{}x", &dir.read_key[..dir.read_key.len() - 1]);
+    let wrong = dir.wrong_key();
     let result = client.bind(&dir.service_dn(), &wrong).await;
     assert_eq!(result.code, LdapResultCode::InvalidCredentials);
     let result = client.bind(&dir.service_dn(), "not a key").await;
@@ -306,7 +340,7 @@ async fn a_wrong_password_is_refused() {
 async fn repeated_wrong_passwords_are_throttled_as_on_http() {
     let dir = directory().await;
     let mut client = Client::connect(dir.ldap).await;
-    let wrong = format!("{}x", &dir.read_key[..dir.read_key.len() - 1]);
+    let wrong = dir.wrong_key();
     let mut codes = Vec::new();
     for _ in 0..21 {
         codes.push(client.bind(&dir.service_dn(), &wrong).await);
@@ -782,7 +816,7 @@ async fn garbage_closes_the_connection_and_the_server_goes_on() {
 }
 
 /// Runs an OpenLDAP client tool, or says why the test is skipped.
-fn openldap(tool: &str, args: &[&str]) -> Option<std::process::Output> {
+pub(crate) fn openldap(tool: &str, args: &[&str]) -> Option<std::process::Output> {
     match std::process::Command::new(tool).args(args).output() {
         Ok(out) => Some(out),
         Err(_) => {
@@ -901,6 +935,11 @@ fn seed_messages(dir: &Directory) -> Vec<Vec<u8>> {
             value: None,
         }),
         LdapOp::DelRequest(dir.user_dn("ann")),
+        LdapOp::CompareRequest(ldap3_proto::proto::LdapCompareRequest {
+            dn: dir.user_dn("ann"),
+            atype: "mail".to_owned(),
+            val: b"ann@acme.test".to_vec(),
+        }),
     ];
     ops.into_iter()
         .enumerate()

@@ -961,11 +961,8 @@ async fn metrics_are_off_by_default_and_behind_the_token_when_on() {
 #[tokio::test]
 async fn serve_speaks_https_with_a_certificate_and_healthcheck_follows() {
     let dir = TempDir::new().unwrap();
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, certified.cert.pem()).unwrap();
-    std::fs::write(&key, certified.signing_key.serialize_pem()).unwrap();
+    let certified = crate::helpers::test_certificate(dir.path());
+    let (cert, key) = (certified.cert.clone(), certified.key.clone());
     let tls = (cert.clone(), key.clone());
     let app = crate::helpers::spawn_app_configured(TempDir::new().unwrap(), None, move |c| {
         c.tls = Some(tls);
@@ -977,9 +974,7 @@ async fn serve_speaks_https_with_a_certificate_and_healthcheck_follows() {
         "the default public URL says https"
     );
     let client = reqwest::Client::builder()
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
-        )
+        .add_root_certificate(reqwest::Certificate::from_pem(certified.pem.as_bytes()).unwrap())
         .build()
         .unwrap();
     let alive = client.get(format!("{https}/alive")).send().await.unwrap();

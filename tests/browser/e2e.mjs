@@ -6,7 +6,10 @@
 // revokes the user, adds a read key, rotates keys with and without grace and revokes them
 // (checking what each key may do), and follows a webhook endpoint end to end: a receiver in
 // this script checks every Standard Webhooks signature by hand, fails on purpose, and the page
-// shows the deliveries and retries. axe-core checks every view for WCAG 2.1 A/AA violations.
+// shows the deliveries and retries. The LDAP view shows where LDAP listens (the server runs with
+// --ldap-listen), the base DN, which is edited (a duplicate and a malformed one are refused
+// inline), the service accounts' bind DNs and each application's settings filled in with the
+// base DN. axe-core checks every view for WCAG 2.1 A/AA violations.
 //
 //   node tests/browser/e2e.mjs [path/to/scim-appliance] [artifact dir]
 //
@@ -135,7 +138,7 @@ async function shot(name) {
 function startServer() {
   const dataDir = mkdtempSync(join(tmpdir(), 'scim-e2e-data-'));
   temps.push(dataDir);
-  server = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+  server = spawn(binary, ['serve', '--listen', '127.0.0.1:0', '--ldap-listen', '127.0.0.1:0', '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1' },
   });
@@ -248,6 +251,7 @@ async function focusAfterDialog() {
 const heading = (name) => page.getByRole('heading', { level: 1, name, exact: true });
 const tab = (name) => page.getByRole('navigation', { name: 'Organization' }).getByRole('link', { name, exact: true });
 const clipboard = () => page.evaluate(() => navigator.clipboard.readText());
+const snippet = (app) => page.getByRole('region', { name: `${app} settings`, exact: true });
 
 async function main() {
   mkdirSync(artifacts, { recursive: true });
@@ -640,6 +644,80 @@ async function main() {
     check(fresh.status === 200 && fresh.body.totalResults === 2, `the new key gets 200 (${fresh.status})`);
   });
 
+  await step('LDAP: where it listens, the base DN, service accounts and application settings', async () => {
+    const ldapPort = Number((serverLog.match(/LDAP listening on ldap:\/\/127\.0\.0\.1:(\d+)/) || [])[1]);
+    check(ldapPort > 0, `the server says where LDAP listens (port ${ldapPort})`);
+    await page.goto(`${base}/#/orgs/${orgId}/settings`);
+    await tab('LDAP').click();
+    await until(async () => (await tab('LDAP').getAttribute('aria-current')) === 'page', 'the LDAP tab to be current');
+    const listeners = page.locator('dl.ldap-listeners');
+    const ldapRow = listeners.locator('div', { has: page.getByText('LDAP', { exact: true }) });
+    await ldapRow.getByText('Listening').waitFor();
+    check(await ldapRow.getByText(`ldap://127.0.0.1:${ldapPort}`).isVisible(), 'the page says LDAP listens, and where');
+    const ldapsRow = listeners.locator('div', { has: page.getByText('LDAPS', { exact: true }) });
+    check(await ldapsRow.getByText('Off').isVisible() && await ldapsRow.getByText('--ldaps-listen 0.0.0.0:636').isVisible(),
+      'LDAPS is off, with how to turn it on');
+
+    const baseInput = page.getByLabel('Base DN');
+    const initialBase = await baseInput.inputValue();
+    check(/^dc=/.test(initialBase), `the base DN is shown (${initialBase})`);
+    check(await page.locator('code.bind-dn-format').textContent() === `cn=<key id>,${initialBase}`, 'the bind DN format uses it');
+    const readRow = page.locator('ul.bind-dns li', { hasText: 'wiki sync' });
+    const readDn = (await readRow.locator('code').textContent()).trim();
+    check(/^cn=[a-z0-9]+,/.test(readDn) && readDn.endsWith(`,${initialBase}`), `the read key is listed as a ready bind DN (${readDn})`);
+    await readRow.getByRole('button', { name: 'Copy the bind DN of wiki sync' }).click();
+    check(await until(async () => (await clipboard()) === readDn, 'the bind DN on the clipboard'), 'Copy puts the bind DN on the clipboard');
+    for (const app of ['Gitea and Forgejo', 'Nextcloud', 'Jellyfin', 'Grafana', 'Authelia', 'SSSD (Linux hosts)']) {
+      const text = await snippet(app).textContent();
+      check(text.includes(initialBase) && text.includes(readDn) && text.includes(String(ldapPort)),
+        `the ${app} settings hold the base DN, the bind DN and the port`);
+    }
+    const gitea = await snippet('Gitea and Forgejo').textContent();
+    check(gitea.includes('(&(objectClass=person)(|(uid=%[1]s)(mail=%[1]s)))') && gitea.includes(`--user-search-base "ou=people,${initialBase}"`),
+      'Gitea searches people by uid or mail under ou=people');
+    await page.getByRole('button', { name: 'Copy the Grafana settings' }).click();
+    check(await until(async () => (await clipboard()).includes(`search_base_dns = ["ou=people,${initialBase}"]`), 'the Grafana settings on the clipboard'),
+      'Copy puts the Grafana settings on the clipboard');
+    await shot('18-ldap');
+
+    // Another organization holds dc=globex: taking its base is refused inline.
+    await page.goto(`${base}/#/orgs`);
+    await page.getByLabel('Name', { exact: true }).fill('Globex');
+    await page.getByRole('button', { name: 'Create organization' }).click();
+    await heading('Globex').waitFor();
+    await page.goto(`${base}/#/orgs/${orgId}/ldap`);
+    await baseInput.waitFor();
+    allowedConsole = /status of 40[09]/;
+    await baseInput.fill('dc=globex');
+    await page.getByRole('button', { name: 'Save' }).click();
+    const error = page.getByRole('alert').filter({ hasText: 'already the base of organization' });
+    await error.waitFor();
+    check(await baseInput.getAttribute('aria-invalid') === 'true', 'a duplicate base DN is refused inline, the field marked invalid');
+    const errorId = await error.getAttribute('id');
+    check((await baseInput.getAttribute('aria-describedby')).split(' ').includes(errorId), 'the field is described by the error');
+    check(await page.evaluate(() => document.activeElement && document.activeElement.id) === await baseInput.getAttribute('id'),
+      'focus is on the field');
+    await axe('ldap: duplicate base DN');
+    await baseInput.fill('not a DN');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await until(async () => (await page.locator('.form-error').textContent()).length > 0 && !(await page.locator('.form-error').textContent()).includes('already the base'), 'the malformed DN error');
+    check(await baseInput.getAttribute('aria-invalid') === 'true', `a malformed base DN is refused inline (${(await page.locator('.form-error').textContent()).trim()})`);
+    allowedConsole = null;
+
+    await baseInput.fill('dc=e2e,dc=example');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('button', { name: 'Saved' }).waitFor();
+    check(await page.locator('.form-error').isHidden() && await baseInput.getAttribute('aria-invalid') === null, 'saving clears the error');
+    await until(async () => (await page.locator('#announcer').textContent()) === 'Base DN saved: dc=e2e,dc=example', 'the announcement');
+    check(await page.locator('code.bind-dn-format').textContent() === 'cn=<key id>,dc=e2e,dc=example', 'the bind DN format follows');
+    check((await snippet('Nextcloud').textContent()).includes('ldapBase "dc=e2e,dc=example"'), 'the settings follow');
+    await page.reload();
+    await baseInput.waitFor();
+    check(await baseInput.inputValue() === 'dc=e2e,dc=example', 'after a reload the new base DN is shown');
+    check((await snippet('SSSD (Linux hosts)').textContent()).includes('ldap_user_search_base = ou=people,dc=e2e,dc=example'),
+      'and the settings hold it');
+  });
+
   await step('webhooks: a signed delivery, a test event, a failure and a retry', async () => {
     await tab('Webhooks').click();
     await page.getByText('No webhook endpoints yet.').waitFor();
@@ -863,6 +941,10 @@ async function main() {
     await page.getByRole('table', { name: 'API keys' }).waitFor();
     check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the API keys fit');
     await shot('12-mobile-keys');
+    await page.goto(`${base}/#/orgs/${orgId}/ldap`);
+    await snippet('Grafana').waitFor();
+    check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the LDAP view fits (settings scroll in their boxes)');
+    await shot('12-mobile-ldap');
     await page.goto(`${base}/#/orgs/${orgId}/webhooks`);
     await page.getByRole('table', { name: 'Webhook endpoints' }).waitFor();
     check(await page.evaluate(() => document.documentElement.scrollWidth) <= 375, 'the webhook endpoints fit');
@@ -909,6 +991,9 @@ async function main() {
     await page.getByRole('dialog', { name: /Rotate/ }).getByLabel('Stop the old key now').waitFor();
     await axe('dark: rotate-key dialog');
     await page.keyboard.press('Escape');
+    await page.goto(`${base}/#/orgs/${orgId}/ldap`);
+    await snippet('Grafana').waitFor();
+    await shot('14-dark-ldap');
     await page.goto(`${base}/#/orgs/${orgId}/webhooks`);
     await page.getByRole('table', { name: 'Webhook endpoints' }).waitFor();
     await shot('14-dark-webhooks');

@@ -2,6 +2,8 @@
 //! input, makes one call into [`crate::admin`] or the store on the blocking pool, and renders
 //! JSON; the page in `static/` is its only built-in client.
 
+use std::net::SocketAddr;
+
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -18,7 +20,7 @@ use crate::directory::{StoredGroup, StoredUser, UserFields};
 use crate::http::client::client_ip;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::list::ListQuery;
-use crate::state::AppState;
+use crate::state::{AppState, LdapListeners};
 use crate::store::{Actor, EventQuery, EventType, KeyScope, OrgChanges, OrgSummary, Store};
 use crate::timestamp;
 
@@ -253,8 +255,55 @@ fn summary_json(s: &OrgSummary) -> Value {
     })
 }
 
-/// The organization's detail: summary, SCIM URL, key facts and 30 days of activity.
-fn org_detail(store: &Store, public_url: &str, org_id: &str) -> Result<Value, AdminError> {
+/// What the detail of an organization needs from the server besides the store.
+#[derive(Clone)]
+struct ServerFacts {
+    public_url: String,
+    ldap: LdapListeners,
+}
+
+impl ServerFacts {
+    fn of(state: &AppState) -> ServerFacts {
+        ServerFacts {
+            public_url: state.public_url.clone(),
+            ldap: state.ldap_listeners,
+        }
+    }
+
+    /// `scheme://host:port` of a listener: its address, or the public URL's host when it
+    /// listens on every address (`0.0.0.0`, `::`).
+    fn url(&self, scheme: &str, addr: SocketAddr) -> String {
+        let public_host = url::Url::parse(&self.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        match public_host {
+            Some(host) if addr.ip().is_unspecified() => {
+                format!("{scheme}://{host}:{}", addr.port())
+            }
+            _ => format!("{scheme}://{addr}"),
+        }
+    }
+
+    /// The organization's LDAP facts for the page: its tree (as `ldap::entries` lays it out),
+    /// the service accounts' bind DN, and where LDAP and LDAPS listen (`null` where they do
+    /// not).
+    fn ldap_json(&self, base: &str) -> Value {
+        json!({
+            "base_dn": base,
+            "people_dn": format!("ou=people,{base}"),
+            "groups_dn": format!("ou=groups,{base}"),
+            "bind_dn_format": format!("cn=<key id>,{base}"),
+            "listen": self.ldap.ldap.map(|a| a.to_string()),
+            "url": self.ldap.ldap.map(|a| self.url("ldap", a)),
+            "ldaps_listen": self.ldap.ldaps.map(|a| a.to_string()),
+            "ldaps_url": self.ldap.ldaps.map(|a| self.url("ldaps", a)),
+        })
+    }
+}
+
+/// The organization's detail: summary, SCIM URL, key facts, 30 days of activity and LDAP.
+fn org_detail(store: &Store, server: &ServerFacts, org_id: &str) -> Result<Value, AdminError> {
+    let public_url = &server.public_url;
     let summary = store.org_summary(org_id)?;
     let activity = store.scim_activity(org_id, timestamp::today(), ACTIVITY_DAYS)?;
     let mut detail = summary_json(&summary);
@@ -264,6 +313,7 @@ fn org_detail(store: &Store, public_url: &str, org_id: &str) -> Result<Value, Ad
         _ => Value::Null,
     };
     detail["activity"] = json!(activity);
+    detail["ldap"] = server.ldap_json(&summary.org.ldap_base_dn);
     Ok(detail)
 }
 
@@ -280,19 +330,19 @@ pub struct CreateOrgBody {
 }
 
 pub async fn create_org(_admin: Admin, state: State, body: AdminJson<CreateOrgBody>) -> Reply {
-    let public_url = state.public_url.clone();
+    let server = ServerFacts::of(&state);
     let detail = blocking(&state, move |s| {
         let (org, _) = admin::create_org(s, &body.0.name, false, Actor::Admin)?;
-        org_detail(s, &public_url, &org.id)
+        org_detail(s, &server, &org.id)
     })
     .await?;
     Ok(ok_json(StatusCode::CREATED, detail))
 }
 
 pub async fn get_org(_admin: Admin, state: State, path: web::Path<String>) -> Reply {
-    let public_url = state.public_url.clone();
+    let server = ServerFacts::of(&state);
     let org_id = path.into_inner();
-    let detail = blocking(&state, move |s| org_detail(s, &public_url, &org_id)).await?;
+    let detail = blocking(&state, move |s| org_detail(s, &server, &org_id)).await?;
     Ok(ok_json(StatusCode::OK, detail))
 }
 
@@ -322,7 +372,7 @@ pub async fn patch_org(
     path: web::Path<String>,
     body: AdminJson<PatchOrgBody>,
 ) -> Reply {
-    let public_url = state.public_url.clone();
+    let server = ServerFacts::of(&state);
     let org_id = path.into_inner();
     let PatchOrgBody {
         name,
@@ -338,7 +388,7 @@ pub async fn patch_org(
     };
     let detail = blocking(&state, move |s| {
         s.update_org(&org_id, &changes, Actor::Admin)?;
-        org_detail(s, &public_url, &org_id)
+        org_detail(s, &server, &org_id)
     })
     .await?;
     Ok(ok_json(StatusCode::OK, detail))
