@@ -5,18 +5,22 @@
 //!
 //! Bounds: a message larger than [`MAX_MESSAGE`] or nested deeper than [`MAX_DEPTH`] closes
 //! the connection (before it is buffered whole or parsed); at most [`MAX_CONNECTIONS`] are
-//! served at once over both listeners, counted from the TCP accept, so a TLS handshake holds a
-//! place too (more are closed at once); a handshake that takes longer than
-//! [`TLS_HANDSHAKE_TIMEOUT`] is dropped; a connection that sends nothing for [`IDLE_TIMEOUT`]
-//! is closed; a request runs at most [`REQUEST_TIME_LIMIT`] (a search also within the client's
-//! time limit). Malformed messages and operations a client may not send close the connection
+//! served at once over both listeners, at most [`MAX_CONNECTIONS_PER_CLIENT`] of one client,
+//! counted from the TCP accept, so a TLS handshake holds a place too (more are closed at once);
+//! a handshake that takes longer than [`TLS_HANDSHAKE_TIMEOUT`] is dropped; a connection that
+//! sends nothing for [`IDLE_TIMEOUT`] ([`ANONYMOUS_IDLE_TIMEOUT`] before it binds), or does not
+//! read its replies within [`SEND_TIMEOUT`], is closed; a request runs at most
+//! [`REQUEST_TIME_LIMIT`] (a search also within the client's time limit), and at most
+//! [`MAX_CONCURRENT_SEARCHES`] read the directory at once. A control marked critical that the
+//! server cannot honour gets `unavailableCriticalExtension` (RFC 4511 §4.1.11). Malformed messages and operations a client may not send close the connection
 //! with a notice of disconnection; nothing a client sends can panic.
 //!
 //! StartTLS (RFC 4511 §4.14) is not offered: the extended operation is answered `unavailable`
 //! with a message pointing at the LDAPS port, and the connection stays plain.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -34,11 +38,13 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::codec::{Decoder, Encoder, Framed};
 
+use super::ber::{self, Header};
 use super::bind::{Identity, bind};
 use super::entries::Tree;
 use super::observe;
 use super::search::{self, PageRequest};
 use super::{OID_STARTTLS, OID_WHOAMI, blocking};
+use crate::auth::throttle::client_network;
 use crate::error::error_chain;
 use crate::state::{AppState, LdapListeners};
 
@@ -50,8 +56,21 @@ pub const MAX_DEPTH: usize = 64;
 pub const MAX_CONNECTIONS: usize = 256;
 /// How long an LDAPS client may take to complete its TLS handshake.
 pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a connection may stay silent.
+/// Connections one client (an address; an IPv6 /64) may hold, so that one client cannot take
+/// every place.
+pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
+/// How long a bound connection may stay silent.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long a connection that has not bound may stay silent (it can only read the root DSE).
+pub const ANONYMOUS_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client may take to read a request's replies.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
+/// Searches read the directory at once, across connections: fewer than the store's readers,
+/// so that LDAP clients can never hold every reader the SCIM API needs.
+pub const MAX_CONCURRENT_SEARCHES: usize = 4;
+
+/// The places of [`MAX_CONCURRENT_SEARCHES`].
+static SEARCHES: Semaphore = Semaphore::const_new(MAX_CONCURRENT_SEARCHES);
 /// Longest any one request may run.
 pub const REQUEST_TIME_LIMIT: Duration = Duration::from_secs(30);
 /// How long a closing connection may take to flush its last replies (and, over TLS, its
@@ -158,6 +177,7 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let clients = Arc::new(Clients::default());
     for (listener, transport) in accepting {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
@@ -166,6 +186,7 @@ async fn serve(
                     listener,
                     transport,
                     Arc::clone(&slots),
+                    Arc::clone(&clients),
                 ));
             }
             Err(e) => {
@@ -185,6 +206,7 @@ async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
     slots: Arc<Semaphore>,
+    clients: Arc<Clients>,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -205,6 +227,14 @@ async fn accept_loop(
                 client = %peer.ip(),
                 listener = transport.name(),
                 "LDAP connection refused: too many connections"
+            );
+            continue;
+        };
+        let Some(place) = clients.take(peer.ip()) else {
+            tracing::warn!(
+                client = %peer.ip(),
+                listener = transport.name(),
+                "LDAP connection refused: too many connections from this client"
             );
             continue;
         };
@@ -229,8 +259,51 @@ async fn accept_loop(
                     }
                 }
             }
-            drop(slot);
+            drop((place, slot));
         });
+    }
+}
+
+/// Open connections per client, over both listeners.
+#[derive(Default)]
+struct Clients(Mutex<HashMap<IpAddr, usize>>);
+
+/// A connection counted against its client's cap until dropped.
+struct ClientPlace {
+    clients: Arc<Clients>,
+    client: IpAddr,
+}
+
+impl Clients {
+    /// Counts a connection from `peer`, unless its client already holds its cap.
+    fn take(self: &Arc<Self>, peer: IpAddr) -> Option<ClientPlace> {
+        let client = client_network(peer);
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(client).or_insert(0);
+        if *count >= MAX_CONNECTIONS_PER_CLIENT {
+            return None;
+        }
+        *count += 1;
+        Some(ClientPlace {
+            clients: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientPlace {
+    fn drop(&mut self) {
+        let mut open = self
+            .clients
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
     }
 }
 
@@ -253,7 +326,11 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
 ) {
     let mut session = Session::new(client);
     loop {
-        let msg = match tokio::time::timeout(IDLE_TIMEOUT, framed.next()).await {
+        let idle = match session.identity {
+            Identity::Anonymous => ANONYMOUS_IDLE_TIMEOUT,
+            Identity::Service { .. } => IDLE_TIMEOUT,
+        };
+        let msg = match tokio::time::timeout(idle, framed.next()).await {
             Err(_) => {
                 let _ = framed
                     .send(notice(LdapResultCode::Unavailable, "idle too long"))
@@ -271,12 +348,15 @@ async fn converse<S: AsyncRead + AsyncWrite + Unpin>(
             Ok(Some(Ok(msg))) => msg,
         };
         let replies = session.answer(state, msg).await;
-        for reply in replies.messages {
-            if framed.feed(reply).await.is_err() {
-                return;
+        let close = replies.close;
+        let sent = tokio::time::timeout(SEND_TIMEOUT, async {
+            for reply in replies.messages {
+                framed.feed(reply).await?;
             }
-        }
-        if replies.close || framed.flush().await.is_err() {
+            framed.flush().await
+        })
+        .await;
+        if close || !matches!(sent, Ok(Ok(()))) {
             return;
         }
     }
@@ -292,6 +372,47 @@ fn notice(code: LdapResultCode, message: &str) -> LdapMsg {
             value: None,
         }),
     )
+}
+
+/// Controls honoured: paged results on searches; ManageDsaIT anywhere (there are no referrals
+/// to manage).
+const OID_MANAGE_DSA_IT: &str = "2.16.840.1.113730.3.4.2";
+
+/// The first control `critical` names that this server cannot honour on `op`.
+fn unsupported_critical<'a>(op: &LdapOp, critical: &'a [String]) -> Option<&'a str> {
+    critical
+        .iter()
+        .find(|oid| match oid.as_str() {
+            OID_MANAGE_DSA_IT => false,
+            super::OID_PAGED_RESULTS => !matches!(op, LdapOp::SearchRequest(_)),
+            _ => true,
+        })
+        .map(String::as_str)
+}
+
+/// The response `op` gets when it is not carried out: its own response type with `res` (none
+/// for abandon; an unbind still closes).
+fn answer_only(id: i32, op: &LdapOp, res: LdapResult) -> Replies {
+    let response = match op {
+        LdapOp::BindRequest(_) => LdapOp::BindResponse(LdapBindResponse {
+            res,
+            saslcreds: None,
+        }),
+        LdapOp::SearchRequest(_) => LdapOp::SearchResultDone(res),
+        LdapOp::AddRequest(_) => LdapOp::AddResponse(res),
+        LdapOp::ModifyRequest(_) => LdapOp::ModifyResponse(res),
+        LdapOp::DelRequest(_) => LdapOp::DelResponse(res),
+        LdapOp::ModifyDNRequest(_) => LdapOp::ModifyDNResponse(res),
+        LdapOp::CompareRequest(_) => LdapOp::CompareResult(res),
+        LdapOp::ExtendedRequest(_) => LdapOp::ExtendedResponse(LdapExtendedResponse {
+            res,
+            name: None,
+            value: None,
+        }),
+        LdapOp::UnbindRequest => return Replies::close(Vec::new()),
+        _ => return Replies::send(Vec::new()),
+    };
+    Replies::one(LdapMsg::new(id, response))
 }
 
 fn result(code: LdapResultCode, message: &str) -> LdapResult {
@@ -349,16 +470,29 @@ impl Session {
 
     /// The replies to one message, within [`REQUEST_TIME_LIMIT`].
     /// Each request is counted in the metrics by its operation and the result it got.
-    pub async fn answer(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
+    pub async fn answer(&mut self, state: &AppState, incoming: Incoming) -> Replies {
+        let Incoming { msg, critical } = incoming;
         let operation = observe::operation(&msg.op);
-        let replies =
-            match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await {
+        let replies = match unsupported_critical(&msg.op, &critical) {
+            // RFC 4511 §4.1.11: a critical control the server cannot honour stops the
+            // operation.
+            Some(oid) => answer_only(
+                msg.msgid,
+                &msg.op,
+                result(
+                    LdapResultCode::UnavailableCriticalExtension,
+                    &format!("the critical control {oid} is not supported here"),
+                ),
+            ),
+            None => match tokio::time::timeout(REQUEST_TIME_LIMIT, self.dispatch(state, msg)).await
+            {
                 Ok(replies) => replies,
                 Err(_) => Replies::close(vec![notice(
                     LdapResultCode::TimeLimitExceeded,
                     "the request took too long",
                 )]),
-            };
+            },
+        };
         if let (Some(metrics), Some(operation)) = (&state.metrics, operation) {
             metrics.ldap_operation(operation, observe::result(&replies.messages));
         }
@@ -367,14 +501,15 @@ impl Session {
 
     async fn dispatch(&mut self, state: &AppState, msg: LdapMsg) -> Replies {
         let id = msg.msgid;
-        let refused = |op: fn(LdapResult) -> LdapOp| {
-            Replies::one(LdapMsg::new(
+        let read_only = || {
+            answer_only(
                 id,
-                op(result(
+                &msg.op,
+                result(
                     LdapResultCode::UnwillingToPerform,
                     "this directory is read-only: change it at the identity provider",
-                )),
-            ))
+                ),
+            )
         };
         match msg.op {
             LdapOp::BindRequest(request) => {
@@ -401,10 +536,10 @@ impl Session {
             LdapOp::SearchRequest(request) => {
                 Replies::send(self.search(state, id, &msg.ctrl, request).await)
             }
-            LdapOp::AddRequest(_) => refused(LdapOp::AddResponse),
-            LdapOp::ModifyRequest(_) => refused(LdapOp::ModifyResponse),
-            LdapOp::DelRequest(_) => refused(LdapOp::DelResponse),
-            LdapOp::ModifyDNRequest(_) => refused(LdapOp::ModifyDNResponse),
+            LdapOp::AddRequest(_)
+            | LdapOp::ModifyRequest(_)
+            | LdapOp::DelRequest(_)
+            | LdapOp::ModifyDNRequest(_) => read_only(),
             LdapOp::CompareRequest(request) => Replies::one(LdapMsg::new(
                 id,
                 LdapOp::CompareResult(self.compare(state, request).await),
@@ -547,6 +682,9 @@ impl Session {
             key_id.clone(),
             request.clone(),
         );
+        let Ok(_place) = tokio::time::timeout_at(deadline.into(), SEARCHES.acquire()).await else {
+            return search::Answer::failed(LdapResultCode::TimeLimitExceeded, "");
+        };
         let searched = blocking(move || {
             store.ldap_read(&org_id, |reader| {
                 // The key is checked again, and the base read again, on every search: a
@@ -595,12 +733,20 @@ fn malformed() -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, "LDAP message refused")
 }
 
+/// A message as read: the protocol crate's parse of it, and the OIDs of the controls it marks
+/// critical (which that parse drops for controls it does not know).
+#[derive(Debug)]
+pub struct Incoming {
+    pub msg: LdapMsg,
+    pub critical: Vec<String>,
+}
+
 impl Decoder for BoundedCodec {
-    type Item = LdapMsg;
+    type Item = Incoming;
     type Error = std::io::Error;
 
-    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, std::io::Error> {
-        let total = match ber_header(buf) {
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Incoming>, std::io::Error> {
+        let total = match ber::header(buf) {
             Header::Incomplete => return Ok(None),
             Header::Invalid => return Err(malformed()),
             Header::Element { header, length, .. } => header.saturating_add(length),
@@ -611,11 +757,13 @@ impl Decoder for BoundedCodec {
         let Some(message) = buf.get(..total) else {
             return Ok(None);
         };
-        if !nesting_within(message, MAX_DEPTH) {
+        if !ber::nesting_within(message, MAX_DEPTH) {
             return Err(malformed());
         }
+        let critical = ber::critical_controls(message);
         // The whole message is buffered: a parser still wanting more means it is malformed.
-        self.inner.decode(buf)?.map(Some).ok_or_else(malformed)
+        let msg = self.inner.decode(buf)?.ok_or_else(malformed)?;
+        Ok(Some(Incoming { msg, critical }))
     }
 }
 
@@ -625,93 +773,6 @@ impl Encoder<LdapMsg> for BoundedCodec {
     fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), std::io::Error> {
         self.inner.encode(msg, buf)
     }
-}
-
-/// A BER element's header (identifier and length octets), as far as it can be read.
-#[derive(Debug, PartialEq, Eq)]
-enum Header {
-    Incomplete,
-    /// Indefinite lengths (not allowed in LDAP), lengths over 4 bytes, long tag numbers.
-    Invalid,
-    Element {
-        constructed: bool,
-        header: usize,
-        length: usize,
-    },
-}
-
-fn ber_header(bytes: &[u8]) -> Header {
-    let Some(&identifier) = bytes.first() else {
-        return Header::Incomplete;
-    };
-    let constructed = identifier & 0x20 != 0;
-    let mut at = 1;
-    if identifier & 0x1f == 0x1f {
-        // A tag number in following bytes: LDAP's never need more than two.
-        loop {
-            let Some(&b) = bytes.get(at) else {
-                return Header::Incomplete;
-            };
-            at += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-            if at > 3 {
-                return Header::Invalid;
-            }
-        }
-    }
-    let Some(&first) = bytes.get(at) else {
-        return Header::Incomplete;
-    };
-    at += 1;
-    let length = match first {
-        0..=0x7f => usize::from(first),
-        0x81..=0x84 => {
-            let n = usize::from(first & 0x7f);
-            let Some(octets) = bytes.get(at..at + n) else {
-                return Header::Incomplete;
-            };
-            at += n;
-            octets
-                .iter()
-                .fold(0usize, |l, b| (l << 8) | usize::from(*b))
-        }
-        _ => return Header::Invalid,
-    };
-    Header::Element {
-        constructed,
-        header: at,
-        length,
-    }
-}
-
-/// Whether the BER elements of a whole message nest at most `max_depth` deep and every header
-/// in it can be read; walked without recursion. Other malformations are left to the parser.
-fn nesting_within(message: &[u8], max_depth: usize) -> bool {
-    let mut ends: Vec<usize> = Vec::new();
-    let mut at = 0;
-    while at < message.len() {
-        while ends.last().is_some_and(|end| *end <= at) {
-            ends.pop();
-        }
-        match ber_header(message.get(at..).unwrap_or_default()) {
-            Header::Element {
-                constructed: true,
-                header,
-                length,
-            } => {
-                at += header;
-                ends.push(at.saturating_add(length));
-                if ends.len() > max_depth {
-                    return false;
-                }
-            }
-            Header::Element { header, length, .. } => at = at.saturating_add(header + length),
-            Header::Incomplete | Header::Invalid => return false,
-        }
-    }
-    true
 }
 
 #[cfg(test)]
@@ -724,17 +785,6 @@ mod tests {
         // SEQUENCE of 16 MiB: only the header has arrived.
         let mut buf = BytesMut::from(&[0x30, 0x84, 0x01, 0x00, 0x00, 0x00][..]);
         assert!(codec.decode(&mut buf).is_err());
-    }
-
-    #[test]
-    fn deep_nesting_is_refused() {
-        let mut message: Vec<u8> = Vec::new();
-        for _ in 0..100 {
-            let [_, _, high, low] = u32::try_from(message.len()).unwrap_or(0).to_be_bytes();
-            message.splice(0..0, [0x30, 0x82, high, low]);
-        }
-        assert!(!nesting_within(&message, MAX_DEPTH));
-        assert!(nesting_within(&[0x30, 0x03, 0x02, 0x01, 0x05], MAX_DEPTH));
     }
 
     #[test]

@@ -815,6 +815,129 @@ async fn garbage_closes_the_connection_and_the_server_goes_on() {
     assert_eq!(client.dns(&dir.base, "(uid=ann)").await.len(), 1);
 }
 
+/// A search of the people unit for `(objectClass=*)`, message id 50, with one control given
+/// as `(oid, critical)`, encoded by hand: the protocol crate cannot mark a control it does not
+/// know as critical.
+fn search_with_control(people: &str, oid: &str, critical: bool) -> Vec<u8> {
+    fn tlv(identifier: u8, contents: &[u8]) -> Vec<u8> {
+        let mut out = vec![identifier];
+        match u8::try_from(contents.len()) {
+            Ok(short) if short < 0x80 => out.push(short),
+            _ => {
+                let length = u16::try_from(contents.len()).expect("a small test message");
+                out.push(0x82);
+                out.extend(length.to_be_bytes());
+            }
+        }
+        out.extend_from_slice(contents);
+        out
+    }
+    let mut request = tlv(0x04, people.as_bytes());
+    for (id, byte) in [(0x0a, 1), (0x0a, 0), (0x02, 0), (0x02, 0), (0x01, 0)] {
+        request.extend(tlv(id, &[byte]));
+    }
+    request.extend(tlv(0x87, b"objectClass"));
+    request.extend(tlv(0x30, &[]));
+    let mut control = tlv(0x04, oid.as_bytes());
+    control.extend(tlv(0x01, &[if critical { 0xff } else { 0 }]));
+    let mut message = tlv(0x02, &[50]);
+    message.extend(tlv(0x63, &request));
+    message.extend(tlv(0xa0, &tlv(0x30, &control)));
+    tlv(0x30, &message)
+}
+
+#[tokio::test]
+async fn a_critical_control_that_cannot_be_honoured_stops_the_operation() {
+    use tokio::io::AsyncWriteExt;
+    let dir = directory().await;
+    let people = format!("ou=people,{}", dir.base);
+    let mut client = dir.bound().await;
+    let mut outcome = async |oid: &str, critical: bool| -> (usize, LdapResultCode) {
+        let message = search_with_control(&people, oid, critical);
+        client
+            .framed
+            .get_mut()
+            .write_all(&message)
+            .await
+            .expect("written");
+        let mut entries = 0;
+        loop {
+            let reply = tokio::time::timeout(Duration::from_secs(10), client.framed.next())
+                .await
+                .expect("a reply in time")
+                .expect("the connection stays open")
+                .expect("a valid message");
+            assert_eq!(reply.msgid, 50);
+            match reply.op {
+                LdapOp::SearchResultEntry(_) => entries += 1,
+                LdapOp::SearchResultDone(done) => return (entries, done.code),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    };
+    let server_side_sort = "1.2.840.113556.1.4.473";
+    assert_eq!(
+        outcome(server_side_sort, true).await,
+        (0, LdapResultCode::UnavailableCriticalExtension)
+    );
+    assert_eq!(
+        outcome(server_side_sort, false).await,
+        (2, LdapResultCode::Success),
+        "a control that is not critical may be ignored"
+    );
+    let manage_dsa_it = "2.16.840.1.113730.3.4.2";
+    assert_eq!(
+        outcome(manage_dsa_it, true).await,
+        (2, LdapResultCode::Success)
+    );
+}
+
+#[tokio::test]
+async fn one_client_cannot_take_every_connection() {
+    use scim_appliance::ldap::server::MAX_CONNECTIONS_PER_CLIENT;
+    let dir = directory().await;
+    let mut held = Vec::new();
+    for _ in 0..MAX_CONNECTIONS_PER_CLIENT {
+        let mut client = Client::connect(dir.ldap).await;
+        let (entries, _) = client
+            .search("", LdapSearchScope::Base, "(objectClass=*)", &[])
+            .await;
+        assert_eq!(entries.len(), 1, "the root DSE");
+        held.push(client);
+    }
+    let mut refused = TcpStream::connect(dir.ldap).await.expect("connects");
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read_to_end(&mut refused, &mut rest),
+    )
+    .await;
+    assert!(matches!(read, Ok(Ok(0))), "closed at once: {read:?}");
+    held.pop();
+    // Its place comes back once the server has seen the close.
+    for _ in 0..50 {
+        let mut client = Client::connect(dir.ldap).await;
+        let id = client.next_id;
+        client.next_id += 1;
+        let sent = client
+            .framed
+            .send(LdapMsg::new(
+                id,
+                LdapOp::ExtendedRequest(LdapExtendedRequest {
+                    name: scim_appliance::ldap::OID_WHOAMI.to_owned(),
+                    value: None,
+                }),
+            ))
+            .await;
+        let reply = tokio::time::timeout(Duration::from_secs(5), client.framed.next()).await;
+        if sent.is_ok() && matches!(reply, Ok(Some(Ok(_)))) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the closed connection's place never came back");
+}
+
 /// Runs an OpenLDAP client tool, or says why the test is skipped.
 pub(crate) fn openldap(tool: &str, args: &[&str]) -> Option<std::process::Output> {
     match std::process::Command::new(tool).args(args).output() {

@@ -158,13 +158,20 @@ async fn a_client_that_never_completes_the_handshake_is_dropped() {
 
 #[tokio::test]
 async fn tls_handshakes_hold_places_in_the_limit_plain_ldap_shares() {
+    use scim_appliance::ldap::server::{MAX_CONNECTIONS, MAX_CONNECTIONS_PER_CLIENT};
     let (dir, ldaps, _certificate, _certs) = directory_with_ldaps().await;
+    // From several loopback addresses, as several clients: one may hold only its own share.
     let mut handshaking = Vec::new();
-    for _ in 0..scim_appliance::ldap::server::MAX_CONNECTIONS {
-        handshaking.push(TcpStream::connect(ldaps).await.expect("connects"));
+    for i in 0..MAX_CONNECTIONS {
+        let client = u8::try_from(2 + i / MAX_CONNECTIONS_PER_CLIENT).expect("a few clients");
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(std::net::SocketAddr::from(([127, 0, 0, client], 0)))
+            .expect("a loopback source address");
+        handshaking.push(socket.connect(ldaps).await.expect("connects"));
     }
     let open = "scim_appliance_ldap_connections{listener=\"ldaps\"}";
-    wait_for_metric(&dir, open, scim_appliance::ldap::server::MAX_CONNECTIONS).await;
+    wait_for_metric(&dir, open, MAX_CONNECTIONS).await;
     assert!(
         !plain_bind_is_answered(dir.ldap).await,
         "no place is left for plain LDAP"
