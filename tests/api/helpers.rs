@@ -449,3 +449,38 @@ pub fn test_certificate(dir: &Path) -> TestCertificate {
         pem: ca.pem(),
     }
 }
+
+/// What `config show --json` says of setting `name` (its value and where it came from), run
+/// with `args`, the configuration file `file` and the environment variable `variable` set to
+/// `env` (or unset).
+pub fn config_shown(
+    name: &str,
+    variable: &str,
+    args: &[&str],
+    env: Option<&str>,
+    file: &str,
+) -> (Value, String) {
+    let dir = TempDir::new().expect("temp dir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, file).expect("written");
+    let mut command = Command::new(BIN);
+    command
+        .args(["config", "show", "--json", "--config"])
+        .arg(&config)
+        .args(args)
+        .env_remove(variable);
+    if let Some(value) = env {
+        command.env(variable, value);
+    }
+    let out = command.output().expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let settings: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    let setting = settings
+        .into_iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("{name} is listed"));
+    (
+        setting["value"].clone(),
+        setting["source"].as_str().unwrap_or_default().to_owned(),
+    )
+}

@@ -1137,29 +1137,13 @@ fn random_and_mutated_messages_never_panic_the_decoder_or_the_handler() {
 
 #[test]
 fn config_show_lists_the_ldap_address_and_where_it_came_from() {
-    let shown = |args: &[&str], env: Option<&str>, file: Option<&str>| -> (Value, String) {
-        let dir = TempDir::new().expect("temp dir");
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, file.unwrap_or_default()).expect("written");
-        let mut command = std::process::Command::new(crate::helpers::BIN);
-        command
-            .args(["config", "show", "--json", "--config"])
-            .arg(&config)
-            .args(args)
-            .env_remove("SCIM_LDAP_LISTEN");
-        if let Some(value) = env {
-            command.env("SCIM_LDAP_LISTEN", value);
-        }
-        let out = command.output().expect("runs");
-        assert!(out.status.success(), "{out:?}");
-        let settings: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
-        let ldap = settings
-            .into_iter()
-            .find(|s| s["name"] == "ldap_listen")
-            .expect("ldap_listen is listed");
-        (
-            ldap["value"].clone(),
-            ldap["source"].as_str().unwrap_or_default().to_owned(),
+    let shown = |args: &[&str], env: Option<&str>, file: Option<&str>| {
+        crate::helpers::config_shown(
+            "ldap_listen",
+            "SCIM_LDAP_LISTEN",
+            args,
+            env,
+            file.unwrap_or_default(),
         )
     };
     assert_eq!(shown(&[], None, None).1, "default");

@@ -296,35 +296,18 @@ fn serve_says_where_ldaps_listens_and_serves_it() {
 
 #[test]
 fn config_show_lists_the_ldaps_address_and_where_it_came_from() {
-    let shown = |args: &[&str], env: Option<&str>, file: &str| -> (Value, String) {
-        let dir = TempDir::new().expect("temp dir");
-        let certificate = test_certificate(dir.path());
-        let config = dir.path().join("config.toml");
-        std::fs::write(&config, file).expect("written");
-        let mut command = std::process::Command::new(crate::helpers::BIN);
-        command
-            .args(["config", "show", "--json", "--config"])
-            .arg(&config)
-            .arg("--tls-cert")
-            .arg(&certificate.cert)
-            .arg("--tls-key")
-            .arg(&certificate.key)
-            .args(args)
-            .env_remove("SCIM_LDAPS_LISTEN");
-        if let Some(value) = env {
-            command.env("SCIM_LDAPS_LISTEN", value);
-        }
-        let out = command.output().expect("runs");
-        assert!(out.status.success(), "{out:?}");
-        let settings: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
-        let ldaps = settings
+    let dir = TempDir::new().expect("temp dir");
+    let certificate = test_certificate(dir.path());
+    let (cert, key) = (
+        certificate.cert.to_string_lossy(),
+        certificate.key.to_string_lossy(),
+    );
+    let shown = |args: &[&str], env: Option<&str>, file: &str| {
+        let args: Vec<&str> = ["--tls-cert", &cert, "--tls-key", &key]
             .into_iter()
-            .find(|s| s["name"] == "ldaps_listen")
-            .expect("ldaps_listen is listed");
-        (
-            ldaps["value"].clone(),
-            ldaps["source"].as_str().unwrap_or_default().to_owned(),
-        )
+            .chain(args.iter().copied())
+            .collect();
+        crate::helpers::config_shown("ldaps_listen", "SCIM_LDAPS_LISTEN", &args, env, file)
     };
     assert_eq!(shown(&[], None, "").1, "default");
     assert_eq!(
