@@ -25,9 +25,8 @@ pub enum Identity {
     Service {
         org_id: String,
         key_id: String,
+        /// The tree it bound to (its base DN then: searches read the current one).
         tree: Tree,
-        /// The organization's base DN, parsed, to place requested bases against.
-        base: Dn,
     },
 }
 
@@ -131,18 +130,11 @@ pub async fn bind(
             "LDAP binds need a read key; this key provisions",
         ),
         Ok(caller) => {
-            let Ok(base) = Dn::parse(&tree.base) else {
-                return Err(refuse(
-                    LdapResultCode::Unavailable,
-                    "the base DN is not a DN",
-                ));
-            };
             tracing::info!(%client, org_id, key_id = caller.key_id, "LDAP bind succeeded");
             return Ok(Identity::Service {
                 org_id,
                 key_id: caller.key_id,
                 tree,
-                base,
             });
         }
         Err(AuthError::Throttled { retry_after }) => Refusal {

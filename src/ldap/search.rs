@@ -12,7 +12,6 @@ use ldap3_proto::proto::{
     LdapSearchScope,
 };
 
-use super::bind::Identity;
 use super::dn::Dn;
 use super::entries::{Entry, OPERATIONAL, Tree};
 use super::filter::matches;
@@ -65,15 +64,14 @@ pub fn is_root_dse(request: &LdapSearchRequest) -> bool {
 }
 
 /// The root DSE (RFC 4512 §5.1): what this server supports and, for a bound service account,
-/// its organization's naming context.
-pub fn root_dse(identity: &Identity, request: &LdapSearchRequest) -> Answer {
+/// its organization's naming context (its base DN now).
+pub fn root_dse(naming_context: Option<String>, request: &LdapSearchRequest) -> Answer {
     let mut dse = Entry {
         dn: String::new(),
         attrs: vec![("objectClass".to_owned(), vec!["top".to_owned()])],
     };
-    if let Identity::Service { tree, .. } = identity {
-        dse.attrs
-            .push(("namingContexts".to_owned(), vec![tree.base.clone()]));
+    if let Some(base) = naming_context {
+        dse.attrs.push(("namingContexts".to_owned(), vec![base]));
     }
     let one = |name: &str, value: &str| (name.to_owned(), vec![value.to_owned()]);
     dse.attrs.extend([

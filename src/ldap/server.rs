@@ -662,7 +662,18 @@ impl Session {
         page: Option<PageRequest>,
     ) -> search::Answer {
         if search::is_root_dse(request) {
-            return search::root_dse(&self.identity, request);
+            let naming_context = match &self.identity {
+                Identity::Anonymous => None,
+                Identity::Service { org_id, key_id, .. } => {
+                    let (store, org_id, key_id) =
+                        (state.store.clone(), org_id.clone(), key_id.clone());
+                    blocking(move || store.ldap_read(&org_id, |r| r.base_for_key(&key_id)))
+                        .await
+                        .ok()
+                        .flatten()
+                }
+            };
+            return search::root_dse(naming_context, request);
         }
         let Identity::Service { org_id, key_id, .. } = &self.identity else {
             return search::Answer::failed(

@@ -602,6 +602,15 @@ async fn a_new_base_dn_applies_to_bound_connections_at_once() {
         client.dns("dc=example,dc=com", "(uid=ann)").await,
         ["uid=ann,ou=people,dc=example,dc=com"]
     );
+    let (dse, _) = client
+        .search(
+            "",
+            LdapSearchScope::Base,
+            "(objectClass=*)",
+            &["namingContexts"],
+        )
+        .await;
+    assert_eq!(values(&dse[0], "namingContexts"), ["dc=example,dc=com"]);
     let (_, result) = client
         .search(&dir.base, LdapSearchScope::Subtree, "(uid=ann)", &[])
         .await;
