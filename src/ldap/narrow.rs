@@ -308,32 +308,12 @@ impl Narrower<'_> {
             return Narrowed::exact(Selection::Nothing);
         }
         let like = |path: &str, sub: Option<&str>| substring(path, sub, parts);
-        match (self.kind, attr) {
-            (Kind::Users, "uid") => like("userName", None).map_or_else(
-                || Narrowed::superset(Selection::Everything),
-                |f| Narrowed::superset(Selection::Matching(f)),
-            ),
-            (Kind::Users, "mail") => Narrowed::superset(
-                match (like("emails", Some("value")), like("userName", None)) {
-                    (Some(a), Some(b)) => Selection::Matching(or(a, b)),
-                    _ => Selection::Everything,
-                },
-            ),
-            (Kind::Users, "cn") => {
-                let all = [
-                    like("displayName", None),
-                    like("userName", None),
-                    like("name", Some("formatted")),
-                ];
-                Narrowed::superset(match all {
-                    [Some(display), Some(user_name), Some(formatted)] => {
-                        Selection::Matching(or(or(display, user_name), formatted))
-                    }
-                    _ => Selection::Everything,
-                })
-            }
-            _ => Narrowed::superset(Selection::Everything),
-        }
+        Narrowed::superset(match (self.kind, attr) {
+            (Kind::Users, "uid") => Selection::Matching(like("userName", None)),
+            (Kind::Users, "mail") => Selection::Matching(mail(like)),
+            (Kind::Users, "cn") => Selection::Matching(user_cn(like)),
+            _ => Selection::Everything,
+        })
     }
 }
 
@@ -406,8 +386,8 @@ fn group_cn(value: &str) -> Filter {
 }
 
 /// A substring assertion as `sw`, `co` and `ew` comparisons (a superset: `co` ignores the
-/// order of the middle parts); `None` when it has no part.
-fn substring(attr: &str, sub: Option<&str>, parts: &LdapSubstringFilter) -> Option<Filter> {
+/// order of the middle parts); presence when it has no part.
+fn substring(attr: &str, sub: Option<&str>, parts: &LdapSubstringFilter) -> Filter {
     let mut tests = Vec::new();
     if let Some(initial) = parts.initial.as_deref().filter(|s| !s.is_empty()) {
         tests.push(compare(attr, sub, CompareOp::Sw, initial));
@@ -421,6 +401,7 @@ fn substring(attr: &str, sub: Option<&str>, parts: &LdapSubstringFilter) -> Opti
     tests
         .into_iter()
         .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)))
+        .unwrap_or_else(|| Filter::Present(path(attr, sub)))
 }
 
 /// The comparisons in a filter.
