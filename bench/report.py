@@ -165,7 +165,8 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
             f"The Python reference server: {reference['packages']}, its ASGI application over "
             f"its in-memory storage under uvicorn (one process: the storage lives in its memory), "
             f"one static bearer token (`bench/scim2_reference.py`); the same wrk scripts, client "
-            f"and machine, after scim-appliance stopped. It held {reference['members']:,} members "
+            f"and machine, each of its workloads right after scim-appliance's (the other server "
+            f"idle). It held {reference['members']:,} members "
             f"(each created through its POST handler, {reference['seed_seconds']:.0f} s to seed); "
             f"scim-appliance's filter is measured at {members:,}.",
             "",

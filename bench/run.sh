@@ -17,7 +17,8 @@
 #   8  cold start: from exec to the first 200 from /alive, median of 5
 #   9  the server's RSS idle, under load and at its peak; database bytes per member
 #  10  1, 2 and 3 against the Python reference server scim2-server (PyPI) under uvicorn, with its
-#      in-memory storage and BENCH_REF_MEMBERS members (default 10,000; 0 skips it)
+#      in-memory storage and BENCH_REF_MEMBERS members (default 10,000; 0 skips it), each right
+#      after scim-appliance's
 #
 #   bash bench/run.sh [members, default 100000] [seconds per workload, default 10]
 #   bash bench/run.sh 20000 3        # a quick run while developing
@@ -70,7 +71,7 @@ def value(text):
     return text
 print(json.dumps({k: value(v) for k, v in (a.split("=", 1) for a in sys.argv[1:])}))' "$@" >>"$RESULTS"
 }
-rss_kb() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status"; }
+rss_kb() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 wait_for() { # url seconds: until it answers 200
   for _ in $(seq $(($2 * 20))); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done
   echo "no answer from $1 within $2 s"; return 1
@@ -146,6 +147,52 @@ read -r SMALL_ORG_ID SMALL_KEY <<<"$(new_org "Bench $SMALL_ORG")"
 members_csv "$WORK/small.csv" "$SMALL_ORG" no
 "$BIN" --data-dir "$DATA" import "$SMALL_ORG_ID" "$WORK/small.csv" >/dev/null
 
+# ---------------------------------------------------------------------------------------------
+# The reference: scim2-server under uvicorn, seeded before the workloads and then idle; each of
+# its workloads runs right after scim-appliance's same one, with the same script and client, so
+# that drift of the machine weighs on both alike. start_reference sets REF_ERROR and returns 1
+# when it cannot be run; the rest of the results stand.
+REF_ERROR=""
+REF_URL=""
+start_reference() {
+  local venv=target/venv-bench-scim2
+  if [ ! -x "$venv/bin/uvicorn" ]; then
+    python3 -m venv "$venv" || { REF_ERROR="python3 -m venv failed"; return 1; }
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'scim2-server==0.8.3' 'uvicorn[standard]==0.55.0' \
+      >"$WORK/pip.log" 2>&1 || { REF_ERROR="pip install scim2-server failed: $(tail -1 "$WORK/pip.log")"; return 1; }
+  fi
+  local port started ready=""
+  port=$(free_port); REF_TOKEN="bench-$RANDOM$RANDOM"
+  echo "starting scim2-server with $REF_MEMBERS members…"
+  started=$(date +%s.%N)
+  SCIM2_BENCH_TOKEN="$REF_TOKEN" SCIM2_BENCH_SEED="$REF_MEMBERS" SCIM2_BENCH_TEMPLATE="$TEMPLATE" \
+    SCIM2_BENCH_IDS="$WORK/ref-ids.txt" "$venv/bin/uvicorn" --app-dir bench scim2_reference:app \
+    --host 127.0.0.1 --port "$port" --log-level warning --no-access-log 2>"$WORK/uvicorn.log" &
+  REF=$!; PIDS+=("$REF")
+  # Seeding takes a few ms per member (every create goes through scim2-server's handler).
+  for _ in $(seq $((REF_MEMBERS / 20 + 600))); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/v2/ServiceProviderConfig" && { ready=yes; break; }
+    kill -0 "$REF" 2>/dev/null || { REF_ERROR="uvicorn exited: $(tail -1 "$WORK/uvicorn.log")"; return 1; }
+    sleep 0.1
+  done
+  [ -n "$ready" ] || { REF_ERROR="scim2-server did not answer within $((REF_MEMBERS / 200 + 60)) s of its start"; return 1; }
+  record kind=reference members="$REF_MEMBERS" seed_seconds="$(python3 -c "print(round($(date +%s.%N) - $started, 1))")" \
+    packages="$("$venv/bin/pip" list --disable-pip-version-check 2>/dev/null | awk '$1 == "scim2-server" || $1 == "uvicorn" { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
+  REF_URL="http://127.0.0.1:$port"
+}
+# reference NAME SCRIPT [VAR=value …]: the workload NAME against scim2-server, as ref-NAME.
+reference() {
+  [ -n "$REF_URL" ] || return 0
+  local name="$1" script="$2"; shift 2
+  wrk_run "$REF" "ref-$name" "$script" "$REF_URL" SCIM_ORG=bench SCIM_KEY="$REF_TOKEN" "$@"
+}
+if [ "$REF_MEMBERS" -le 0 ]; then
+  record kind=reference error="skipped: BENCH_REF_MEMBERS=$REF_MEMBERS"
+elif ! start_reference; then
+  echo "scim2-server: $REF_ERROR"
+  record kind=reference error="$REF_ERROR"
+fi
+
 "$BIN" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" --log-level "$LOG_LEVEL" 2>"$WORK/serve.log" &
 SERVER=$!; PIDS+=("$SERVER")
 URL="http://127.0.0.1:$PORT"
@@ -191,15 +238,18 @@ PY
 # ---------------------------------------------------------------------------------------------
 # The workloads.
 AS_ORG=(SCIM_ORG="$ORG" SCIM_KEY="$KEY")
-echo "warming up (2 s)…"
+echo "warming up (2 s each)…"
 SAVED=$DURATION; DURATION=2
 wrk_run "$SERVER" warm-up bench/get-user.lua "$URL" "${AS_ORG[@]}" BENCH_IDS="$WORK/ids.txt" >/dev/null
+reference warm-up bench/get-user.lua BENCH_IDS="$WORK/ref-ids.txt" >/dev/null
 DURATION=$SAVED
 wrk_run "$SERVER" version bench/report.lua "$URL/version"
 wrk_run "$SERVER" read bench/get-user.lua "$URL" "${AS_ORG[@]}" BENCH_IDS="$WORK/ids.txt"
+reference read bench/get-user.lua BENCH_IDS="$WORK/ref-ids.txt"
 wrk_run "$SERVER" filter-small bench/find-user.lua "$URL" SCIM_ORG="$SMALL_ORG_ID" SCIM_KEY="$SMALL_KEY" \
   BENCH_TEMPLATE="$TEMPLATE" BENCH_COUNT="$SMALL_ORG"
 wrk_run "$SERVER" filter bench/find-user.lua "$URL" "${AS_ORG[@]}" BENCH_TEMPLATE="$TEMPLATE" BENCH_COUNT="$MEMBERS"
+reference filter bench/find-user.lua BENCH_TEMPLATE="$TEMPLATE" BENCH_COUNT="$REF_MEMBERS"
 echo "paging through $MEMBERS members…"
 PAGING=$(python3 bench/page-all.py "$URL/v2/$ORG" "$KEY" 100)
 echo "{\"kind\": \"paging\", \"result\": $PAGING}" >>"$RESULTS"
@@ -211,6 +261,8 @@ wrk_run "$SERVER" member-small bench/patch-member.lua "$URL" "${AS_ORG[@]}" BENC
 wrk_run "$SERVER" active bench/patch-active.lua "$URL" "${AS_ORG[@]}" BENCH_IDS="$WORK/ids.txt"
 wrk_run "$SERVER" entra bench/entra-cycle.lua "$URL" "${AS_ORG[@]}" BENCH_IDS="$WORK/ids.txt" BENCH_TEMPLATE="$TEMPLATE"
 wrk_run "$SERVER" create bench/create-user.lua "$URL" "${AS_ORG[@]}" SCIM_RUN=bench
+reference create bench/create-user.lua SCIM_RUN=bench
+[ -z "$REF_URL" ] || { kill "$REF"; wait "$REF" 2>/dev/null || true; }
 record kind=rss idle_kb="$IDLE_RSS" after_kb="$(rss_kb "$SERVER")" peak_kb="$(rss_kb "$SERVER" VmHWM)"
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
@@ -244,52 +296,6 @@ with open(results, "a") as out:
     out.write(json.dumps({"kind": "cold_start", "ms": [round(t, 1) for t in times]}) + "\n")
 print("cold start ms:", ", ".join(f"{t:.1f}" for t in times))
 PY
-
-# ---------------------------------------------------------------------------------------------
-# The reference: scim2-server under uvicorn, same scripts, same client, same machine.
-# Sets REF_ERROR and returns 1 when it cannot be run; the rest of the results stand.
-reference() {
-  local venv=target/venv-bench-scim2
-  if [ ! -x "$venv/bin/uvicorn" ]; then
-    python3 -m venv "$venv" || { REF_ERROR="python3 -m venv failed"; return 1; }
-    "$venv/bin/pip" install --quiet --disable-pip-version-check 'scim2-server==0.8.3' 'uvicorn[standard]==0.55.0' \
-      >"$WORK/pip.log" 2>&1 || { REF_ERROR="pip install scim2-server failed: $(tail -1 "$WORK/pip.log")"; return 1; }
-  fi
-  local port token started
-  port=$(free_port); token="bench-$RANDOM$RANDOM"
-  echo "starting scim2-server with $REF_MEMBERS members…"
-  started=$(date +%s.%N)
-  SCIM2_BENCH_TOKEN="$token" SCIM2_BENCH_SEED="$REF_MEMBERS" SCIM2_BENCH_TEMPLATE="$TEMPLATE" \
-    SCIM2_BENCH_IDS="$WORK/ref-ids.txt" "$venv/bin/uvicorn" --app-dir bench scim2_reference:app \
-    --host 127.0.0.1 --port "$port" --log-level warning --no-access-log 2>"$WORK/uvicorn.log" &
-  REF=$!; PIDS+=("$REF")
-  # Seeding takes a few ms per member (every create goes through scim2-server's handler).
-  local ready=""
-  for _ in $(seq $((REF_MEMBERS / 20 + 600))); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/v2/ServiceProviderConfig" && { ready=yes; break; }
-    kill -0 "$REF" 2>/dev/null || { REF_ERROR="uvicorn exited: $(tail -1 "$WORK/uvicorn.log")"; return 1; }
-    sleep 0.1
-  done
-  [ -n "$ready" ] || { REF_ERROR="scim2-server did not answer within $((REF_MEMBERS / 200 + 60)) s of its start"; return 1; }
-  record kind=reference members="$REF_MEMBERS" seed_seconds="$(python3 -c "print(round($(date +%s.%N) - $started, 1))")" \
-    packages="$("$venv/bin/pip" list --disable-pip-version-check 2>/dev/null | awk '$1 == "scim2-server" || $1 == "uvicorn" { printf "%s %s, ", $1, $2 }' | sed 's/, $//')"
-  local as_ref=(SCIM_ORG=bench SCIM_KEY="$token")
-  local url="http://127.0.0.1:$port"
-  local saved=$DURATION; DURATION=2
-  wrk_run "$REF" ref-warm-up bench/get-user.lua "$url" "${as_ref[@]}" BENCH_IDS="$WORK/ref-ids.txt" >/dev/null
-  DURATION=$saved
-  wrk_run "$REF" ref-read bench/get-user.lua "$url" "${as_ref[@]}" BENCH_IDS="$WORK/ref-ids.txt"
-  wrk_run "$REF" ref-filter bench/find-user.lua "$url" "${as_ref[@]}" BENCH_TEMPLATE="$TEMPLATE" BENCH_COUNT="$REF_MEMBERS"
-  wrk_run "$REF" ref-create bench/create-user.lua "$url" "${as_ref[@]}" SCIM_RUN=bench
-  kill "$REF"; wait "$REF" 2>/dev/null || true
-}
-REF_ERROR=""
-if [ "$REF_MEMBERS" -le 0 ]; then
-  record kind=reference error="skipped: BENCH_REF_MEMBERS=$REF_MEMBERS"
-elif ! reference; then
-  echo "scim2-server: $REF_ERROR"
-  record kind=reference error="$REF_ERROR"
-fi
 
 record kind=end load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 python3 bench/report.py "$RESULTS" >bench/results.md
