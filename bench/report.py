@@ -41,6 +41,12 @@ def median_round(measured: list[dict]) -> dict:
     return summary
 
 
+def per_round(a: dict, b: dict) -> float:
+    """The median over rounds of a's rate over b's in the same round: drift of a shared machine
+    between rounds weighs on both sides of each ratio alike."""
+    return statistics.median(x / y for x, y in zip(a["rates"], b["rates"]))
+
+
 def rates(w: dict) -> str:
     return " ".join(f"{r:,.0f}" for r in w["rates"])
 
@@ -80,7 +86,7 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
     members = run["members"]
     full_size = members >= FULL
     ceiling = rate(wrk["version"])
-    ratio = {name: rate(w) / ceiling for name, w in wrk.items()}
+    ratio = {name: per_round(w, wrk["version"]) for name, w in wrk.items()}
     imported, db = one["import"], one["db"]
     out = [
         f"# Benchmark: a full sync at {members:,} members (issue #16)",
@@ -97,8 +103,10 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
         f"other work on it lowers every rate, the ceiling's too).",
         "",
         "A measurement, never a pass/fail test. The ratios to `GET /version` (no database work, "
-        "measured in the same run) are what compares across machines; the absolute rates depend "
-        "on the machine and on what else runs on it.",
+        "measured in each round: the median over rounds of each round's ratio) are what compares "
+        "across machines; the absolute rates depend on the machine and on what else runs on it. "
+        "The raw measurements are in `bench/results.jsonl` (`python3 bench/report.py "
+        "bench/results.jsonl` renders this page again).",
         "",
         f"Seeded with `scim-appliance import` from a generated CSV: {members:,} members, each in "
         f"one of {run['departments']} department groups, {run['big']:,} of them also in one big "
@@ -149,7 +157,9 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
         "",
         f"`GET /Users?startIndex=…&count={paging['count']}` from 1 until `totalResults`, one "
         "keep-alive connection, as Okta and Google sync (`bench/page-all.py`, Python's "
-        "`http.client`, parsing each page). Then the first and the last page alone, median of 5.",
+        "`http.client`, parsing each page), once, before the rounds (so before any write); "
+        "then the first and the last page alone, median of 5. Like the import, it runs once, so "
+        "other work on the machine at that moment weighs on it fully.",
         "",
         "| members | pages | total | first page | last page | median page | first page alone | last page alone | last ÷ first |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -193,7 +203,7 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
             f"(each created through its POST handler, {reference['seed_seconds']:.0f} s to seed); "
             f"scim-appliance's filter is measured at {members:,}.",
             "",
-            "| workload | scim-appliance requests/s | scim2-server requests/s | scim2-server p50 / p99 ms | errors | factor | target | scim2-server rounds |",
+            "| workload | scim-appliance requests/s | scim2-server requests/s | scim2-server p50 / p99 ms | errors | factor (median of rounds) | target | scim2-server rounds |",
             "|---|---:|---:|---:|---|---:|---|---|",
         ]
         for name, label, target in (
@@ -202,7 +212,7 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
             ("create", "`POST /Users`", 5),
         ):
             theirs = wrk[f"ref-{name}"]
-            factor = rate(wrk[name]) / rate(theirs)
+            factor = per_round(wrk[name], theirs)
             factors[name] = (factor, target)
             out.append(
                 f"| {label} | {rate(wrk[name]):,.0f} | {rate(theirs):,.0f} | "
@@ -211,8 +221,8 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
             )
         out += ["", f"scim2-server's RSS mid-run: at most {mb(max(wrk[f'ref-{n}']['rss_kb'] for n in factors))}.", ""]
 
-    big_small = rate(wrk["member-small"]) / rate(wrk["member-big"])
-    filter_drop = rate(wrk["filter-small"]) / rate(wrk["filter"])
+    big_small = per_round(wrk["member-small"], wrk["member-big"])
+    filter_drop = per_round(wrk["filter-small"], wrk["filter"])
     targets = [
         ("`GET /Users/{id}` ≥ 0.40 of `/version`", f"{ratio['read']:.2f}", at_least(ratio["read"], 0.40)),
         (f"`userName eq` at {members:,} ≥ 0.35 of `/version`", f"{ratio['filter']:.2f}",
@@ -243,8 +253,8 @@ def render(run: dict, wrk: dict, one: dict) -> list[str]:
     out += [
         "## The targets of issue #16",
         "",
-        "Ratios from this one run; cost ratios are inverse rates (for member add/remove, the "
-        "10-member group's rate over the big group's).",
+        "Every ratio is the median over rounds of the ratio within each round; cost ratios are "
+        "inverse rates (for member add/remove, the 10-member group's rate over the big group's).",
         "",
         "| target | measured | |",
         "|---|---:|---|",

@@ -29,8 +29,9 @@
 # Also from the environment: BENCH_MEMBERS, BENCH_SECONDS, BENCH_ROUNDS, BENCH_REF_MEMBERS,
 # BENCH_LOG_LEVEL (the server's --log-level, default warn: no line per request, as
 # bench/ldap.sh runs it).
-# Writes bench/results.md with the issue's targets beside the measured values. A measurement,
-# never a pass/fail test: it exits 0 whatever the numbers are.
+# Writes bench/results.md with the issue's targets beside the measured values, and the raw
+# measurements to bench/results.jsonl. A measurement, never a pass/fail test: it exits 0
+# whatever the numbers are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MEMBERS="${1:-${BENCH_MEMBERS:-100000}}"
@@ -305,5 +306,6 @@ print("cold start ms:", ", ".join(f"{t:.1f}" for t in times))
 PY
 
 record kind=end load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
-python3 bench/report.py "$RESULTS" >bench/results.md
-echo "wrote bench/results.md"
+cp "$RESULTS" bench/results.jsonl
+python3 bench/report.py bench/results.jsonl >bench/results.md
+echo "wrote bench/results.md and bench/results.jsonl"
