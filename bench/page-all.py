@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """A full paged read of an organization's members, as Okta and Google sync: GET
 /Users?startIndex=1&count=100, then 101, 201, … until totalResults are read, over one
-keep-alive connection, timed end to end. Checks that the pages hold totalResults members, each
-once. Then the first and the last page alone, 5 times each (their median is the cost the issue
-compares). Prints one JSON object.
+keep-alive connection, timed end to end, counting the distinct members the pages held and
+every totalResults they announced. Then the first and the last page alone, 5 times each (their
+median is the cost the issue compares). Prints one JSON object.
 
     python3 bench/page-all.py http://127.0.0.1:8080/v2/<org> <api key> [count, default 100]
 
