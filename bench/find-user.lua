@@ -1,7 +1,8 @@
 -- wrk script: GET /Users?filter=userName eq "<a random member>" in the organization of the
 -- environment variables SCIM_ORG and SCIM_KEY; members are named by BENCH_TEMPLATE with "{}"
--- replaced by a number below BENCH_COUNT (what bench/ldap.sh imported). A lookup that answers
--- 2xx without exactly one member counts as a miss, reported as non2xx like a failed status.
+-- replaced by a number below BENCH_COUNT (what bench/ldap.sh or bench/run.sh imported). A
+-- lookup that answers 2xx without exactly one member counts as a miss, reported as non2xx like
+-- a failed status.
 local threads = {}
 local next_thread = 0
 -- `thread_id` and `misses` are globals of each thread (a local here would shadow them).
@@ -33,7 +34,7 @@ function request()
 end
 
 function response(status, headers, body)
-  if status < 300 and not body:find('"totalResults":1,', 1, true) then
+  if status < 300 and not body:find('"totalResults":%s*1,') then
     misses = misses + 1
   end
 end
