@@ -225,6 +225,14 @@ pub fn group_rdn(name: &GroupName) -> String {
     }
 }
 
+/// The displayName and id a later group's RDN name (`<displayName> (<id>)`, see [`group_rdn`])
+/// holds, when `rdn` has that form.
+pub fn split_group_rdn(rdn: &str) -> Option<(&str, &str)> {
+    rdn.strip_suffix(')')
+        .and_then(|r| r.rsplit_once(" ("))
+        .filter(|(_, id)| uuid::Uuid::try_parse(id).is_ok())
+}
+
 fn text<'a>(doc: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     doc.get(key).and_then(Value::as_str)
 }

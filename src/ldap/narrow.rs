@@ -14,6 +14,7 @@
 
 use ldap3_proto::proto::{LdapFilter, LdapSubstringFilter};
 
+use super::entries::split_group_rdn;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter, MAX_TERMS};
 use crate::store::StoreError;
 
@@ -375,11 +376,7 @@ fn user_cn(test: impl Fn(&str, Option<&str>) -> Filter) -> Filter {
 /// `<displayName> (<id>)`.
 fn group_cn(value: &str) -> Filter {
     let by_name = eq("displayName", None, value);
-    match value
-        .strip_suffix(')')
-        .and_then(|v| v.rsplit_once(" ("))
-        .filter(|(_, id)| uuid::Uuid::try_parse(id).is_ok())
-    {
+    match split_group_rdn(value) {
         Some((_, id)) => or(by_name, eq("id", None, &id.to_lowercase())),
         None => by_name,
     }

@@ -13,7 +13,7 @@ use ldap3_proto::proto::{
 };
 
 use super::dn::Dn;
-use super::entries::{Entry, OPERATIONAL, Tree};
+use super::entries::{Entry, OPERATIONAL, Tree, split_group_rdn};
 use super::filter::matches;
 use super::narrow::{Kind, Reference, Selection as NarrowedTo, mentions, narrow};
 use super::{OID_PAGED_RESULTS, OID_WHOAMI};
@@ -421,7 +421,7 @@ fn group_named(reader: &LdapReader<'_>, rdn: &str) -> Result<Option<String>, Sto
     if let Some(id) = reader.oldest_group_named(rdn)? {
         return Ok(Some(id));
     }
-    let Some((name, id)) = rdn.strip_suffix(')').and_then(|r| r.rsplit_once(" (")) else {
+    let Some((name, id)) = split_group_rdn(rdn) else {
         return Ok(None);
     };
     Ok(reader.group_name(id)?.and_then(|group| {
