@@ -32,8 +32,8 @@ const MAX_CURSORS: usize = 8;
 /// What one query remembers.
 #[derive(Debug)]
 struct Remembered {
-    /// The organization's newest event id when this was read; `None` for no event.
-    generation: Option<i64>,
+    /// The organization's newest event id when this was read (0 for none).
+    generation: i64,
     total: u64,
     /// `(start index of the next page, rowid of the last row before it)`, newest last.
     cursors: Vec<(u64, i64)>,
@@ -91,7 +91,8 @@ impl Lists {
         };
         let mut params: Vec<SqlValue> = vec![SqlValue::Text(org_id.to_owned())];
         params.extend(filter_params.iter().cloned());
-        let key = QueryKey {
+        // Built only for a query whose pages are remembered.
+        let key = || QueryKey {
             org_id: org_id.to_owned(),
             table,
             filter: query.filter.as_ref().map(ToString::to_string),
@@ -103,36 +104,38 @@ impl Lists {
 
         // One snapshot for the generation, the total and the rows.
         let tx = c.unchecked_transaction()?;
-        let generation: Option<i64> = tx
-            .prepare_cached("SELECT max(id) FROM events WHERE org_id = ?1")?
-            .query_row([org_id], |r| r.get(0))?;
-        let (total, after) = {
+        // Only a later page can continue where an earlier one ended: a first page (most
+        // requests, such as an identity provider's lookups) reads nothing more than it would.
+        let (generation, known) = if query.start_index > 1 {
+            let generation = newest_event(&tx, org_id)?;
             let queries = self.lock();
-            match queries.get(&key).filter(|r| r.generation == generation) {
-                Some(known) => (
-                    Some(known.total),
-                    known
+            let known = queries
+                .get(&key())
+                .filter(|r| r.generation == generation)
+                .map(|known| {
+                    let after = known
                         .cursors
                         .iter()
                         .find(|(start, _)| *start == query.start_index)
-                        .map(|(_, rowid)| *rowid),
-                ),
-                None => (None, None),
-            }
+                        .map(|(_, rowid)| *rowid);
+                    (known.total, after)
+                });
+            (Some(generation), known)
+        } else {
+            (None, None)
         };
-        let total = match total {
-            Some(total) => total,
+        let (total, after) = match known {
+            Some((total, after)) => (total, after),
             None => {
                 let total: i64 = tx
                     .prepare_cached(&format!(
                         "SELECT count(*) FROM {table} WHERE {alias}.org_id = ?{filter_sql}"
                     ))?
                     .query_row(params_from_iter(params.iter()), |r| r.get(0))?;
-                u64::try_from(total).unwrap_or_default()
+                (u64::try_from(total).unwrap_or_default(), None)
             }
         };
         if query.count == 0 {
-            self.remember(key, generation, total, None);
             return Ok(Page {
                 total,
                 items: Vec::new(),
@@ -179,15 +182,21 @@ impl Lists {
                 .collect::<Result<_, _>>()?
             }
         };
-        tx.finish()?;
+        // Where the next page starts, when there is one to continue to.
+        let shown = u64::try_from(rows.len()).unwrap_or(u64::MAX);
+        let next_start = query.start_index.saturating_add(shown);
         let next = match (&sort, rows.last()) {
-            (None, Some((_, rowid))) => {
-                let shown = u64::try_from(rows.len()).unwrap_or(u64::MAX);
-                Some((query.start_index.saturating_add(shown), *rowid))
-            }
+            (None, Some((_, rowid))) if next_start <= total => Some((next_start, *rowid)),
             _ => None,
         };
-        self.remember(key, generation, total, next);
+        if let Some(next) = next {
+            let generation = match generation {
+                Some(generation) => generation,
+                None => newest_event(&tx, org_id)?,
+            };
+            self.remember(key(), generation, total, next);
+        }
+        tx.finish()?;
         Ok(Page {
             total,
             items: rows.into_iter().map(|(item, _)| item).collect(),
@@ -195,13 +204,7 @@ impl Lists {
     }
 
     /// Keeps a query's total, and where its next page starts.
-    fn remember(
-        &self,
-        key: QueryKey,
-        generation: Option<i64>,
-        total: u64,
-        next: Option<(u64, i64)>,
-    ) {
+    fn remember(&self, key: QueryKey, generation: i64, total: u64, next: (u64, i64)) {
         let mut queries = self.lock();
         if queries.len() >= MAX_QUERIES && !queries.contains_key(&key) {
             queries.clear();
@@ -218,18 +221,26 @@ impl Lists {
                 cursors: Vec::new(),
             };
         }
-        if let Some((start, rowid)) = next {
-            known.cursors.retain(|(s, _)| *s != start);
-            if known.cursors.len() >= MAX_CURSORS {
-                known.cursors.remove(0);
-            }
-            known.cursors.push((start, rowid));
+        let (start, rowid) = next;
+        known.cursors.retain(|(s, _)| *s != start);
+        if known.cursors.len() >= MAX_CURSORS {
+            known.cursors.remove(0);
         }
+        known.cursors.push((start, rowid));
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<QueryKey, Remembered>> {
         self.queries.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The organization's newest event id (0 for none): every change to its directory writes an
+/// event in the same transaction, so an unchanged id means an unchanged directory.
+fn newest_event(c: &Connection, org_id: &str) -> Result<i64, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT ifnull(max(id), 0) FROM events WHERE org_id = ?1")?
+            .query_row([org_id], |r| r.get(0))?,
+    )
 }
 
 #[cfg(test)]
