@@ -311,19 +311,9 @@ fn manager(path: &Path, sync: SyncMode, query_only: bool) -> SqliteConnectionMan
             configure(c, sync)?;
             // Read connections are opened read-write (WAL readers need the -shm file) but
             // refuse writes, so a query that should not write cannot.
-            c.pragma_update(None, "query_only", query_only)?;
-            if !query_only {
-                // The writer's page cache holds a large transaction (an import, a big group)
-                // without spilling pages to the log and reading them back; it grows only as
-                // far as a transaction needs.
-                c.pragma_update(None, "cache_size", WRITER_CACHE_KIB.wrapping_neg())?;
-            }
-            Ok(())
+            c.pragma_update(None, "query_only", query_only)
         })
 }
-
-/// The writer connection's page cache, in KiB.
-const WRITER_CACHE_KIB: i64 = 32 * 1024;
 
 /// Per-connection settings; `journal_mode=WAL` is persistent and set once in [`Store::open`].
 fn configure(conn: &Connection, sync: SyncMode) -> rusqlite::Result<()> {
