@@ -147,11 +147,16 @@ impl Authenticator {
             return Err(self.unknown_key(client));
         };
 
-        let record = {
+        // A lookup of one row in a small table: at once when a reader is idle.
+        let lookup = {
             let (store, org_id, key_id) = (store.clone(), org_id.clone(), key_id.clone());
-            tokio::task::spawn_blocking(move || store.api_key_for(&org_id, &key_id))
+            move || store.api_key_for(&org_id, &key_id)
+        };
+        let record = match store.read_now(lookup) {
+            Ok(record) => record?,
+            Err(lookup) => tokio::task::spawn_blocking(lookup)
                 .await
-                .map_err(|_| AuthError::Interrupted)??
+                .map_err(|_| AuthError::Interrupted)??,
         };
         let now = timestamp::now();
         let Some(record) = record.filter(|r| !r.expired_at(&now)) else {

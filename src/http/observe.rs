@@ -13,6 +13,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::web;
 
+use super::scim;
 use crate::state::AppState;
 
 /// Headers added to every response: a strict CSP (no inline script or style, nothing from other
@@ -70,7 +71,7 @@ pub async fn observe(
         started: Instant::now(),
         method: req.method().clone(),
         request_id: request_id(req.headers()),
-        route: req.match_pattern(),
+        route: scim::route_template(req.path()).or_else(|| req.match_pattern()),
         state: req.app_data::<web::Data<AppState>>().cloned(),
     };
     match next.call(req).await {

@@ -561,6 +561,25 @@ fn write_operand(f: &mut fmt::Formatter<'_>, operand: &Filter, grouped: bool) ->
 }
 
 impl Filter {
+    /// Whether this finds resources by equality on one of `attrs` (core attributes of `rt`,
+    /// such as `userName`), perhaps `and`ed with more tests: a lookup an index answers with a
+    /// handful of resources at most, whatever the size of the directory.
+    pub fn looks_up(&self, rt: &ResourceType, attrs: &[&str]) -> bool {
+        match self {
+            Filter::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::String(_),
+            } => path.resolve(rt).is_ok_and(|at| {
+                at.sub.is_none()
+                    && at.extension(rt).is_none()
+                    && attrs.iter().any(|a| at.attr.name.eq_ignore_ascii_case(a))
+            }),
+            Filter::And(a, b) => a.looks_up(rt, attrs) || b.looks_up(rt, attrs),
+            _ => false,
+        }
+    }
+
     /// Whether this can follow `attr[…].` (`value eq "x"`, `value pr`): a test of one plainly
     /// named sub-attribute.
     fn is_element_tail(&self) -> bool {
@@ -1026,6 +1045,33 @@ mod tests {
             op: CompareOp::Eq,
             value: CompValue::String(value.into()),
         }
+    }
+
+    #[test]
+    fn a_lookup_is_an_equality_on_a_named_core_attribute() {
+        let unique = ["userName", "id", "externalId"];
+        let looks_up = |text: &str| parse(text).unwrap().looks_up(&USER, &unique);
+        assert!(looks_up(r#"userName eq "a@b.c""#));
+        assert!(looks_up(r#"USERNAME eq "a@b.c""#));
+        assert!(looks_up(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#));
+        assert!(looks_up(r#"externalId eq "00u1""#));
+        assert!(looks_up(r#"id eq "x""#));
+        assert!(looks_up(r#"userName eq "a" and active eq true"#));
+        assert!(looks_up(r#"active eq true and (userName eq "a")"#));
+        assert!(!looks_up(r#"userName eq "a" or active eq true"#));
+        assert!(!looks_up(r#"userName co "a""#));
+        assert!(!looks_up(r#"userName sw "a""#));
+        assert!(!looks_up(r#"not (userName eq "a")"#));
+        assert!(!looks_up(r#"displayName eq "a""#));
+        assert!(!looks_up(r#"emails[value eq "a"]"#));
+        assert!(!looks_up(r#"name.familyName eq "a""#));
+        assert!(!looks_up("active eq true"));
+        assert!(!parse(r#"nosuch eq "a""#).unwrap().looks_up(&USER, &unique));
+        assert!(
+            parse(r#"displayName eq "x""#)
+                .unwrap()
+                .looks_up(&GROUP, &["displayName"])
+        );
     }
 
     #[test]

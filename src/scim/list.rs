@@ -74,6 +74,15 @@ impl QueryParams {
         })
     }
 
+    /// Whether the filter finds resources by equality on one of `attrs` (see
+    /// [`filter::Filter::looks_up`]); `false` when there is none or it does not parse.
+    pub fn looks_up(&self, rt: &ResourceType, attrs: &[&str]) -> bool {
+        self.filter
+            .as_deref()
+            .and_then(|text| filter::parse(text.trim()).ok())
+            .is_some_and(|f| f.looks_up(rt, attrs))
+    }
+
     pub fn projection(&self, rt: &ResourceType) -> Projection {
         Projection::new(
             rt,

@@ -32,7 +32,12 @@ impl Store {
 
     /// One member of the organization; `NotFound` for unknown ids and other organizations' ids.
     pub fn get_user(&self, org_id: &str, id: &str) -> Result<StoredUser, StoreError> {
-        self.read(|c| load_user(c, org_id, id))
+        // One snapshot for the member and its groups, which also takes the WAL's read lock
+        // once instead of once per statement.
+        self.read(|c| {
+            let snapshot = c.unchecked_transaction()?;
+            load_user(&snapshot, org_id, id)
+        })
     }
 
     /// Reads a member, lets `change` compute its new attributes, and writes them, all in one

@@ -110,6 +110,17 @@ impl Endpoint for Groups {
             .collect();
         Ok(list_response(page.total, query.start_index, resources))
     }
+
+    fn bounded_get(with_members: bool) -> bool {
+        !with_members
+    }
+
+    /// `displayName` is indexed but not unique: a page of equally named groups is still
+    /// bounded by its count, as long as no members are shown.
+    fn bounded_list(params: &QueryParams) -> bool {
+        params.projection(&GROUP).omits("members")
+            && params.looks_up(&GROUP, &["displayName", "id", "externalId"])
+    }
 }
 
 fn rendered(ctx: &Ctx, group: &StoredGroup) -> Rendered {

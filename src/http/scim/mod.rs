@@ -19,7 +19,7 @@ mod users;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, web};
 
-pub use routing::canonical_path;
+pub use routing::{canonical_path, route_template};
 
 use crate::auth::ScimCaller;
 use crate::scim::ScimError;
@@ -118,6 +118,20 @@ impl Ctx {
     {
         web::block(move || op(&self)).await?
     }
+
+    /// Runs a read whose cost is bounded (see [`Store::read_now`]): at once on this thread
+    /// when a reader is idle, else like [`Ctx::run`].
+    pub async fn run_bounded<T, F>(self, op: F) -> Result<T, ScimError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Ctx) -> Result<T, ScimError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match store.read_now(move || op(&self)) {
+            Ok(done) => done,
+            Err(op) => web::block(op).await?,
+        }
+    }
 }
 
 /// Answers a list or search: runs `op` (a ListResponse builder) with the parameters.
@@ -125,11 +139,16 @@ pub(crate) async fn list_response_of(
     state: &AppState,
     caller: &ScimCaller,
     params: QueryParams,
+    bounded: bool,
     op: fn(&Ctx, &QueryParams) -> Result<serde_json::Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
-    let page = Ctx::new(state, caller)
-        .run(move |ctx| op(ctx, &params))
-        .await?;
+    let ctx = Ctx::new(state, caller);
+    let list = move |ctx: &Ctx| op(ctx, &params);
+    let page = if bounded {
+        ctx.run_bounded(list).await?
+    } else {
+        ctx.run(list).await?
+    };
     Ok(scim_json(StatusCode::OK, &page))
 }
 

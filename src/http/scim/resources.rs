@@ -50,6 +50,12 @@ pub(crate) trait Endpoint: 'static {
     fn delete(ctx: &Ctx, id: &str, if_match: &IfMatch) -> Result<(), ScimError>;
     /// A ListResponse page, projected.
     fn list(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError>;
+    /// Whether reading one resource costs the same whatever the directory's size (a group's
+    /// members do not), so it may run at once ([`Ctx::run_bounded`]).
+    fn bounded_get(with_members: bool) -> bool;
+    /// Whether this list is such a read: a lookup by a unique or indexed attribute, as identity
+    /// providers send before each change.
+    fn bounded_list(params: &QueryParams) -> bool;
 }
 
 /// `/Users` or `/Groups`: GET lists, POST creates; other methods 405.
@@ -85,13 +91,9 @@ async fn list<E: Endpoint>(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    list_response_of(
-        &state,
-        &caller,
-        QueryParams::parse(req.query_string()),
-        E::list,
-    )
-    .await
+    let params = QueryParams::parse(req.query_string());
+    let bounded = E::bounded_list(&params);
+    list_response_of(&state, &caller, params, bounded, E::list).await
 }
 
 /// `POST`: creates the resource (201 with `Location`).
@@ -118,9 +120,13 @@ async fn get<E: Endpoint>(
 ) -> Result<HttpResponse, ScimError> {
     let (projection, with_members) = read_projection::<E>(&req);
     let id = path.into_inner().1;
-    let found = Ctx::new(&state, &caller)
-        .run(move |ctx| E::get(ctx, &id, with_members))
-        .await?;
+    let ctx = Ctx::new(&state, &caller);
+    let get = move |ctx: &Ctx| E::get(ctx, &id, with_members);
+    let found = if E::bounded_get(with_members) {
+        ctx.run_bounded(get).await?
+    } else {
+        ctx.run(get).await?
+    };
     Ok(read_response(&req, found, &projection))
 }
 

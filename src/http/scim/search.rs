@@ -51,7 +51,7 @@ async fn search(
     op: fn(&Ctx, &QueryParams) -> Result<Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
     let params = QueryParams::from_search_request(&body.json().await?)?;
-    list_response_of(&state, &caller, params, op).await
+    list_response_of(&state, &caller, params, false, op).await
 }
 
 fn search_all(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError> {

@@ -87,6 +87,14 @@ impl Endpoint for Users {
             .collect();
         Ok(list_response(page.total, query.start_index, resources))
     }
+
+    fn bounded_get(_: bool) -> bool {
+        true
+    }
+
+    fn bounded_list(params: &QueryParams) -> bool {
+        params.looks_up(&USER, &["userName", "id", "externalId"])
+    }
 }
 
 fn rendered(ctx: &Ctx, user: &StoredUser) -> Rendered {
