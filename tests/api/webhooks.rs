@@ -1044,3 +1044,347 @@ async fn the_webhook_cli_tests_rotates_the_secret_retries_and_removes() {
     assert!(app.event_types(&org).iter().any(|t| t == "Webhook_Removed"));
     receiver.stop().await;
 }
+
+/// Creates `n` users through `/Bulk` (1,000 a request) and returns their ids, in order.
+async fn bulk_users(app: &TestApp, org: &TestOrg, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    let numbers: Vec<usize> = (0..n).collect();
+    for chunk in numbers.chunks(1000) {
+        let operations: Vec<Value> = chunk
+            .iter()
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                       "data": {"userName": format!("user{i}@example.com")}})
+            })
+            .collect();
+        let (status, response) = app
+            .call(
+                org,
+                Method::POST,
+                "Bulk",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": operations,
+                })),
+            )
+            .await;
+        assert_eq!(status, 200, "{response}");
+        for op in response["Operations"].as_array().expect("operations") {
+            assert_eq!(op["status"], "201", "{op}");
+            let location = op["location"].as_str().expect("location");
+            ids.push(location.rsplit('/').next().expect("id").to_owned());
+        }
+    }
+    assert_eq!(ids.len(), n);
+    ids
+}
+
+/// A membership change of 2,500 members arrives as several `group.members_changed` messages
+/// of at most 1,000 ids each, in order, each with the group but not its member list; so does
+/// a removal of 1,500.
+#[tokio::test]
+async fn a_membership_change_of_thousands_arrives_in_messages_of_at_most_1000_ids() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let ids = bulk_users(&app, &org, 2500).await;
+    let (status, group) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Everyone",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let group_id = group["id"].as_str().expect("id");
+    let receiver = Receiver::start().await;
+    let (_, secret) = add_webhook(
+        &app,
+        &org,
+        &receiver.url,
+        &["--events", "group.members_changed"],
+    );
+
+    let members =
+        |ids: &[String]| -> Value { ids.iter().map(|id| json!({ "value": id })).collect() };
+    let patch = |op: &str, ids: &[String]| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": op, "path": "members", "value": members(ids)}],
+        })
+    };
+    let path = format!("Groups/{group_id}");
+    let (status, answer) = app
+        .call(&org, Method::PATCH, &path, Some(patch("add", &ids)))
+        .await;
+    assert!(status == 200 || status == 204, "{status} {answer}");
+    let (status, answer) = app
+        .call(
+            &org,
+            Method::PATCH,
+            &path,
+            Some(patch("remove", &ids[..1500])),
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status} {answer}");
+
+    let list = |d: &Delivery, key: &str| -> Vec<String> {
+        d.body["data"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} is a list"))
+            .iter()
+            .map(|id| id.as_str().expect("an id").to_owned())
+            .collect()
+    };
+    // Wait for all 4,000 ids, however they are split.
+    let ids_in = |got: &[Delivery]| -> usize {
+        got.iter()
+            .map(|d| list(d, "added").len() + list(d, "removed").len())
+            .sum()
+    };
+    for _ in 0..300 {
+        if ids_in(&receiver.got()) >= 4000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.got();
+    assert_eq!(ids_in(&got), 4000, "every id arrived, once");
+    // 2,500 added: 1,000 + 1,000 + 500; then 1,500 removed: 1,000 + 500.
+    let sizes: Vec<(usize, usize)> = got
+        .iter()
+        .map(|d| (list(d, "added").len(), list(d, "removed").len()))
+        .collect();
+    assert_eq!(sizes, [(1000, 0), (1000, 0), (500, 0), (0, 1000), (0, 500)]);
+    let added: Vec<String> = got[..3].iter().flat_map(|d| list(d, "added")).collect();
+    assert_eq!(added, ids, "exactly the 2,500 ids, in order");
+    let removed: Vec<String> = got[3..].iter().flat_map(|d| list(d, "removed")).collect();
+    assert_eq!(removed, ids[..1500], "exactly the 1,500 ids, in order");
+    let mut msg_ids = std::collections::HashSet::new();
+    for d in &got {
+        assert_eq!(d.kind(), "group.members_changed");
+        assert!(signed_with(&secret, d), "signature verifies");
+        assert!(msg_ids.insert(d.id.clone()), "one webhook-id per message");
+        assert_eq!(d.body["data"]["group"]["id"], group_id);
+        assert_eq!(d.body["data"]["group"]["displayName"], "Everyone");
+        assert!(
+            d.body["data"]["group"].get("members").is_none(),
+            "no member list: {}",
+            d.body["data"]["group"]
+        );
+        assert!(d.raw.len() < 100_000, "a message stays small");
+    }
+    // The pieces of one change name the same event.
+    assert_eq!(got[0].body["data"]["event"], got[2].body["data"]["event"]);
+    assert_eq!(got[3].body["data"]["event"], got[4].body["data"]["event"]);
+    assert_ne!(got[0].body["data"]["event"], got[3].body["data"]["event"]);
+    receiver.stop().await;
+}
+
+/// Run at trace level, the server logs no API key token and no webhook secret (nor the
+/// base64 after `whsec_`) while keys are added, rotated and used (also wrongly), webhook
+/// endpoints are added and their secrets rotated, and deliveries succeed and fail.
+#[tokio::test]
+async fn no_key_token_or_webhook_secret_reaches_the_log_at_trace_level() {
+    use std::io::Write;
+
+    let dir = tempfile::TempDir::new().expect("dir");
+    let out = crate::helpers::cli_in(dir.path(), &["org", "create", "Acme", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let created: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let org_id = created["id"].as_str().expect("id").to_owned();
+    let first_key = created["api_key"].as_str().expect("api_key").to_owned();
+    let mut set_password = std::process::Command::new(crate::helpers::BIN)
+        .args(["admin", "set-password", "--password-stdin", "--data-dir"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    writeln!(
+        set_password.stdin.take().expect("stdin"),
+        "{}",
+        crate::helpers::ADMIN_PASSWORD
+    )
+    .expect("written");
+    assert!(set_password.wait().expect("exits").success());
+    let receiver = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.answer(500);
+
+    let (mut server, addr, log) =
+        crate::helpers::serve_binary(dir.path(), &["--log-level", "trace"]);
+    let base = format!("http://{addr}");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let login = browser
+        .post(format!("{base}/api/admin/login"))
+        .json(&json!({ "password": crate::helpers::ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(login.status().as_u16(), 200);
+    let session: Value = login.json().await.expect("JSON");
+    let admin = crate::helpers::AdminClient {
+        client: browser,
+        csrf: session["csrf_token"].as_str().expect("csrf").to_owned(),
+        base: format!("{base}/api/admin"),
+    };
+    let org = TestOrg {
+        id: org_id.clone(),
+        key: first_key.clone(),
+        scim_url: format!("{base}/v2/{org_id}"),
+    };
+
+    // Keys: one added, then rotated with a grace period.
+    let keys = format!("/orgs/{org_id}/keys");
+    let (status, added) = admin
+        .send(
+            Method::POST,
+            &keys,
+            Some(json!({"name": "wiki sync", "scope": "read"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let read_key = added["api_key"].as_str().expect("api_key").to_owned();
+    let key_id = added["key"]["key_id"].as_str().expect("key_id");
+    let (status, rotated) = admin
+        .send(
+            Method::POST,
+            &format!("{keys}/{key_id}/rotate"),
+            Some(json!({"grace_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    let rotated_key = rotated["api_key"].as_str().expect("api_key").to_owned();
+
+    // Endpoints: one answering, one failing; the first's secret rotated.
+    let hooks = format!("/orgs/{org_id}/webhooks");
+    let mut secrets = Vec::new();
+    let mut hook_ids = Vec::new();
+    for url in [&receiver.url, &failing.url] {
+        let (status, hook) = admin
+            .send(Method::POST, &hooks, Some(json!({ "url": url })))
+            .await;
+        assert_eq!(status, 201, "{hook}");
+        hook_ids.push(hook["webhook"]["id"].as_str().expect("id").to_owned());
+        secrets.push(hook["secret"].as_str().expect("secret").to_owned());
+    }
+    let (status, rotated) = admin
+        .send(
+            Method::POST,
+            &format!("{hooks}/{}/rotate-secret", hook_ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    secrets.push(rotated["secret"].as_str().expect("secret").to_owned());
+
+    // Every key used (and a wrong one), deliveries made and failed, a test event each.
+    let created = status_with_key(
+        &org,
+        &first_key,
+        Method::POST,
+        "Users",
+        Some(user("a@example.com")),
+    )
+    .await;
+    assert_eq!(created, 201);
+    for key in [&read_key, &rotated_key] {
+        assert_eq!(
+            status_with_key(&org, key, Method::GET, "Users", None).await,
+            200
+        );
+    }
+    let mut wrong = rotated_key.clone();
+    wrong.replace_range(wrong.len() - 4.., "0000");
+    assert_eq!(
+        status_with_key(&org, &wrong, Method::GET, "Users", None).await,
+        401
+    );
+    for id in &hook_ids {
+        let (status, test) = admin
+            .send(Method::POST, &format!("{hooks}/{id}/test"), None)
+            .await;
+        assert_eq!(status, 200, "{test}");
+    }
+    let got = receiver.wait_for(2).await;
+    assert!(got.iter().all(|d| signed_with(&secrets[2], d)));
+    failing.wait_for(2).await;
+    let deliveries = format!("{hooks}/{}/deliveries", hook_ids[1]);
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = admin.get(&deliveries).await.1;
+        if view["undelivered"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty())
+            && view["attempts"][0]["outcome"] == "failed"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["attempts"][0]["outcome"], "failed", "{view}");
+
+    let stop = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stop.success());
+    let status = tokio::task::spawn_blocking(move || server.wait().expect("exits"))
+        .await
+        .expect("joined");
+    assert!(status.success(), "{status:?}");
+    let lines = log.join().expect("log");
+    assert!(
+        lines.iter().any(|l| l.contains("TRACE")),
+        "the log is at trace level: {lines:#?}"
+    );
+    let mut hidden: Vec<&str> = Vec::new();
+    for token in [&first_key, &read_key, &rotated_key, &wrong] {
+        hidden.push(token);
+        // `scim_<key id>_<secret>`: the secret alone.
+        hidden.push(token.splitn(3, '_').nth(2).expect("a secret part"));
+    }
+    for secret in &secrets {
+        hidden.push(secret);
+        hidden.push(secret.strip_prefix("whsec_").expect("whsec_ prefix"));
+    }
+    for secret in hidden {
+        assert!(
+            lines.iter().all(|l| !l.contains(secret)),
+            "{secret} is in the log: {:#?}",
+            lines
+                .iter()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+        );
+    }
+    receiver.stop().await;
+    failing.stop().await;
+}
+
+/// A SCIM request to `org` with `key` instead of its own: the status.
+async fn status_with_key(
+    org: &TestOrg,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> u16 {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}/{path}", org.scim_url))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string());
+    }
+    request.send().await.expect("request").status().as_u16()
+}
