@@ -906,3 +906,32 @@ async fn a_key_changes_webhook_message_carries_the_key_object_never_the_secret()
         assert!(!all.contains(token.rsplit('_').next().unwrap()));
     }
 }
+
+#[tokio::test]
+async fn rotate_key_with_grace_keeps_the_one_provision_key_working_for_that_long() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let old_id = org.key.split('_').nth(1).unwrap().to_owned();
+    assert_eq!(status_of(&app, &org).await, 200, "proven and cached");
+
+    let out = json_of(&app.cli(&["org", "rotate-key", &org.id, "--grace", "1h", "--json"]));
+    assert_eq!(out["key"]["name"], "default");
+    assert_eq!(out["key"]["scope"], "provision");
+    assert_eq!(out["replaced"]["key_id"], old_id.as_str());
+    let until = out["replaced"]["expires_at"].as_str().unwrap();
+    let in_59_minutes = scim_appliance::timestamp::format(
+        time::OffsetDateTime::now_utc() + time::Duration::minutes(59),
+    );
+    assert!(until > in_59_minutes.as_str(), "{until}");
+    let new = with_key(&org, out["api_key"].as_str().unwrap());
+    assert_eq!(
+        status_of(&app, &org).await,
+        200,
+        "the old key works during grace"
+    );
+    assert_eq!(status_of(&app, &new).await, 200);
+    let listed = list_keys(&app, &org);
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["key_id"], old_id.as_str());
+    assert_eq!(listed[0]["expires_at"], until);
+}

@@ -3,9 +3,9 @@
 //! with the base64 key after `whsec_`), and the tests check what arrives, in which order, and
 //! what the appliance does when the receiver fails.
 
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
@@ -40,6 +40,10 @@ struct ReceiverState {
     status: AtomicU16,
     /// While true, requests wait before answering.
     hold: Mutex<Option<tokio::sync::watch::Receiver<bool>>>,
+    /// A `Location` header to answer with (for a redirect).
+    location: Mutex<Option<String>>,
+    /// Answer with a body that never ends.
+    endless: AtomicBool,
 }
 
 /// A loopback HTTP receiver that records every POST.
@@ -72,6 +76,9 @@ impl Receiver {
         let server = server.run();
         let handle = server.handle();
         tokio::spawn(server);
+        // The server starts on its first poll: let it run now, so that it answers even while
+        // the test blocks on a command-line call.
+        tokio::task::yield_now().await;
         Receiver {
             url: format!("http://127.0.0.1:{port}/hook"),
             state,
@@ -129,8 +136,18 @@ async fn receive(
         let _ = hold.wait_for(|held| !held).await;
     }
     let status = state.status.load(Ordering::SeqCst);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"))
-        .body("receiver says hi")
+    let mut response =
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).expect("status"));
+    if let Some(location) = state.location.lock().expect("lock").clone() {
+        response.insert_header(("Location", location));
+    }
+    if state.endless.load(Ordering::SeqCst) {
+        let chunk = web::Bytes::from(vec![b'x'; 1024]);
+        return response.streaming(futures_util::stream::repeat_with(move || {
+            Ok::<_, std::io::Error>(chunk.clone())
+        }));
+    }
+    response.body("receiver says hi")
 }
 
 /// Whether one of the header's signatures is `secret`'s over the delivery (written from the
@@ -756,4 +773,618 @@ async fn deliveries_and_backlogs_are_metrics() {
     );
     assert!(text.contains(&backlog), "{text}");
     receiver.stop().await;
+}
+
+/// `POST /orgs/ORG/webhooks/ID/test` through the admin API: the attempt it reports.
+async fn send_test(admin: &crate::helpers::AdminClient, org: &TestOrg, id: &str) -> Value {
+    let path = format!("/orgs/{}/webhooks/{id}/test", org.id);
+    let (status, test) = admin.send(Method::POST, &path, None).await;
+    assert_eq!(status, 200, "{test}");
+    test["attempt"].clone()
+}
+
+#[tokio::test]
+async fn a_redirect_is_not_followed() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let elsewhere = Receiver::start().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(307);
+    *receiver.state.location.lock().expect("lock") = Some(elsewhere.url.clone());
+    let (id, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    let admin = app.admin().await;
+
+    let attempt = send_test(&admin, &org, &id).await;
+    assert_eq!(attempt["outcome"], "failed", "{attempt}");
+    assert_eq!(attempt["status"], 307, "{attempt}");
+    let detail = attempt["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("not followed") && detail.contains(&elsewhere.url),
+        "{attempt}"
+    );
+
+    // A queued message is no different.
+    app.create_user(&org, user("a@example.com")).await;
+    receiver.wait_for(2).await;
+    let deliveries = format!("/orgs/{}/webhooks/{id}/deliveries", org.id);
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = admin.get(&deliveries).await.1;
+        if view["attempts"][0]["type"] == "member.created" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["attempts"][0]["type"], "member.created", "{view}");
+    assert_eq!(view["attempts"][0]["status"], 307, "{view}");
+    assert_eq!(view["attempts"][0]["outcome"], "failed", "{view}");
+    assert_eq!(view["undelivered"].as_array().map(Vec::len), Some(1));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        elsewhere.got().is_empty(),
+        "the redirect's target got nothing"
+    );
+    receiver.stop().await;
+    elsewhere.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_start_of_an_endless_answer_is_read() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    receiver.answer(200);
+    receiver.state.endless.store(true, Ordering::SeqCst);
+    let (id, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    let admin = app.admin().await;
+
+    let started = Instant::now();
+    let attempt = send_test(&admin, &org, &id).await;
+    // Reading the whole answer would only end at the 15 s limit.
+    assert!(started.elapsed() < Duration::from_secs(10), "{attempt}");
+    assert_eq!(attempt["outcome"], "delivered", "{attempt}");
+    assert_eq!(attempt["status"], 200, "{attempt}");
+    assert!(
+        attempt["duration_ms"]
+            .as_u64()
+            .is_some_and(|ms| ms < 10_000)
+    );
+    let detail = attempt["detail"].as_str().unwrap_or_default();
+    assert!(detail.starts_with("xxxx"), "{attempt}");
+    // The log keeps the first bytes of the answer.
+    let (_, view) = admin
+        .get(&format!("/orgs/{}/webhooks/{id}/deliveries", org.id))
+        .await;
+    let kept = view["attempts"][0]["detail"].as_str().unwrap_or_default();
+    assert!(
+        kept.starts_with("xxxx") && kept.chars().count() <= 257,
+        "{kept}"
+    );
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn a_receiver_that_never_answers_times_out() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (release, held) = tokio::sync::watch::channel(true);
+    *receiver.state.hold.lock().expect("lock") = Some(held);
+    let (id, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    let admin = app.admin().await;
+
+    let started = Instant::now();
+    let attempt = tokio::time::timeout(Duration::from_secs(40), send_test(&admin, &org, &id))
+        .await
+        .expect("the attempt gives up on its own");
+    let took = started.elapsed();
+    assert_eq!(receiver.got().len(), 1, "the request arrived");
+    assert_eq!(attempt["outcome"], "failed", "{attempt}");
+    assert!(attempt["status"].is_null(), "{attempt}");
+    assert!(
+        attempt["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("timed out")),
+        "{attempt}"
+    );
+    assert!(
+        (Duration::from_secs(14)..Duration::from_secs(30)).contains(&took),
+        "the 15 s limit: {took:?}"
+    );
+    release.send(false).expect("release");
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn an_endpoint_failing_longer_than_the_setting_is_disabled_visibly_with_its_backlog() {
+    let app =
+        crate::helpers::spawn_app_configured(tempfile::TempDir::new().expect("dir"), None, |c| {
+            c.webhook_disable_after = Duration::from_secs(2);
+        })
+        .await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    receiver.answer(503);
+    let (id, _) = add_webhook(&app, &org, &receiver.url, &[]);
+    app.create_user(&org, user("a@example.com")).await;
+    app.create_user(&org, user("b@example.com")).await;
+
+    // One failed attempt: marked failing, still enabled.
+    receiver.wait_for(1).await;
+    let mut endpoint = Value::Null;
+    for _ in 0..100 {
+        endpoint = webhook_json(&app, &org, &id);
+        if endpoint["failing_since"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(endpoint["failing_since"].is_string(), "{endpoint}");
+    assert_eq!(endpoint["enabled"], true, "{endpoint}");
+
+    // The scheduled retry (about 5 s later) fails more than 2 s after the first: disabled.
+    for _ in 0..200 {
+        endpoint = webhook_json(&app, &org, &id);
+        if endpoint["enabled"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(endpoint["enabled"], false, "{endpoint}");
+    let reason = endpoint["disabled_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("failing since") && reason.contains("receiver says hi"),
+        "{endpoint}"
+    );
+    assert_eq!(endpoint["backlog"], 2, "the backlog is kept and counted");
+    let listed =
+        String::from_utf8_lossy(&app.cli(&["webhook", "list", &org.id]).stdout).into_owned();
+    assert!(
+        listed.contains("disabled: failing since") && listed.contains("backlog 2"),
+        "{listed}"
+    );
+    let events = app.events(&org);
+    let disabled = events
+        .iter()
+        .find(|e| e["type"] == "Webhook_Disabled")
+        .expect("the disabling is an event");
+    assert_eq!(disabled["actor"], "system");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.got().len(), 2, "no attempt once disabled");
+    receiver.stop().await;
+}
+
+#[tokio::test]
+async fn the_webhook_cli_tests_rotates_the_secret_retries_and_removes() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let receiver = Receiver::start().await;
+    let (id, secret) = add_webhook(
+        &app,
+        &org,
+        &receiver.url,
+        &[
+            "--description",
+            "cli receiver",
+            "--events",
+            "member.created",
+        ],
+    );
+    let listed = webhook_json(&app, &org, &id);
+    assert_eq!(listed["description"], "cli receiver");
+    assert_eq!(listed["event_types"], json!(["member.created"]));
+    let json_out = |args: &[&str]| -> Value {
+        let out = app.cli(args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        serde_json::from_slice(&out.stdout).expect("JSON")
+    };
+
+    let test = json_out(&["webhook", "test", &org.id, &id, "--json"]);
+    assert_eq!(
+        (test["outcome"].as_str(), test["status"].as_u64()),
+        (Some("delivered"), Some(204))
+    );
+    let got = receiver.wait_for(1).await;
+    assert_eq!(got[0].kind(), "webhook.test");
+    assert_eq!(got[0].id, test["msg_id"].as_str().expect("msg_id"));
+    assert!(signed_with(&secret, &got[0]));
+
+    // rotate-secret: for 24 h both secrets sign.
+    let rotated = json_out(&["webhook", "rotate-secret", &org.id, &id, "--json"]);
+    let new_secret = rotated["secret"].as_str().expect("secret").to_owned();
+    assert!(new_secret.starts_with("whsec_") && new_secret != secret);
+    let until = rotated["previous_valid_until"].as_str().expect("until");
+    let now = time::OffsetDateTime::now_utc();
+    let (in_23h, in_25h) = (
+        scim_appliance::timestamp::format(now + time::Duration::hours(23)),
+        scim_appliance::timestamp::format(now + time::Duration::hours(25)),
+    );
+    assert!(
+        until > in_23h.as_str() && until < in_25h.as_str(),
+        "{until}"
+    );
+    json_out(&["webhook", "test", &org.id, &id, "--json"]);
+    let got = receiver.wait_for(2).await;
+    assert_eq!(got[1].signature.split(' ').count(), 2, "{:?}", got[1]);
+    assert!(signed_with(&new_secret, &got[1]) && signed_with(&secret, &got[1]));
+
+    // retry: after two failed attempts the next is minutes away; a manual retry sends it now,
+    // with its webhook-id.
+    receiver.answer(500);
+    app.create_user(&org, user("a@example.com")).await;
+    let got = receiver.wait_for(4).await;
+    assert_eq!(got[2].id, got[3].id);
+    let msg_id = got[2].id.clone();
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = json_out(&["webhook", "deliveries", &org.id, &id, "--json"]);
+        if view["undelivered"][0]["attempts"] == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["undelivered"][0]["attempts"], 2, "{view}");
+    receiver.answer(204);
+    let out = app.cli(&["webhook", "retry", &org.id, &id, &msg_id]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("1 message"));
+    let got = receiver.wait_for(5).await;
+    assert_eq!(got[4].id, msg_id);
+    assert!(signed_with(&new_secret, &got[4]));
+    let unknown = app.cli(&["webhook", "retry", &org.id, &id, "msg_nosuchmessage"]);
+    assert_eq!(unknown.status.code(), Some(1));
+
+    // remove: nothing more is sent.
+    let out = app.cli(&["webhook", "remove", &org.id, &id]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(json_out(&["webhook", "list", &org.id, "--json"]), json!([]));
+    app.create_user(&org, user("b@example.com")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(receiver.got().len(), 5);
+    assert!(app.event_types(&org).iter().any(|t| t == "Webhook_Removed"));
+    receiver.stop().await;
+}
+
+/// Creates `n` users through `/Bulk` (1,000 a request) and returns their ids, in order.
+async fn bulk_users(app: &TestApp, org: &TestOrg, n: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(n);
+    let numbers: Vec<usize> = (0..n).collect();
+    for chunk in numbers.chunks(1000) {
+        let operations: Vec<Value> = chunk
+            .iter()
+            .map(|i| {
+                json!({"method": "POST", "path": "/Users", "bulkId": format!("u{i}"),
+                       "data": {"userName": format!("user{i}@example.com")}})
+            })
+            .collect();
+        let (status, response) = app
+            .call(
+                org,
+                Method::POST,
+                "Bulk",
+                Some(json!({
+                    "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+                    "Operations": operations,
+                })),
+            )
+            .await;
+        assert_eq!(status, 200, "{response}");
+        for op in response["Operations"].as_array().expect("operations") {
+            assert_eq!(op["status"], "201", "{op}");
+            let location = op["location"].as_str().expect("location");
+            ids.push(location.rsplit('/').next().expect("id").to_owned());
+        }
+    }
+    assert_eq!(ids.len(), n);
+    ids
+}
+
+/// A membership change of 2,500 members arrives as several `group.members_changed` messages
+/// of at most 1,000 ids each, in order, each with the group but not its member list; so does
+/// a removal of 1,500.
+#[tokio::test]
+async fn a_membership_change_of_thousands_arrives_in_messages_of_at_most_1000_ids() {
+    let app = spawn_app().await;
+    let org = app.create_org("Acme");
+    let ids = bulk_users(&app, &org, 2500).await;
+    let (status, group) = app
+        .call(
+            &org,
+            Method::POST,
+            "Groups",
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Everyone",
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{group}");
+    let group_id = group["id"].as_str().expect("id");
+    let receiver = Receiver::start().await;
+    let (_, secret) = add_webhook(
+        &app,
+        &org,
+        &receiver.url,
+        &["--events", "group.members_changed"],
+    );
+
+    let members =
+        |ids: &[String]| -> Value { ids.iter().map(|id| json!({ "value": id })).collect() };
+    let patch = |op: &str, ids: &[String]| {
+        json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": op, "path": "members", "value": members(ids)}],
+        })
+    };
+    let path = format!("Groups/{group_id}");
+    let (status, answer) = app
+        .call(&org, Method::PATCH, &path, Some(patch("add", &ids)))
+        .await;
+    assert!(status == 200 || status == 204, "{status} {answer}");
+    let (status, answer) = app
+        .call(
+            &org,
+            Method::PATCH,
+            &path,
+            Some(patch("remove", &ids[..1500])),
+        )
+        .await;
+    assert!(status == 200 || status == 204, "{status} {answer}");
+
+    let list = |d: &Delivery, key: &str| -> Vec<String> {
+        d.body["data"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key} is a list"))
+            .iter()
+            .map(|id| id.as_str().expect("an id").to_owned())
+            .collect()
+    };
+    // Wait for all 4,000 ids, however they are split.
+    let ids_in = |got: &[Delivery]| -> usize {
+        got.iter()
+            .map(|d| list(d, "added").len() + list(d, "removed").len())
+            .sum()
+    };
+    for _ in 0..300 {
+        if ids_in(&receiver.got()) >= 4000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.got();
+    assert_eq!(ids_in(&got), 4000, "every id arrived, once");
+    // 2,500 added: 1,000 + 1,000 + 500; then 1,500 removed: 1,000 + 500.
+    let sizes: Vec<(usize, usize)> = got
+        .iter()
+        .map(|d| (list(d, "added").len(), list(d, "removed").len()))
+        .collect();
+    assert_eq!(sizes, [(1000, 0), (1000, 0), (500, 0), (0, 1000), (0, 500)]);
+    let added: Vec<String> = got[..3].iter().flat_map(|d| list(d, "added")).collect();
+    assert_eq!(added, ids, "exactly the 2,500 ids, in order");
+    let removed: Vec<String> = got[3..].iter().flat_map(|d| list(d, "removed")).collect();
+    assert_eq!(removed, ids[..1500], "exactly the 1,500 ids, in order");
+    let mut msg_ids = std::collections::HashSet::new();
+    for d in &got {
+        assert_eq!(d.kind(), "group.members_changed");
+        assert!(signed_with(&secret, d), "signature verifies");
+        assert!(msg_ids.insert(d.id.clone()), "one webhook-id per message");
+        assert_eq!(d.body["data"]["group"]["id"], group_id);
+        assert_eq!(d.body["data"]["group"]["displayName"], "Everyone");
+        assert!(
+            d.body["data"]["group"].get("members").is_none(),
+            "no member list: {}",
+            d.body["data"]["group"]
+        );
+        assert!(d.raw.len() < 100_000, "a message stays small");
+    }
+    // The pieces of one change name the same event.
+    assert_eq!(got[0].body["data"]["event"], got[2].body["data"]["event"]);
+    assert_eq!(got[3].body["data"]["event"], got[4].body["data"]["event"]);
+    assert_ne!(got[0].body["data"]["event"], got[3].body["data"]["event"]);
+    receiver.stop().await;
+}
+
+/// Run at trace level, the server logs no API key token and no webhook secret (nor the
+/// base64 after `whsec_`) while keys are added, rotated and used (also wrongly), webhook
+/// endpoints are added and their secrets rotated, and deliveries succeed and fail.
+#[tokio::test]
+async fn no_key_token_or_webhook_secret_reaches_the_log_at_trace_level() {
+    use std::io::Write;
+
+    let dir = tempfile::TempDir::new().expect("dir");
+    let out = crate::helpers::cli_in(dir.path(), &["org", "create", "Acme", "--json"]);
+    assert!(out.status.success(), "{out:?}");
+    let created: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let org_id = created["id"].as_str().expect("id").to_owned();
+    let first_key = created["api_key"].as_str().expect("api_key").to_owned();
+    let mut set_password = std::process::Command::new(crate::helpers::BIN)
+        .args(["admin", "set-password", "--password-stdin", "--data-dir"])
+        .arg(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("runs");
+    writeln!(
+        set_password.stdin.take().expect("stdin"),
+        "{}",
+        crate::helpers::ADMIN_PASSWORD
+    )
+    .expect("written");
+    assert!(set_password.wait().expect("exits").success());
+    let receiver = Receiver::start().await;
+    let failing = Receiver::start().await;
+    failing.answer(500);
+
+    let (mut server, addr, log) =
+        crate::helpers::serve_binary(dir.path(), &["--log-level", "trace"]);
+    let base = format!("http://{addr}");
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .expect("client");
+    let login = browser
+        .post(format!("{base}/api/admin/login"))
+        .json(&json!({ "password": crate::helpers::ADMIN_PASSWORD }))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(login.status().as_u16(), 200);
+    let session: Value = login.json().await.expect("JSON");
+    let admin = crate::helpers::AdminClient {
+        client: browser,
+        csrf: session["csrf_token"].as_str().expect("csrf").to_owned(),
+        base: format!("{base}/api/admin"),
+    };
+    let org = TestOrg {
+        id: org_id.clone(),
+        key: first_key.clone(),
+        scim_url: format!("{base}/v2/{org_id}"),
+    };
+
+    // Keys: one added, then rotated with a grace period.
+    let keys = format!("/orgs/{org_id}/keys");
+    let (status, added) = admin
+        .send(
+            Method::POST,
+            &keys,
+            Some(json!({"name": "wiki sync", "scope": "read"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{added}");
+    let read_key = added["api_key"].as_str().expect("api_key").to_owned();
+    let key_id = added["key"]["key_id"].as_str().expect("key_id");
+    let (status, rotated) = admin
+        .send(
+            Method::POST,
+            &format!("{keys}/{key_id}/rotate"),
+            Some(json!({"grace_seconds": 3600})),
+        )
+        .await;
+    assert_eq!(status, 201, "{rotated}");
+    let rotated_key = rotated["api_key"].as_str().expect("api_key").to_owned();
+
+    // Endpoints: one answering, one failing; the first's secret rotated.
+    let hooks = format!("/orgs/{org_id}/webhooks");
+    let mut secrets = Vec::new();
+    let mut hook_ids = Vec::new();
+    for url in [&receiver.url, &failing.url] {
+        let (status, hook) = admin
+            .send(Method::POST, &hooks, Some(json!({ "url": url })))
+            .await;
+        assert_eq!(status, 201, "{hook}");
+        hook_ids.push(hook["webhook"]["id"].as_str().expect("id").to_owned());
+        secrets.push(hook["secret"].as_str().expect("secret").to_owned());
+    }
+    let (status, rotated) = admin
+        .send(
+            Method::POST,
+            &format!("{hooks}/{}/rotate-secret", hook_ids[0]),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{rotated}");
+    secrets.push(rotated["secret"].as_str().expect("secret").to_owned());
+
+    // Every key used (and a wrong one), deliveries made and failed, a test event each.
+    let created = status_with_key(
+        &org,
+        &first_key,
+        Method::POST,
+        "Users",
+        Some(user("a@example.com")),
+    )
+    .await;
+    assert_eq!(created, 201);
+    for key in [&read_key, &rotated_key] {
+        assert_eq!(
+            status_with_key(&org, key, Method::GET, "Users", None).await,
+            200
+        );
+    }
+    let mut wrong = rotated_key.clone();
+    wrong.replace_range(wrong.len() - 4.., "0000");
+    assert_eq!(
+        status_with_key(&org, &wrong, Method::GET, "Users", None).await,
+        401
+    );
+    for id in &hook_ids {
+        let (status, test) = admin
+            .send(Method::POST, &format!("{hooks}/{id}/test"), None)
+            .await;
+        assert_eq!(status, 200, "{test}");
+    }
+    let got = receiver.wait_for(2).await;
+    assert!(got.iter().all(|d| signed_with(&secrets[2], d)));
+    failing.wait_for(2).await;
+    let deliveries = format!("{hooks}/{}/deliveries", hook_ids[1]);
+    let mut view = Value::Null;
+    for _ in 0..100 {
+        view = admin.get(&deliveries).await.1;
+        if view["undelivered"]
+            .as_array()
+            .is_some_and(|u| !u.is_empty())
+            && view["attempts"][0]["outcome"] == "failed"
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(view["attempts"][0]["outcome"], "failed", "{view}");
+
+    let stop = std::process::Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(stop.success());
+    let status = tokio::task::spawn_blocking(move || server.wait().expect("exits"))
+        .await
+        .expect("joined");
+    assert!(status.success(), "{status:?}");
+    let lines = log.join().expect("log");
+    assert!(
+        lines.iter().any(|l| l.contains("TRACE")),
+        "the log is at trace level: {lines:#?}"
+    );
+    let mut hidden: Vec<&str> = Vec::new();
+    for token in [&first_key, &read_key, &rotated_key, &wrong] {
+        hidden.push(token);
+        // `scim_<key id>_<secret>`: the secret alone.
+        hidden.push(token.splitn(3, '_').nth(2).expect("a secret part"));
+    }
+    for secret in &secrets {
+        hidden.push(secret);
+        hidden.push(secret.strip_prefix("whsec_").expect("whsec_ prefix"));
+    }
+    for secret in hidden {
+        assert!(
+            lines.iter().all(|l| !l.contains(secret)),
+            "{secret} is in the log: {:#?}",
+            lines
+                .iter()
+                .filter(|l| l.contains(secret))
+                .collect::<Vec<_>>()
+        );
+    }
+    receiver.stop().await;
+    failing.stop().await;
+}
+
+/// A SCIM request to `org` with `key` instead of its own: the status.
+async fn status_with_key(
+    org: &TestOrg,
+    key: &str,
+    method: Method,
+    path: &str,
+    body: Option<Value>,
+) -> u16 {
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}/{path}", org.scim_url))
+        .bearer_auth(key);
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/scim+json")
+            .body(body.to_string());
+    }
+    request.send().await.expect("request").status().as_u16()
 }
