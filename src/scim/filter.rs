@@ -1053,7 +1053,9 @@ mod tests {
         let looks_up = |text: &str| parse(text).unwrap().looks_up(&USER, &unique);
         assert!(looks_up(r#"userName eq "a@b.c""#));
         assert!(looks_up(r#"USERNAME eq "a@b.c""#));
-        assert!(looks_up(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#));
+        assert!(looks_up(
+            r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a""#
+        ));
         assert!(looks_up(r#"externalId eq "00u1""#));
         assert!(looks_up(r#"id eq "x""#));
         assert!(looks_up(r#"userName eq "a" and active eq true"#));

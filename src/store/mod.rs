@@ -6,6 +6,11 @@
 //! are serialised by `busy_timeout`. Reads use a separate pool of `query_only` connections,
 //! which WAL lets run beside the writer.
 //!
+//! The writer never checkpoints the WAL itself: a checkpoint (copying committed pages into the
+//! main file, with an `fsync`) inside a commit held the writer, and every request queued behind
+//! it, for milliseconds every few dozen commits. A [`Checkpointer`] thread does it on its own
+//! connection shortly after commits, beside the writer.
+//!
 //! Store methods are synchronous; the HTTP layer calls them from `web::block`, or, for a read
 //! whose cost is bounded, on its own thread through [`Store::read_now`] when a reader is idle.
 
@@ -128,6 +133,79 @@ pub struct Store {
     outbox_ready: Arc<tokio::sync::Notify>,
     /// Totals and page ends of recent list queries, so paging through everything is linear.
     lists: Arc<lists::Lists>,
+    /// Told after each commit; checkpoints the WAL in the background.
+    checkpointer: Arc<Checkpointer>,
+}
+
+/// Checkpoints the WAL on its own thread and connection, [`CHECKPOINT_DELAY`] after the commit
+/// that asks for it (later commits meanwhile join the same checkpoint), while the writer goes
+/// on. A passive checkpoint never waits for readers or the writer; what it cannot copy yet, the
+/// next one does. When the last handle of the store is dropped (a CLI command ending), a
+/// pending checkpoint runs at once and the drop waits for it, so no command leaves its commits
+/// only in the WAL.
+struct Checkpointer {
+    wake: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How long the checkpointer lets commits gather before it checkpoints them.
+const CHECKPOINT_DELAY: Duration = Duration::from_millis(200);
+
+impl Checkpointer {
+    fn start(path: &Path, sync: SyncMode) -> Result<Checkpointer, StoreError> {
+        let conn = Connection::open(path)?;
+        configure(&conn, sync)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                use std::sync::mpsc::RecvTimeoutError;
+                // Until the store is dropped with nothing pending: wait for a commit.
+                while woken.recv().is_ok() {
+                    // Let more commits gather, unless the store is being dropped.
+                    let due = std::time::Instant::now() + CHECKPOINT_DELAY;
+                    let closing = loop {
+                        let left = due.saturating_duration_since(std::time::Instant::now());
+                        match woken.recv_timeout(left) {
+                            Ok(()) => {}
+                            Err(RecvTimeoutError::Timeout) => break false,
+                            Err(RecvTimeoutError::Disconnected) => break true,
+                        }
+                    };
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::warn!(error = %e, "could not checkpoint the write-ahead log");
+                    }
+                    if closing {
+                        break;
+                    }
+                }
+            })
+            .map_err(|source| StoreError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Checkpointer {
+            wake: Some(wake),
+            thread: Some(thread),
+        })
+    }
+
+    /// After a commit: a checkpoint soon (one already due covers it).
+    fn nudge(&self) {
+        if let Some(wake) = &self.wake {
+            let _ = wake.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.wake.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// `ANALYZE` while the members have no statistics yet (SQLite's `PRAGMA optimize` leaves
@@ -205,12 +283,14 @@ impl Store {
             .min_idle(Some(1))
             .test_on_check_out(false)
             .build(manager(&path, sync, true))?;
+        let checkpointer = Arc::new(Checkpointer::start(&path, sync)?);
         Ok(Store {
             writer,
             readers,
             path,
             outbox_ready: Arc::default(),
             lists: Arc::default(),
+            checkpointer,
         })
     }
 
@@ -261,6 +341,7 @@ impl Store {
         let value = value?;
         if commit {
             tx.commit().map_err(StoreError::from)?;
+            self.checkpointer.nudge();
             if enqueued {
                 self.outbox_ready.notify_one();
             }
@@ -372,7 +453,9 @@ impl Lent {
 impl std::ops::Deref for Lent {
     type Target = Connection;
     fn deref(&self) -> &Connection {
-        self.conn.as_ref().expect("a lent reader is held until dropped")
+        self.conn
+            .as_ref()
+            .expect("a lent reader is held until dropped")
     }
 }
 
@@ -400,7 +483,12 @@ fn manager(path: &Path, sync: SyncMode, query_only: bool) -> SqliteConnectionMan
             configure(c, sync)?;
             // Read connections are opened read-write (WAL readers need the -shm file) but
             // refuse writes, so a query that should not write cannot.
-            c.pragma_update(None, "query_only", query_only)
+            c.pragma_update(None, "query_only", query_only)?;
+            if !query_only {
+                // The checkpointer's work (see the module's documentation).
+                c.pragma_update(None, "wal_autocheckpoint", 0)?;
+            }
+            Ok(())
         })
 }
 
@@ -450,4 +538,79 @@ pub fn private_options() -> OpenOptions {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The organizations the main database file holds on its own, without its WAL: what a
+    /// checkpoint has copied there.
+    fn orgs_in_main_file(data_dir: &Path) -> i64 {
+        let copy = tempfile::TempDir::new().expect("dir");
+        let main = copy.path().join(DB_FILE_NAME);
+        std::fs::copy(data_dir.join(DB_FILE_NAME), &main).expect("copy");
+        let conn = Connection::open(&main).expect("open the copy");
+        conn.query_row("SELECT count(*) FROM organizations", [], |r| r.get(0))
+            .expect("count")
+    }
+
+    #[test]
+    fn commits_reach_the_main_file_in_the_background_and_when_the_store_is_dropped() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        store.create_org("First", None, Actor::Cli).expect("org");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while orgs_in_main_file(dir.path()) < 1 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the commit never reached the main file"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        store.create_org("Second", None, Actor::Cli).expect("org");
+        drop(store);
+        assert_eq!(
+            orgs_in_main_file(dir.path()),
+            2,
+            "dropping the store checkpoints what is pending"
+        );
+    }
+
+    #[test]
+    fn the_writer_leaves_checkpoints_to_the_checkpointer() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        let pages: i64 = store
+            .writer
+            .get()
+            .expect("writer")
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(pages, 0);
+    }
+
+    #[test]
+    fn a_lent_reader_serves_the_reads_inside_read_now_and_returns_to_the_pool() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        // Every reader but one busy: a read inside `read_now` can only use the lent one (the
+        // pool would make it wait 30 s for another).
+        let mut held: Vec<_> = (0..8)
+            .map(|_| store.readers.get().expect("reader"))
+            .collect();
+        held.pop();
+        let started = std::time::Instant::now();
+        store
+            .read_now(|| store.ping().expect("ping"))
+            .unwrap_or_else(|_| panic!("a reader was idle"));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(store.readers.state().idle_connections, 1, "given back");
+
+        // Every reader busy: the operation is handed back unrun.
+        let last = store.readers.get().expect("reader");
+        assert!(store.read_now(|| ()).is_err());
+        drop((held, last));
+    }
 }

@@ -82,8 +82,14 @@ mod tests {
     fn route_templates_of_scim_paths() {
         let t = |p| route_template(p);
         assert_eq!(t("/v2/o/Users").as_deref(), Some("/v2/{org_id}/Users"));
-        assert_eq!(t("/v2/o/Users/u1").as_deref(), Some("/v2/{org_id}/Users/{id}"));
-        assert_eq!(t("/v2/o/Groups/g").as_deref(), Some("/v2/{org_id}/Groups/{id}"));
+        assert_eq!(
+            t("/v2/o/Users/u1").as_deref(),
+            Some("/v2/{org_id}/Users/{id}")
+        );
+        assert_eq!(
+            t("/v2/o/Groups/g").as_deref(),
+            Some("/v2/{org_id}/Groups/{id}")
+        );
         assert_eq!(
             t("/v2/o/Users/.search").as_deref(),
             Some("/v2/{org_id}/Users/.search")
