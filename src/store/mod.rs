@@ -137,6 +137,46 @@ pub struct Store {
     checkpointer: Arc<Checkpointer>,
 }
 
+/// How much a write transaction changes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Size {
+    /// One SCIM operation: SQLite's default page cache holds it.
+    Small,
+    /// An import: tens of thousands of rows and their index entries. With the default cache
+    /// SQLite spilled changed pages to the WAL in the middle of the transaction and read them
+    /// back, most of an import's time.
+    Large,
+}
+
+/// The writer's page cache while a large transaction runs: [`LARGE_CACHE_KIB`], given back
+/// (and its memory released) when dropped, so a server's idle memory stays small.
+struct LargeCache<'c>(&'c Connection);
+
+/// The writer's page cache for a large transaction, in KiB.
+const LARGE_CACHE_KIB: i64 = 32 * 1024;
+
+impl<'c> LargeCache<'c> {
+    fn on(conn: &'c Connection) -> rusqlite::Result<LargeCache<'c>> {
+        conn.pragma_update(None, "cache_size", -LARGE_CACHE_KIB)?;
+        Ok(LargeCache(conn))
+    }
+}
+
+impl Drop for LargeCache<'_> {
+    fn drop(&mut self) {
+        let restored = self
+            .0
+            .pragma_update(None, "cache_size", DEFAULT_CACHE_SIZE)
+            .and_then(|()| self.0.execute_batch("PRAGMA shrink_memory"));
+        if let Err(e) = restored {
+            tracing::warn!(error = %e, "could not shrink the writer's page cache");
+        }
+    }
+}
+
+/// SQLite's default `cache_size` (2,000 KiB), as every connection starts.
+const DEFAULT_CACHE_SIZE: i64 = -2000;
+
 /// Checkpoints the WAL on its own thread and connection, [`CHECKPOINT_DELAY`] after the commit
 /// that asks for it (later commits meanwhile join the same checkpoint), while the writer goes
 /// on. A passive checkpoint never waits for readers or the writer; what it cannot copy yet, the
@@ -318,7 +358,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        self.write_or_discard(true, f)
+        self.write_or_discard(true, Size::Small, f)
     }
 
     /// Like [`Store::write`], but with `commit` false the transaction is rolled back even when
@@ -326,14 +366,19 @@ impl Store {
     fn write_or_discard<T, E>(
         &self,
         commit: bool,
+        size: Size,
         f: impl FnOnce(&Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E>
     where
         E: From<StoreError>,
     {
-        let mut conn = self.writer.get().map_err(StoreError::from)?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
+        let conn = self.writer.get().map_err(StoreError::from)?;
+        // Dropped after the transaction ends.
+        let _cache = match size {
+            Size::Small => None,
+            Size::Large => Some(LargeCache::on(&conn).map_err(StoreError::from)?),
+        };
+        let tx = Transaction::new_unchecked(&conn, TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
         outbox::take_enqueued();
         let value = f(&tx);
@@ -589,6 +634,28 @@ mod tests {
             .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
             .expect("pragma");
         assert_eq!(pages, 0);
+    }
+
+    #[test]
+    fn an_import_gives_the_writer_its_default_cache_back() {
+        let dir = tempfile::TempDir::new().expect("dir");
+        let store = Store::open(dir.path(), SyncMode::Normal).expect("store");
+        let org = store.create_org("Acme", None, Actor::Cli).expect("org").id;
+        let member = serde_json::json!({"userName": "ann@example.com"});
+        let serde_json::Value::Object(member) = member else {
+            unreachable!()
+        };
+        let report = store
+            .import_directory(&org, [Ok(member)], Vec::new(), false, false, &|| {})
+            .expect("import");
+        assert_eq!(report.members_created, 1);
+        let cache: i64 = store
+            .writer
+            .get()
+            .expect("writer")
+            .query_row("PRAGMA cache_size", [], |r| r.get(0))
+            .expect("pragma");
+        assert_eq!(cache, DEFAULT_CACHE_SIZE);
     }
 
     #[test]

@@ -94,7 +94,7 @@ impl Store {
     ) -> Result<ImportReport, StoreError> {
         self.get_org(org_id)?;
         let origin = Origin::Operator(Actor::Cli);
-        self.write_or_discard(!dry_run, |tx| {
+        self.write_or_discard(!dry_run, super::Size::Large, |tx| {
             let mut report = ImportReport {
                 dry_run,
                 ..ImportReport::default()

@@ -1,6 +1,8 @@
 //! Users (organization members): create, read, update, delete and list, each in one
 //! transaction together with its uniqueness and seat checks and its event.
 
+use std::collections::HashMap;
+
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde_json::{Map, Value};
 
@@ -99,8 +101,10 @@ impl Store {
             let mut page = self
                 .lists
                 .page(c, &USER, USER_COLUMNS, org_id, query, user_from_row)?;
+            let ids: Vec<&str> = page.items.iter().map(|u| u.id.as_str()).collect();
+            let mut groups = groups_of_many(c, &ids)?;
             for user in &mut page.items {
-                user.groups = groups_of(c, &user.id)?;
+                user.groups = groups.remove(&user.id).unwrap_or_default();
             }
             Ok(page)
         })
@@ -237,11 +241,12 @@ pub(super) fn load_user(c: &Connection, org_id: &str, id: &str) -> Result<Stored
 }
 
 fn groups_of(c: &Connection, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {
+    // Sorted here rather than by SQL, which would build a temporary b-tree for a few rows.
     let mut stmt = c.prepare_cached(
         "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
-         WHERE m.user_id = ?1 ORDER BY g.display_name, g.id",
+         WHERE m.user_id = ?1",
     )?;
-    let groups = stmt
+    let mut groups: Vec<GroupRef> = stmt
         .query_map([user_id], |r| {
             Ok(GroupRef {
                 id: r.get(0)?,
@@ -249,7 +254,43 @@ fn groups_of(c: &Connection, user_id: &str) -> Result<Vec<GroupRef>, StoreError>
             })
         })?
         .collect::<Result<_, _>>()?;
+    sort_groups(&mut groups);
     Ok(groups)
+}
+
+/// The groups of several members in one query (a list page's), each member's sorted as
+/// [`groups_of`] sorts them; members in no group are absent from the map.
+fn groups_of_many(
+    c: &Connection,
+    user_ids: &[&str],
+) -> Result<HashMap<String, Vec<GroupRef>>, StoreError> {
+    let mut by_user: HashMap<String, Vec<GroupRef>> = HashMap::new();
+    if user_ids.is_empty() {
+        return Ok(by_user);
+    }
+    // One bound parameter, a JSON array of the ids, whatever the page size.
+    let ids = Value::from(user_ids.to_vec()).to_string();
+    let mut stmt = c.prepare_cached(
+        "SELECT m.user_id, g.id, g.display_name
+         FROM json_each(?1) AS page
+         JOIN group_members m ON m.user_id = page.value
+         JOIN groups g ON g.id = m.group_id",
+    )?;
+    let mut rows = stmt.query([ids])?;
+    while let Some(r) = rows.next()? {
+        by_user.entry(r.get(0)?).or_default().push(GroupRef {
+            id: r.get(1)?,
+            display: r.get(2)?,
+        });
+    }
+    for groups in by_user.values_mut() {
+        sort_groups(groups);
+    }
+    Ok(by_user)
+}
+
+fn sort_groups(groups: &mut [GroupRef]) {
+    groups.sort_unstable_by(|a, b| (&a.display, &a.id).cmp(&(&b.display, &b.id)));
 }
 
 pub(super) fn save_changed_user(

@@ -145,6 +145,50 @@ async fn get_returns_members_unless_excluded_and_users_list_their_groups() {
 }
 
 #[tokio::test]
+async fn a_list_page_shows_each_members_own_groups_in_name_order() {
+    let f = fixture().await;
+    let [ann, bob] = [&f.users[0], &f.users[1]];
+    // Six groups created in reverse name order (their ids are random): ann is in all of them,
+    // bob in one.
+    let mut ids = std::collections::BTreeMap::new();
+    for n in (0..6).rev() {
+        let mut members = vec![json!({"value": ann})];
+        if n == 3 {
+            members.push(json!({"value": bob}));
+        }
+        let group = f
+            .create_group(json!({"displayName": format!("G{n}"), "members": members}))
+            .await;
+        ids.insert(format!("G{n}"), group["id"].as_str().unwrap().to_owned());
+    }
+    let (status, page) = f
+        .app
+        .call(&f.org, Method::GET, "Users?sortBy=userName&count=10", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let groups_of = |i: usize| -> Vec<(String, String)> {
+        page["Resources"][i]["groups"]
+            .as_array()
+            .map(|groups| {
+                groups
+                    .iter()
+                    .map(|g| {
+                        let field = |name: &str| g[name].as_str().unwrap().to_owned();
+                        (field("display"), field("value"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(page["Resources"][0]["id"], ann.as_str());
+    assert_eq!(groups_of(0), ids.clone().into_iter().collect::<Vec<_>>());
+    assert_eq!(page["Resources"][1]["id"], bob.as_str());
+    assert_eq!(groups_of(1), [("G3".to_owned(), ids["G3"].clone())]);
+    assert_eq!(page["Resources"][2]["id"], f.users[2].as_str());
+    assert!(groups_of(2).is_empty(), "cat is in no group: {page}");
+}
+
+#[tokio::test]
 async fn every_membership_patch_form_identity_providers_send() {
     let f = fixture().await;
     let group = f
