@@ -264,6 +264,30 @@ mod tests {
         (dir, store, org, ids)
     }
 
+    #[test]
+    fn a_keyed_page_seeks_without_sorting_the_organization() {
+        let (_dir, store, org, _) = store_with_members(300);
+        store.optimize().expect("optimize");
+        for table in ["users", "groups"] {
+            let plan: Vec<String> = store
+                .read(|c| {
+                    // A statement that runs loads the statistics `optimize` wrote.
+                    c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))?;
+                    let mut stmt = c.prepare(&format!(
+                        "EXPLAIN QUERY PLAN SELECT t.id FROM {table} t
+                         WHERE t.org_id = ?1 AND t.rowid > ?2 ORDER BY t.rowid LIMIT 100"
+                    ))?;
+                    let rows = stmt.query_map(rusqlite::params![org, 150], |r| r.get(3))?;
+                    Ok::<_, StoreError>(rows.collect::<Result<Vec<String>, _>>()?)
+                })
+                .expect("plan");
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{table}: {plan:?}"
+            );
+        }
+    }
+
     fn page(store: &Store, org: &str, start_index: u64) -> (u64, Vec<String>) {
         let page = store
             .list_users(

@@ -9,7 +9,7 @@ use super::{StoreError, maintenance};
 use crate::timestamp;
 
 /// The schema version this binary writes; equal to the number of migrations (asserted in tests).
-pub const SCHEMA_VERSION: usize = 5;
+pub const SCHEMA_VERSION: usize = 6;
 
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../sql/0001_foundation.sql")),
@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../sql/0003_admin.sql")),
     M::up(include_str!("../../sql/0004_keys_webhooks.sql")),
     M::up(include_str!("../../sql/0005_ldap.sql")),
+    M::up(include_str!("../../sql/0006_paging.sql")),
 ];
 
 /// Brings the database to [`SCHEMA_VERSION`], or refuses (without touching it) when the file

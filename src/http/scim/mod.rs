@@ -119,13 +119,16 @@ impl Ctx {
         web::block(move || op(&self)).await?
     }
 
-    /// Runs a read whose cost is bounded (see [`Store::read_now`]): at once on this thread
-    /// when a reader is idle, else like [`Ctx::run`].
-    pub async fn run_bounded<T, F>(self, op: F) -> Result<T, ScimError>
+    /// Runs a read: like [`Ctx::run`], except that a read whose cost is `bounded` runs at once
+    /// on this thread when a reader is idle (see [`Store::read_now`]).
+    pub async fn run_read<T, F>(self, bounded: bool, op: F) -> Result<T, ScimError>
     where
         T: Send + 'static,
         F: FnOnce(&Ctx) -> Result<T, ScimError> + Send + 'static,
     {
+        if !bounded {
+            return self.run(op).await;
+        }
         let store = self.store.clone();
         match store.read_now(move || op(&self)) {
             Ok(done) => done,
@@ -142,13 +145,9 @@ pub(crate) async fn list_response_of(
     bounded: bool,
     op: fn(&Ctx, &QueryParams) -> Result<serde_json::Value, ScimError>,
 ) -> Result<HttpResponse, ScimError> {
-    let ctx = Ctx::new(state, caller);
-    let list = move |ctx: &Ctx| op(ctx, &params);
-    let page = if bounded {
-        ctx.run_bounded(list).await?
-    } else {
-        ctx.run(list).await?
-    };
+    let page = Ctx::new(state, caller)
+        .run_read(bounded, move |ctx| op(ctx, &params))
+        .await?;
     Ok(scim_json(StatusCode::OK, &page))
 }
 

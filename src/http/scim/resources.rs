@@ -51,7 +51,7 @@ pub(crate) trait Endpoint: 'static {
     /// A ListResponse page, projected.
     fn list(ctx: &Ctx, params: &QueryParams) -> Result<Value, ScimError>;
     /// Whether reading one resource costs the same whatever the directory's size (a group's
-    /// members do not), so it may run at once ([`Ctx::run_bounded`]).
+    /// members do not), so it may run at once ([`Ctx::run_read`]).
     fn bounded_get(with_members: bool) -> bool;
     /// Whether this list is such a read: a lookup by a unique or indexed attribute, as identity
     /// providers send before each change.
@@ -120,13 +120,11 @@ async fn get<E: Endpoint>(
 ) -> Result<HttpResponse, ScimError> {
     let (projection, with_members) = read_projection::<E>(&req);
     let id = path.into_inner().1;
-    let ctx = Ctx::new(&state, &caller);
-    let get = move |ctx: &Ctx| E::get(ctx, &id, with_members);
-    let found = if E::bounded_get(with_members) {
-        ctx.run_bounded(get).await?
-    } else {
-        ctx.run(get).await?
-    };
+    let found = Ctx::new(&state, &caller)
+        .run_read(E::bounded_get(with_members), move |ctx| {
+            E::get(ctx, &id, with_members)
+        })
+        .await?;
     Ok(read_response(&req, found, &projection))
 }
 
