@@ -149,7 +149,10 @@ mod tests {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        assert!(name.starts_with("pre-migration-v2-to-v5-"), "{name}");
+        assert!(
+            name.starts_with(&format!("pre-migration-v2-to-v{SCHEMA_VERSION}-")),
+            "{name}"
+        );
         let report = maintenance::inspect(&backups[0]).expect("inspect");
         assert_eq!(report.schema_version, 2);
         assert_eq!(report.organizations[0].members, 1);

@@ -155,7 +155,8 @@ async fn a_database_from_the_first_release_is_upgraded_without_losing_anything()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert!(
-        backups.len() == 1 && backups[0].starts_with("pre-migration-v2-to-v6-"),
+        backups.len() == 1
+            && backups[0].starts_with(&format!("pre-migration-v2-to-v{SCHEMA_VERSION}-")),
         "{backups:?}"
     );
     assert!(
