@@ -3,56 +3,64 @@
 //! their PATCH bodies to a member. The cost per operation here is the floor under each request
 //! of `bench/run.sh`.
 //!
-//! Run: `cargo bench --bench filter` (about 30 s). Prints the median time per operation over 7
-//! batches of about 0.2 s each; absolute times depend on the machine. (A plain harness, as
-//! `benches/membership.rs`, with no new dependency: criterion is not in the local registry.)
+//! Run: `cargo bench --bench filter`, a little over a minute (18 benchmarks of 1 s warm-up and
+//! 2 s measurement each, with criterion's analysis); `cargo bench --bench filter -- --quick`
+//! takes about 10 s. Criterion prints the time per operation with a confidence interval and, from
+//! the second run on, the change against the previous run, which it keeps under
+//! `target/criterion/`; absolute times depend on the machine. The benchmark ids are
+//! `filter/{parse,parse+check,evaluate}/<filter>`, `patch/{parse,parse+apply}/<body>` and
+//! `patch/copy-member`; a regex picks some, as in
+//! `cargo bench --bench filter -- 'patch/parse\+apply'`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use scim_appliance::scim::filter::{self, Filter};
 use scim_appliance::scim::patch::PatchRequest;
 use scim_appliance::scim::schema::{GROUP, ResourceType, USER};
 use serde_json::{Map, Value, json};
 
-const BATCHES: usize = 7;
-const BATCH: Duration = Duration::from_millis(200);
-
-/// The filters, as identity providers send them.
+/// The filters, as identity providers send them, named by their benchmark id.
 const FILTERS: &[(&str, &ResourceType, &str)] = &[
     (
-        "Entra/Okta lookup",
+        // Entra and Okta look a user up by userName before creating it.
+        "username-lookup",
         &USER,
         r#"userName eq "u12345@bench.test""#,
     ),
     (
-        "externalId and active",
+        "externalid-and-active",
         &USER,
         r#"externalId eq "ext-12345" and active eq true"#,
     ),
     (
-        "value path, nested not",
+        "value-path-nested-not",
         &USER,
         r#"emails[type eq "work" and value co "@bench.test"] or (name.familyName sw "N1" and not (title pr))"#,
     ),
     (
-        "Entra group membership probe",
+        // Entra checks a membership before adding or removing it.
+        "group-membership-probe",
         &GROUP,
         r#"id eq "6f1c2c52-2a4e-4b39-9d1e-2f4f5b0a7c11" and members[value eq "0b2e2cb0-c97e-44f0-9bcf-56fdca1307c7"]"#,
     ),
 ];
 
-/// The PATCH bodies, as identity providers send them, applied to [`member`].
+/// The PATCH bodies, as identity providers send them, applied to [`member`], named by their
+/// benchmark id.
 fn patches() -> Vec<(&'static str, Value)> {
     let schemas = json!(["urn:ietf:params:scim:api:messages:2.0:PatchOp"]);
     vec![
         (
-            "replace active (Okta, Entra)",
+            // Okta and Entra deactivate a user so.
+            "replace-active",
             json!({"schemas": schemas, "Operations": [
                 {"op": "replace", "path": "active", "value": false}]}),
         ),
         (
-            "Entra attribute sync, 4 ops",
+            // Entra syncs changed attributes so.
+            "entra-sync-4-ops",
             json!({"schemas": schemas, "Operations": [
                 {"op": "Replace", "path": "displayName", "value": "Member 12345 (renamed)"},
                 {"op": "Replace", "path": "name.givenName", "value": "Renamed"},
@@ -60,7 +68,8 @@ fn patches() -> Vec<(&'static str, Value)> {
                 {"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", "value": "Sales"}]}),
         ),
         (
-            "no-path value object (Okta)",
+            // Okta sends a replace without a path.
+            "no-path-value-object",
             json!({"schemas": schemas, "Operations": [
                 {"op": "replace", "value": {"active": true, "displayName": "Member 12345", "name.familyName": "N12345"}}]}),
         ),
@@ -85,71 +94,61 @@ fn member() -> Map<String, Value> {
     .expect("a JSON object")
 }
 
-fn main() {
-    println!("filters (per filter):");
+fn filters(c: &mut Criterion) {
+    let mut group = c.benchmark_group("filter");
     for (name, rt, text) in FILTERS {
         let parsed: Filter = filter::parse(text).expect("the filter parses");
         filter::check(&parsed, rt).expect("the filter checks");
-        let parse = median(|| {
-            black_box(filter::parse(black_box(text)).ok());
+        group.bench_with_input(BenchmarkId::new("parse", name), text, |b, text| {
+            b.iter(|| black_box(filter::parse(black_box(text)).ok()));
         });
-        let parse_and_check = median(|| {
-            if let Ok(f) = filter::parse(black_box(text)) {
-                black_box(filter::check(&f, rt).is_ok());
-            }
+        group.bench_with_input(BenchmarkId::new("parse+check", name), text, |b, text| {
+            b.iter(|| {
+                if let Ok(f) = filter::parse(black_box(text)) {
+                    black_box(filter::check(&f, rt).is_ok());
+                }
+            });
         });
-        print!("  {name:<30} parse {parse:>9.2?}   parse+check {parse_and_check:>9.2?}");
         if rt.name == USER.name {
             let doc = member();
-            let evaluate = median(|| {
-                black_box(filter::matches_resource(&parsed, rt, black_box(&doc)));
+            group.bench_with_input(BenchmarkId::new("evaluate", name), &doc, |b, doc| {
+                b.iter(|| black_box(filter::matches_resource(&parsed, rt, black_box(doc))));
             });
-            print!("   evaluate on a member {evaluate:>9.2?}");
         }
-        println!();
     }
+    group.finish();
+}
 
-    println!("PATCH on a member (per request):");
+fn patch(c: &mut Criterion) {
+    let mut group = c.benchmark_group("patch");
+    let doc = member();
     for (name, body) in patches() {
-        let doc = member();
         PatchRequest::parse(&body)
             .and_then(|request| request.apply(&USER, doc.clone()))
             .expect("the PATCH applies");
-        let parse = median(|| {
-            black_box(PatchRequest::parse(black_box(&body)).ok());
+        group.bench_with_input(BenchmarkId::new("parse", name), &body, |b, body| {
+            b.iter(|| black_box(PatchRequest::parse(black_box(body)).ok()));
         });
-        let parse_and_apply = median(|| {
-            if let Ok(request) = PatchRequest::parse(black_box(&body)) {
-                black_box(request.apply(&USER, doc.clone()).ok());
-            }
+        // Includes copying the member, which `patch/copy-member` measures alone.
+        group.bench_with_input(BenchmarkId::new("parse+apply", name), &body, |b, body| {
+            b.iter(|| {
+                if let Ok(request) = PatchRequest::parse(black_box(body)) {
+                    black_box(request.apply(&USER, doc.clone()).ok());
+                }
+            });
         });
-        let copy = median(|| {
-            black_box(doc.clone());
-        });
-        println!(
-            "  {name:<30} parse {parse:>9.2?}   parse+apply {parse_and_apply:>9.2?}   (of which copying the member {copy:>9.2?})"
-        );
     }
+    group.bench_function("copy-member", |b| b.iter(|| black_box(doc.clone())));
+    group.finish();
 }
 
-/// The median time per call of `f` over [`BATCHES`] batches of about [`BATCH`] each.
-fn median(mut f: impl FnMut()) -> Duration {
-    let started = Instant::now();
-    let mut calls = 0u32;
-    while started.elapsed() < BATCH / 10 {
-        f();
-        calls += 1;
-    }
-    let per_batch = (calls * 10).max(1);
-    let mut times: Vec<Duration> = (0..BATCHES)
-        .map(|_| {
-            let started = Instant::now();
-            for _ in 0..per_batch {
-                f();
-            }
-            started.elapsed() / per_batch
-        })
-        .collect();
-    times.sort();
-    times[BATCHES / 2]
+criterion_group! {
+    name = benches;
+    // Shorter than criterion's default of 3 s + 5 s: the operations take micro-seconds, and 2 s
+    // is millions of them. `--warm-up-time` and `--measurement-time` override these.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(2));
+    targets = filters, patch
 }
+criterion_main!(benches);
