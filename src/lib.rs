@@ -20,8 +20,10 @@
 //! **Keeping it**: [`store`] — SQLite (pool, migrations from `sql/`, one file per table family:
 //! `orgs.rs`, `keys.rs`, `users.rs`, `groups.rs`, `events.rs`, …; typed queries); the only place
 //! SQL lives besides `sql/`. List calls take the parsed filter and compile it themselves
-//! (`store/filter_sql.rs`) and page through `store/lists.rs`; the data directory's layout (database file, backups folder) is
-//! known only here (`store/maintenance.rs`). → `scim`, `directory`.
+//! (`store/filter_sql.rs`) and page through `store/lists.rs`; the data directory's layout
+//! (database file, backups folder) is known only here (`store/maintenance.rs`). How a call
+//! runs (the writer, the readers, `Store::read_now` for bounded reads on the caller's thread,
+//! the WAL checkpointer) is in `store/mod.rs`. → `scim`, `directory`.
 //!
 //! **Front doors** (parse → one store call → render):
 //! - [`http`]: every route and middleware — the SCIM API ([`http::scim`], one generic set of
