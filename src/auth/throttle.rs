@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Buckets tracked at most; beyond this, expired windows are dropped first, then the oldest.
@@ -33,6 +33,48 @@ pub fn client_network(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
         v4 => v4,
+    }
+}
+
+/// Open connections per client ([`client_network`]), for the connection caps of the HTTP and
+/// LDAP listeners.
+#[derive(Default)]
+pub struct OpenConnections(Mutex<HashMap<IpAddr, usize>>);
+
+/// One connection counted against its client until dropped.
+pub struct CountedConnection {
+    open: Arc<OpenConnections>,
+    client: IpAddr,
+    /// The client's connections that were already open when this one was counted.
+    pub others: usize,
+}
+
+impl OpenConnections {
+    /// Counts a connection from `peer`; the caller compares [`CountedConnection::others`] with
+    /// its cap.
+    pub fn count(self: &Arc<Self>, peer: IpAddr) -> CountedConnection {
+        let client = client_network(peer);
+        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(client).or_insert(0);
+        let others = *count;
+        *count += 1;
+        CountedConnection {
+            open: Arc::clone(self),
+            client,
+            others,
+        }
+    }
+}
+
+impl Drop for CountedConnection {
+    fn drop(&mut self) {
+        let mut open = self.open.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
     }
 }
 

@@ -18,9 +18,8 @@
 //! StartTLS (RFC 4511 §4.14) is not offered: the extended operation is answered `unavailable`
 //! with a message pointing at the LDAPS port, and the connection stays plain.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -44,7 +43,7 @@ use super::entries::Tree;
 use super::observe;
 use super::search::{self, PageRequest};
 use super::{OID_STARTTLS, OID_WHOAMI, blocking};
-use crate::auth::throttle::client_network;
+use crate::auth::throttle::OpenConnections;
 use crate::error::error_chain;
 use crate::state::{AppState, LdapListeners};
 
@@ -177,7 +176,7 @@ async fn serve(
     mut stopped: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let clients = Arc::new(Clients::default());
+    let clients = Arc::new(OpenConnections::default());
     for (listener, transport) in accepting {
         match TcpListener::from_std(listener) {
             Ok(listener) => {
@@ -206,7 +205,7 @@ async fn accept_loop(
     listener: TcpListener,
     transport: Transport,
     slots: Arc<Semaphore>,
-    clients: Arc<Clients>,
+    clients: Arc<OpenConnections>,
 ) {
     loop {
         let (stream, peer) = match listener.accept().await {
@@ -230,14 +229,15 @@ async fn accept_loop(
             );
             continue;
         };
-        let Some(place) = clients.take(peer.ip()) else {
+        let place = clients.count(peer.ip());
+        if place.others >= MAX_CONNECTIONS_PER_CLIENT {
             tracing::warn!(
                 client = %peer.ip(),
                 listener = transport.name(),
                 "LDAP connection refused: too many connections from this client"
             );
             continue;
-        };
+        }
         let state = Arc::clone(&state);
         let transport = transport.clone();
         tokio::spawn(async move {
@@ -261,49 +261,6 @@ async fn accept_loop(
             }
             drop((place, slot));
         });
-    }
-}
-
-/// Open connections per client, over both listeners.
-#[derive(Default)]
-struct Clients(Mutex<HashMap<IpAddr, usize>>);
-
-/// A connection counted against its client's cap until dropped.
-struct ClientPlace {
-    clients: Arc<Clients>,
-    client: IpAddr,
-}
-
-impl Clients {
-    /// Counts a connection from `peer`, unless its client already holds its cap.
-    fn take(self: &Arc<Self>, peer: IpAddr) -> Option<ClientPlace> {
-        let client = client_network(peer);
-        let mut open = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(client).or_insert(0);
-        if *count >= MAX_CONNECTIONS_PER_CLIENT {
-            return None;
-        }
-        *count += 1;
-        Some(ClientPlace {
-            clients: Arc::clone(self),
-            client,
-        })
-    }
-}
-
-impl Drop for ClientPlace {
-    fn drop(&mut self) {
-        let mut open = self
-            .clients
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.client);
-            }
-        }
     }
 }
 

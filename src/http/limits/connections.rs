@@ -2,9 +2,8 @@
 //! client), and fitting the total cap under the process's open-file limit.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Extensions, ServiceRequest, ServiceResponse};
@@ -13,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::rt::net::TcpStream;
 use actix_web::{Error, HttpResponse, web};
 
-use crate::auth::throttle::client_network;
+use crate::auth::throttle::{CountedConnection, OpenConnections};
 use crate::state::AppState;
 
 /// `Retry-After` of a refused connection: long enough for the client's other connections to
@@ -27,36 +26,32 @@ pub const FD_RESERVE: u64 = 128;
 
 /// Open connections per client, shared by every worker.
 pub struct ClientConnections {
-    open: Mutex<HashMap<IpAddr, usize>>,
+    open: Arc<OpenConnections>,
     cap: usize,
 }
 
 impl ClientConnections {
     pub fn new(cap: usize) -> Arc<ClientConnections> {
         Arc::new(ClientConnections {
-            open: Mutex::new(HashMap::new()),
+            open: Arc::default(),
             cap,
         })
     }
 
     /// Counts a new connection from `peer`; the returned slot uncounts it when the connection
     /// (which keeps it in its extensions) closes.
-    fn open(self: &Arc<Self>, peer: IpAddr) -> ClientSlot {
-        let client = client_network(peer);
-        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = open.entry(client).or_insert(0);
-        *count += 1;
+    fn open(&self, peer: IpAddr) -> ClientSlot {
+        let counted = self.open.count(peer);
         ClientSlot {
-            counter: self.clone(),
-            client,
+            over_cap: counted.others >= self.cap,
+            _counted: counted,
             peer,
-            over_cap: *count > self.cap,
         }
     }
 
     /// For `HttpServer::on_connect`: counts the connection and leaves its slot in the
     /// connection's extensions, where [`refuse_over_cap`] finds it.
-    pub fn on_connect(self: &Arc<Self>, connection: &dyn Any, data: &mut Extensions) {
+    pub fn on_connect(&self, connection: &dyn Any, data: &mut Extensions) {
         type TlsStream = actix_tls::accept::rustls_0_23::TlsStream<TcpStream>;
         let peer = if let Some(tcp) = connection.downcast_ref::<TcpStream>() {
             tcp.peer_addr()
@@ -73,27 +68,10 @@ impl ClientConnections {
 
 /// One counted connection.
 struct ClientSlot {
-    counter: Arc<ClientConnections>,
-    client: IpAddr,
+    _counted: CountedConnection,
     peer: IpAddr,
     /// Whether the client already had its cap of connections when this one opened.
     over_cap: bool,
-}
-
-impl Drop for ClientSlot {
-    fn drop(&mut self) {
-        let mut open = self
-            .counter
-            .open
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = open.get_mut(&self.client) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.client);
-            }
-        }
-    }
 }
 
 /// Answers every request on a connection that is over its client's cap with 503 and
