@@ -148,34 +148,37 @@ enum Size {
     Large,
 }
 
-/// The writer's page cache while a large transaction runs: [`LARGE_CACHE_KIB`], given back
-/// (and its memory released) when dropped, so a server's idle memory stays small.
-struct LargeCache<'c>(&'c Connection);
+/// The writer's page cache while a large transaction runs: [`LARGE_CACHE_KIB`]; when dropped,
+/// the cache size it replaced is set again and the memory released, so a server's idle memory
+/// stays small.
+struct LargeCache<'c> {
+    conn: &'c Connection,
+    /// `cache_size` as it was.
+    before: i64,
+}
 
 /// The writer's page cache for a large transaction, in KiB.
 const LARGE_CACHE_KIB: i64 = 32 * 1024;
 
 impl<'c> LargeCache<'c> {
     fn on(conn: &'c Connection) -> rusqlite::Result<LargeCache<'c>> {
+        let before = conn.pragma_query_value(None, "cache_size", |r| r.get(0))?;
         conn.pragma_update(None, "cache_size", -LARGE_CACHE_KIB)?;
-        Ok(LargeCache(conn))
+        Ok(LargeCache { conn, before })
     }
 }
 
 impl Drop for LargeCache<'_> {
     fn drop(&mut self) {
         let restored = self
-            .0
-            .pragma_update(None, "cache_size", DEFAULT_CACHE_SIZE)
-            .and_then(|()| self.0.execute_batch("PRAGMA shrink_memory"));
+            .conn
+            .pragma_update(None, "cache_size", self.before)
+            .and_then(|()| self.conn.execute_batch("PRAGMA shrink_memory"));
         if let Err(e) = restored {
             tracing::warn!(error = %e, "could not shrink the writer's page cache");
         }
     }
 }
-
-/// SQLite's default `cache_size` (2,000 KiB), as every connection starts.
-const DEFAULT_CACHE_SIZE: i64 = -2000;
 
 /// Checkpoints the WAL on its own thread and connection, [`CHECKPOINT_DELAY`] after the commit
 /// that asks for it (later commits meanwhile join the same checkpoint), while the writer goes
@@ -655,7 +658,7 @@ mod tests {
             .expect("writer")
             .query_row("PRAGMA cache_size", [], |r| r.get(0))
             .expect("pragma");
-        assert_eq!(cache, DEFAULT_CACHE_SIZE);
+        assert_eq!(cache, -2000, "SQLite's default, as the writer opened");
     }
 
     #[test]

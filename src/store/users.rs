@@ -241,25 +241,14 @@ pub(super) fn load_user(c: &Connection, org_id: &str, id: &str) -> Result<Stored
 }
 
 fn groups_of(c: &Connection, user_id: &str) -> Result<Vec<GroupRef>, StoreError> {
-    // Sorted here rather than by SQL, which would build a temporary b-tree for a few rows.
-    let mut stmt = c.prepare_cached(
-        "SELECT g.id, g.display_name FROM group_members m JOIN groups g ON g.id = m.group_id
-         WHERE m.user_id = ?1",
-    )?;
-    let mut groups: Vec<GroupRef> = stmt
-        .query_map([user_id], |r| {
-            Ok(GroupRef {
-                id: r.get(0)?,
-                display: r.get(1)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
-    sort_groups(&mut groups);
-    Ok(groups)
+    Ok(groups_of_many(c, &[user_id])?
+        .remove(user_id)
+        .unwrap_or_default())
 }
 
-/// The groups of several members in one query (a list page's), each member's sorted as
-/// [`groups_of`] sorts them; members in no group are absent from the map.
+/// The groups of several members (a list page's) in one query, each member's sorted by
+/// displayName then id (in Rust: SQL would build a temporary b-tree for a few rows); members
+/// in no group are absent from the map.
 fn groups_of_many(
     c: &Connection,
     user_ids: &[&str],
