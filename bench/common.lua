@@ -1,5 +1,5 @@
 -- Shared by bench/run.sh's wrk scripts, which load it with dofile("bench/common.lua") from the
--- repository root: numbered threads, reading a file of ids, URL escaping, and the RESULT line
+-- repository root: numbered threads, reading a file of ids, URL escaping, PatchOp bodies, and the RESULT line
 -- run.sh reads (requests, duration, socket errors, non-2xx answers, p50 and p99 in µs).
 local threads = {}
 local next_thread = 0
@@ -29,6 +29,21 @@ end
 function scim_headers()
   wrk.headers["Authorization"] = "Bearer " .. os.getenv("SCIM_KEY")
   wrk.headers["Content-Type"] = "application/scim+json"
+end
+
+-- init() of the scripts that pick random members: a per-thread random seed, the SCIM headers,
+-- the member ids from the file BENCH_IDS (`ids`) and the organization's Users path (`users`).
+function members_init()
+  math.randomseed(os.time() * 1000 + thread_id)
+  scim_headers()
+  ids = read_lines(os.getenv("BENCH_IDS"))
+  users = "/v2/" .. os.getenv("SCIM_ORG") .. "/Users"
+end
+
+-- A PatchOp body with the given operations (JSON text).
+function patch_body(operations)
+  return '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' ..
+    operations .. ']}'
 end
 
 function done(summary, latency, requests)

@@ -6,11 +6,8 @@ dofile("bench/common.lua")
 local counter = 0
 
 function init(args)
-  math.randomseed(os.time() * 1000 + thread_id)
-  scim_headers()
-  ids = read_lines(os.getenv("BENCH_IDS"))
+  members_init()
   template = os.getenv("BENCH_TEMPLATE")
-  base = "/v2/" .. os.getenv("SCIM_ORG") .. "/Users"
 end
 
 function request()
@@ -18,12 +15,11 @@ function request()
   if counter % 2 == 1 then
     member = math.random(#ids)
     local name = template:gsub("{}", tostring(member - 1))
-    return wrk.format("GET", base .. "?filter=" .. escape('userName eq "' .. name .. '"'))
+    return wrk.format("GET", users .. "?filter=" .. escape('userName eq "' .. name .. '"'))
   end
-  local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":' ..
-    '[{"op":"Replace","path":"displayName","value":"Member ' .. (member - 1) .. ' (cycle ' ..
-    thread_id .. '-' .. counter .. ')"}]}'
-  return wrk.format("PATCH", base .. "/" .. ids[member], nil, body)
+  local body = patch_body('{"op":"Replace","path":"displayName","value":"Member ' .. (member - 1) ..
+    ' (cycle ' .. thread_id .. '-' .. counter .. ')"}')
+  return wrk.format("PATCH", users .. "/" .. ids[member], nil, body)
 end
 
 -- A lookup that answers without exactly one member counts as a miss (reported as non2xx).

@@ -3,12 +3,9 @@
 dofile("bench/common.lua")
 
 function init(args)
-  math.randomseed(os.time() * 1000 + thread_id)
-  scim_headers()
-  ids = read_lines(os.getenv("BENCH_IDS"))
-  base = "/v2/" .. os.getenv("SCIM_ORG") .. "/Users/"
+  members_init()
 end
 
 function request()
-  return wrk.format("GET", base .. ids[math.random(#ids)])
+  return wrk.format("GET", users .. "/" .. ids[math.random(#ids)])
 end

@@ -25,6 +25,5 @@ function request()
   else
     op = '{"op":"remove","path":"members[value eq \\"' .. id .. '\\"]"}'
   end
-  local body = '{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[' .. op .. ']}'
-  return wrk.format("PATCH", path, nil, body)
+  return wrk.format("PATCH", path, nil, patch_body(op))
 end
